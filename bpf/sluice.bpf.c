@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Sluice XDP program: per-source token buckets (GCRA) at the driver.
+ *
+ * Hot path, as a flood exercises it: parse, one bucket lookup, a read-only
+ * check of the meters (an over-limit packet is dropped without any atomic),
+ * one per-CPU counter. The LPM tries (tiers, allow/deny) are consulted only
+ * when a source is first seen or the policy generation has moved on.
+ */
+#include "sluice_parse.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Load-time knob: judge by sluice_test_now_ns instead of the kernel clock. */
+const volatile __u32 sluice_use_test_clock = 0;
+__u64 sluice_test_now_ns = 0;
+
+#define SLUICE_CAS_RETRIES 8
+
+/* Active policy generation; its low bit selects the slot of every double-buffered map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} sluice_active SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct sluice_config);
+} sluice_config SEC(".maps");
+
+/* Slot s holds tiers [s * SLUICE_MAX_TIERS, (s + 1) * SLUICE_MAX_TIERS). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * SLUICE_MAX_TIERS);
+	__type(key, __u32);
+	__type(value, struct sluice_tier);
+} sluice_tiers SEC(".maps");
+
+#define SLUICE_LPM_MAP(name, entries)                                                              \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_LPM_TRIE);                                               \
+		__uint(max_entries, entries);                                                      \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
+		__type(key, struct sluice_lpm_key);                                                \
+		__type(value, __u32);                                                              \
+	} name SEC(".maps")
+
+/* CIDR -> tier index, two slots. */
+SLUICE_LPM_MAP(sluice_prefix_0, SLUICE_MAX_PREFIX_ENTRIES);
+SLUICE_LPM_MAP(sluice_prefix_1, SLUICE_MAX_PREFIX_ENTRIES);
+/* CIDR -> SLUICE_ACCESS_ALLOW / _DENY, two slots. */
+SLUICE_LPM_MAP(sluice_access_0, SLUICE_MAX_LIST_ENTRIES);
+SLUICE_LPM_MAP(sluice_access_1, SLUICE_MAX_LIST_ENTRIES);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_DEFAULT_BUCKET_ENTRIES);
+	__type(key, struct sluice_source);
+	__type(value, struct sluice_bucket);
+} sluice_buckets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SLUICE_COUNTER_ROWS * SLUICE_COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, struct sluice_counter);
+} sluice_counters SEC(".maps");
+
+static __always_inline __u64 clock_now(void)
+{
+	if (sluice_use_test_clock)
+		return sluice_test_now_ns;
+	return bpf_ktime_get_ns();
+}
+
+static __always_inline void count(__u32 tier, __u32 counter, __u64 bytes)
+{
+	__u32 row = tier < SLUICE_MAX_TIERS ? tier : SLUICE_TIER_NONE;
+	__u32 key = row * SLUICE_COUNTER_MAX + counter;
+	struct sluice_counter *c = bpf_map_lookup_elem(&sluice_counters, &key);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+static __always_inline __u32 prefix_mask(__u32 bits)
+{
+	return bits >= 32 ? 0xffffffffU : bits == 0 ? 0 : bpf_htonl(~0U << (32 - bits));
+}
+
+/* Masks the source to its aggregation prefix, in place. */
+static __always_inline void aggregate(struct sluice_source *src, const struct sluice_config *cfg)
+{
+	if (src->family == SLUICE_FAMILY_V4) {
+		src->addr[0] &= prefix_mask(cfg->v4_prefix_len);
+		return;
+	}
+#pragma unroll
+	for (__u32 i = 0; i < 4; i++) {
+		__u32 len = cfg->v6_prefix_len;
+		__u32 bits = len > i * 32 ? len - i * 32 : 0;
+
+		src->addr[i] &= prefix_mask(bits);
+	}
+}
+
+/* The trie key of an aggregated source: its full address behind the family byte. */
+static __always_inline void lpm_key_of(const struct sluice_source *src, struct sluice_lpm_key *key)
+{
+	__builtin_memset(key, 0, sizeof(*key));
+	if (src->family == SLUICE_FAMILY_V4) {
+		key->prefixlen = SLUICE_LPM_FAMILY_BITS + 32;
+		key->family = SLUICE_LPM_FAMILY_V4;
+		__builtin_memcpy(key->addr, src->addr, 4);
+	} else {
+		key->prefixlen = SLUICE_LPM_FAMILY_BITS + 128;
+		key->family = SLUICE_LPM_FAMILY_V6;
+		__builtin_memcpy(key->addr, src->addr, 16);
+	}
+}
+
+/* Tier of a source under the policy of `slot`: deny, allow, prefix, default. */
+static __always_inline __u32 resolve_tier(const struct sluice_source *src, __u32 slot,
+					  const struct sluice_config *cfg)
+{
+	struct sluice_lpm_key key;
+	__u32 *value;
+
+	lpm_key_of(src, &key);
+	value = bpf_map_lookup_elem(slot ? (void *)&sluice_access_1 : (void *)&sluice_access_0, &key);
+	if (value)
+		return *value == SLUICE_ACCESS_DENY ? SLUICE_TIER_DENY : SLUICE_TIER_ALLOW;
+	value = bpf_map_lookup_elem(slot ? (void *)&sluice_prefix_1 : (void *)&sluice_prefix_0, &key);
+	if (value && *value < SLUICE_MAX_TIERS)
+		return *value;
+	return cfg->default_tier;
+}
+
+/* Would spending `cost` on this meter be allowed now? Read-only. */
+static __always_inline int meter_allows(const __u64 *tat, const struct sluice_rate *rate,
+					__u64 cost, __u64 now)
+{
+	__u64 next;
+
+	return sluice_gcra_spend(READ_ONCE(*tat), now, cost, rate->tau_ns, &next);
+}
+
+/* Spends `cost`: 1 done, 0 over the limit, -1 lost every CAS race. */
+static __always_inline int meter_spend(__u64 *tat, const struct sluice_rate *rate, __u64 cost,
+				       __u64 now)
+{
+	__u64 old = READ_ONCE(*tat), seen, next;
+
+	for (int i = 0; i < SLUICE_CAS_RETRIES; i++) {
+		if (!sluice_gcra_spend(old, now, cost, rate->tau_ns, &next))
+			return 0;
+		seen = __sync_val_compare_and_swap(tat, old, next);
+		if (seen == old)
+			return 1;
+		old = seen;
+	}
+	return -1;
+}
+
+struct spend_plan {
+	__u64 pkt_cost;
+	__u64 byte_cost;
+	__u64 syn_cost;
+};
+
+/*
+ * Judges one packet against its tier. Returns SLUICE_CNT_PASSED or the drop
+ * counter of the first meter over its limit. Every meter is checked
+ * read-only first, so a packet that is dropped spends no tokens anywhere;
+ * then the meters are spent with compare-and-swap. Two CPUs racing past the
+ * check can both spend; the spend re-checks, so the loser is dropped.
+ */
+static __always_inline __u32 judge(struct sluice_bucket *b, const struct sluice_tier *tier,
+				   __u64 len, __u32 is_syn, __u64 now)
+{
+	struct spend_plan plan = {
+		.pkt_cost = sluice_cost_ns(tier->packets.interval_fp, 1),
+		.byte_cost = sluice_cost_ns(tier->bytes.interval_fp, len),
+		.syn_cost = is_syn ? sluice_cost_ns(tier->syns.interval_fp, 1) : 0,
+	};
+	int rc;
+
+	if (plan.syn_cost && !meter_allows(&b->syn_tat, &tier->syns, plan.syn_cost, now))
+		return SLUICE_CNT_DROP_SYN_RATE;
+	if (plan.pkt_cost && !meter_allows(&b->pkt_tat, &tier->packets, plan.pkt_cost, now))
+		return SLUICE_CNT_DROP_PKT_RATE;
+	if (plan.byte_cost && !meter_allows(&b->byte_tat, &tier->bytes, plan.byte_cost, now))
+		return SLUICE_CNT_DROP_BYTE_RATE;
+
+	if (plan.syn_cost) {
+		rc = meter_spend(&b->syn_tat, &tier->syns, plan.syn_cost, now);
+		if (rc <= 0)
+			return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_SYN_RATE;
+	}
+	if (plan.pkt_cost) {
+		rc = meter_spend(&b->pkt_tat, &tier->packets, plan.pkt_cost, now);
+		if (rc <= 0)
+			return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_PKT_RATE;
+	}
+	if (plan.byte_cost) {
+		rc = meter_spend(&b->byte_tat, &tier->bytes, plan.byte_cost, now);
+		if (rc <= 0)
+			return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_BYTE_RATE;
+	}
+	return SLUICE_CNT_PASSED;
+}
+
+/* Finds the bucket of a source, creating it (tier resolved) on first sight. */
+static __always_inline struct sluice_bucket *
+bucket_of(const struct sluice_source *src, __u64 gen, const struct sluice_config *cfg, __u64 len)
+{
+	struct sluice_bucket *b = bpf_map_lookup_elem(&sluice_buckets, src);
+	struct sluice_bucket fresh = {};
+
+	if (b) {
+		if (b->generation != (__u32)gen) {
+			/* Policy changed: re-resolve. Racing CPUs compute the same answer. */
+			b->tier = resolve_tier(src, gen & 1, cfg);
+			b->generation = (__u32)gen;
+		}
+		return b;
+	}
+	fresh.tier = resolve_tier(src, gen & 1, cfg);
+	fresh.generation = (__u32)gen;
+	/* BPF_NOEXIST: a CPU that lost the race to create it uses the winner's. */
+	bpf_map_update_elem(&sluice_buckets, src, &fresh, BPF_NOEXIST);
+	count(fresh.tier, SLUICE_CNT_NEW_SOURCE, len);
+	return bpf_map_lookup_elem(&sluice_buckets, src);
+}
+
+SEC("xdp")
+int sluice_xdp(struct xdp_md *ctx)
+{
+	__u64 len = ctx->data_end - ctx->data;
+	struct sluice_packet pkt = {};
+	struct sluice_config *cfg;
+	struct sluice_tier *tier;
+	struct sluice_bucket *b;
+	__u32 zero = 0, slot, tier_key, verdict;
+	__u64 *active, gen;
+	int rc;
+
+	active = bpf_map_lookup_elem(&sluice_active, &zero);
+	if (!active)
+		return XDP_PASS;
+	gen = READ_ONCE(*active);
+	slot = gen & 1;
+	cfg = bpf_map_lookup_elem(&sluice_config, &slot);
+	if (!cfg)
+		return XDP_PASS;
+
+	rc = sluice_parse(ctx, &pkt);
+	if (rc == PARSE_NOT_IP) {
+		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_OTHER, len);
+		return XDP_PASS;
+	}
+	if (rc != PARSE_OK) {
+		count(SLUICE_TIER_NONE, SLUICE_CNT_MALFORMED, len);
+		return cfg->malformed_verdict == SLUICE_VERDICT_DROP ? XDP_DROP : XDP_PASS;
+	}
+
+	aggregate(&pkt.src, cfg);
+	b = bucket_of(&pkt.src, gen, cfg, len);
+	if (!b)
+		return XDP_PASS; /* cannot happen short of the map vanishing */
+	if (b->tier == SLUICE_TIER_DENY) {
+		b->dropped++;
+		count(SLUICE_TIER_NONE, SLUICE_CNT_DROP_DENY, len);
+		return XDP_DROP;
+	}
+	if (b->tier == SLUICE_TIER_ALLOW) {
+		b->passed++;
+		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_ALLOW, len);
+		return XDP_PASS;
+	}
+
+	tier_key = slot * SLUICE_MAX_TIERS + (b->tier & (SLUICE_MAX_TIERS - 1));
+	tier = bpf_map_lookup_elem(&sluice_tiers, &tier_key);
+	if (!tier)
+		return XDP_PASS;
+	verdict = judge(b, tier, len, pkt.is_syn, clock_now());
+	if (verdict == SLUICE_CNT_PASSED) {
+		b->passed++;
+		count(b->tier, SLUICE_CNT_PASSED, len);
+		return XDP_PASS;
+	}
+	b->dropped++;
+	if ((tier->flags & SLUICE_TIER_F_SHADOW) && verdict != SLUICE_CNT_DROP_CONTENDED) {
+		/* Shadow: count as the matching would-drop counter, then pass. */
+		count(b->tier, verdict - SLUICE_CNT_DROP_PKT_RATE + SLUICE_CNT_SHADOW_PKT_RATE, len);
+		return XDP_PASS;
+	}
+	count(b->tier, verdict, len);
+	return XDP_DROP;
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Sluice bucket arithmetic: one GCRA ("generic cell rate algorithm") meter,
+ * compiled into the BPF programs and into the C++ library so that both layers
+ * judge a request identically, to the nanosecond.
+ *
+ * A token bucket of rate r and burst b is kept as one 64-bit "theoretical
+ * arrival time" (TAT) per key, in nanoseconds of CLOCK_MONOTONIC. Spending n
+ * tokens moves TAT forward by n * interval (interval = 1/r); the spend is
+ * allowed while TAT stays at most tau = b * interval ahead of now. One word of
+ * state means one compare-and-swap updates it, so no lock is needed (LRU hash
+ * values cannot hold a bpf_spin_lock anyway).
+ *
+ * Integer-only and overflow-free: the interval is fixed point with
+ * SLUICE_INTERVAL_FRAC_BITS fractional bits (1/65536 ns), every product is
+ * split so that no intermediate exceeds 64 bits, and every sum saturates at
+ * SLUICE_TIME_MAX. Costs round up, so a meter never admits more than its rate.
+ * The only lossy case: a burst whose refill time exceeds SLUICE_TIME_MAX
+ * (~146 years, e.g. 2^32 tokens at 1/hour) is clamped to that span.
+ */
+#ifndef SLUICE_BUCKET_H
+#define SLUICE_BUCKET_H
+
+#include <linux/types.h>
+
+#ifdef __bpf__
+#define SLUICE_INLINE static __always_inline
+#else
+#define SLUICE_INLINE static inline
+#endif
+
+#define SLUICE_NSEC_PER_SEC 1000000000ULL
+#define SLUICE_INTERVAL_FRAC_BITS 16
+#define SLUICE_INTERVAL_ONE (1ULL << SLUICE_INTERVAL_FRAC_BITS)
+/* Saturation point of every time sum: 2^62 ns, far beyond any uptime. */
+#define SLUICE_TIME_MAX (1ULL << 62)
+/* Longest accepted period of a rate (one day); slower rates are rejected. */
+#define SLUICE_PERIOD_MAX_NS (86400ULL * SLUICE_NSEC_PER_SEC)
+
+/* One limit dimension as the data path sees it. interval_fp == 0: unlimited. */
+struct sluice_rate {
+	__u64 interval_fp; /* ns per token, SLUICE_INTERVAL_FRAC_BITS fraction bits */
+	__u64 tau_ns;      /* burst tolerance: burst * interval, saturated */
+};
+
+SLUICE_INLINE __u64 sluice_sat_add(__u64 a, __u64 b)
+{
+	__u64 sum = a + b;
+
+	return (sum < a || sum > SLUICE_TIME_MAX) ? SLUICE_TIME_MAX : sum;
+}
+
+/* ceil(n * interval_fp / 2^FRAC) in ns, saturated; n tokens of one rate. */
+SLUICE_INLINE __u64 sluice_cost_ns(__u64 interval_fp, __u64 n)
+{
+	__u64 whole = interval_fp >> SLUICE_INTERVAL_FRAC_BITS;
+	__u64 frac = interval_fp & (SLUICE_INTERVAL_ONE - 1);
+	__u64 whole_ns, frac_ns;
+
+	if (n == 0 || interval_fp == 0)
+		return 0;
+	if (n > 0xffffffffULL)
+		return SLUICE_TIME_MAX;
+	/* whole < 2^48 for any period up to a day, but guard the product anyway. */
+	if (whole && n > SLUICE_TIME_MAX / whole)
+		return SLUICE_TIME_MAX;
+	whole_ns = n * whole;
+	/* n < 2^32 and frac < 2^16: the product fits easily. */
+	frac_ns = (n * frac + SLUICE_INTERVAL_ONE - 1) >> SLUICE_INTERVAL_FRAC_BITS;
+	return sluice_sat_add(whole_ns, frac_ns);
+}
+
+/*
+ * Builds a rate of `tokens` per `period_ns` with a burst of `burst` tokens.
+ * tokens == 0 means unlimited. Returns 0, or -1 when the rate is out of the
+ * supported range (period longer than a day, or more than 10^9 tokens per ns).
+ * A burst below one token is raised to one: a meter must admit something.
+ */
+SLUICE_INLINE int sluice_rate_make(struct sluice_rate *rate, __u64 tokens, __u64 period_ns,
+				   __u64 burst)
+{
+	rate->interval_fp = 0;
+	rate->tau_ns = 0;
+	if (tokens == 0)
+		return 0;
+	if (period_ns == 0 || period_ns > SLUICE_PERIOD_MAX_NS)
+		return -1;
+	/* period_ns <= 8.64e13 < 2^47, so period_ns << 16 < 2^63. */
+	rate->interval_fp = ((period_ns << SLUICE_INTERVAL_FRAC_BITS) + tokens / 2) / tokens;
+	if (rate->interval_fp == 0)
+		return -1;
+	if (burst == 0)
+		burst = 1;
+	rate->tau_ns = sluice_cost_ns(rate->interval_fp, burst);
+	return 0;
+}
+
+/*
+ * Verdict of spending `cost_ns` against a meter whose TAT is `tat` at time
+ * `now`. Returns 1 and the TAT to store in *next_tat when allowed, 0 when the
+ * spend would exceed the burst tolerance (nothing is to be stored then).
+ */
+SLUICE_INLINE int sluice_gcra_spend(__u64 tat, __u64 now, __u64 cost_ns, __u64 tau_ns,
+				    __u64 *next_tat)
+{
+	__u64 base = tat > now ? tat : now;
+	__u64 next = sluice_sat_add(base, cost_ns);
+
+	if (next - now > tau_ns)
+		return 0;
+	*next_tat = next;
+	return 1;
+}
+
+/*
+ * Time in ns from `now` until `cost_ns` could be spent (0: it can be now).
+ * This is what Retry-After and rate-limit headers report.
+ */
+SLUICE_INLINE __u64 sluice_gcra_wait_ns(__u64 tat, __u64 now, __u64 cost_ns, __u64 tau_ns)
+{
+	__u64 base = tat > now ? tat : now;
+	__u64 next = sluice_sat_add(base, cost_ns);
+
+	if (cost_ns > tau_ns)
+		return SLUICE_TIME_MAX; /* larger than the burst: never */
+	if (next - now <= tau_ns)
+		return 0;
+	return next - now - tau_ns;
+}
+
+/* Whole tokens still available at `now` (for "remaining" headers). */
+SLUICE_INLINE __u64 sluice_gcra_remaining(__u64 tat, __u64 now, __u64 interval_fp, __u64 tau_ns)
+{
+	__u64 used = tat > now ? tat - now : 0;
+	__u64 avail, q, r;
+
+	if (interval_fp == 0 || used >= tau_ns)
+		return 0;
+	avail = tau_ns - used;
+	/* avail / (interval_fp / 2^FRAC), in two steps that cannot overflow. */
+	if (interval_fp < (1ULL << 47)) {
+		q = avail / interval_fp;
+		r = avail % interval_fp;
+		return (q << SLUICE_INTERVAL_FRAC_BITS) + (r << SLUICE_INTERVAL_FRAC_BITS) / interval_fp;
+	}
+	/* Intervals over ~2 s per token: whole ns are exact to 1 part in 2^31. */
+	return avail / (interval_fp >> SLUICE_INTERVAL_FRAC_BITS);
+}
+
+#endif /* SLUICE_BUCKET_H */

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Packet parsing for the Sluice XDP program (BPF only): Ethernet, up to two
+ * VLAN tags, IPv4 with options and fragments, IPv6 with a bounded walk over
+ * extension headers, then TCP/UDP/ICMP/ICMPv6. It extracts what the limiter
+ * needs: the source address and whether the packet opens a TCP connection.
+ */
+#ifndef SLUICE_PARSE_H
+#define SLUICE_PARSE_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "sluice_maps.h"
+
+#define SLUICE_MAX_VLAN_TAGS 2
+#define SLUICE_MAX_EXT_HDRS 8
+/* Headers never legitimately reach this deep; it also bounds verifier ranges. */
+#define SLUICE_MAX_L3_HDR_BYTES 2048
+
+#define PARSE_OK 0
+#define PARSE_NOT_IP 1
+#define PARSE_MALFORMED 2
+
+#ifndef IP_OFFSET
+#define IP_OFFSET 0x1fff
+#endif
+
+#ifndef READ_ONCE
+#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#endif
+
+/* The fixed part of ICMP and ICMPv6 headers (type, code, checksum, 4 bytes). */
+struct icmp_fixed_hdr {
+	__u8 type;
+	__u8 code;
+	__be16 checksum;
+	__be32 rest;
+};
+
+/* IPv6 fragment header (RFC 8200 4.5); the UAPI headers do not export it. */
+struct ipv6_frag_hdr {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off; /* offset in 8-byte units << 3, then 2 reserved bits and M */
+	__be32 identification;
+};
+
+struct vlan_tag {
+	__be16 tci;
+	__be16 encapsulated_proto;
+};
+
+struct sluice_packet {
+	struct sluice_source src; /* full source address */
+	__u32 is_syn;              /* TCP SYN without ACK */
+};
+
+static __always_inline int parse_l4(void *l4, void *data_end, __u8 proto, struct sluice_packet *pkt)
+{
+	switch (proto) {
+	case IPPROTO_TCP: {
+		struct tcphdr *tcp = l4;
+
+		if ((void *)(tcp + 1) > data_end || tcp->doff < 5)
+			return PARSE_MALFORMED;
+		if ((void *)tcp + tcp->doff * 4 > data_end)
+			return PARSE_MALFORMED;
+		pkt->is_syn = tcp->syn && !tcp->ack;
+		return PARSE_OK;
+	}
+	case IPPROTO_UDP:
+		return (void *)((struct udphdr *)l4 + 1) > data_end ? PARSE_MALFORMED : PARSE_OK;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		return (void *)((struct icmp_fixed_hdr *)l4 + 1) > data_end ? PARSE_MALFORMED : PARSE_OK;
+	default:
+		/* Other protocols are limited by address only. */
+		return PARSE_OK;
+	}
+}
+
+static __always_inline int parse_ipv4(void *l3, void *data_end, struct sluice_packet *pkt)
+{
+	struct iphdr *ip = l3;
+	__u32 hdr_len;
+
+	if ((void *)(ip + 1) > data_end || ip->version != 4 || ip->ihl < 5)
+		return PARSE_MALFORMED;
+	hdr_len = ip->ihl * 4;
+	if (l3 + hdr_len > data_end || bpf_ntohs(ip->tot_len) < hdr_len ||
+	    l3 + bpf_ntohs(ip->tot_len) > data_end)
+		return PARSE_MALFORMED;
+	pkt->src.family = SLUICE_FAMILY_V4;
+	pkt->src.addr[0] = ip->saddr;
+	/* A non-first fragment carries no L4 header: limited by address only. */
+	if (ip->frag_off & bpf_htons(IP_OFFSET))
+		return PARSE_OK;
+	return parse_l4(l3 + hdr_len, data_end, ip->protocol, pkt);
+}
+
+static __always_inline int parse_ipv6(void *l3, void *data_end, struct sluice_packet *pkt)
+{
+	struct ipv6hdr *ip6 = l3;
+	__u32 off = sizeof(*ip6);
+	__u8 next;
+	int i;
+
+	if ((void *)(ip6 + 1) > data_end || ip6->version != 6)
+		return PARSE_MALFORMED;
+	if (l3 + sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > data_end)
+		return PARSE_MALFORMED;
+	pkt->src.family = SLUICE_FAMILY_V6;
+	__builtin_memcpy(pkt->src.addr, &ip6->saddr, sizeof(pkt->src.addr));
+	next = ip6->nexthdr;
+
+	for (i = 0; i < SLUICE_MAX_EXT_HDRS; i++) {
+		struct ipv6_opt_hdr *ext;
+		struct ipv6_frag_hdr *frag;
+
+		if (off > SLUICE_MAX_L3_HDR_BYTES)
+			return PARSE_MALFORMED;
+		switch (next) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+			ext = l3 + off;
+			if ((void *)(ext + 1) > data_end)
+				return PARSE_MALFORMED;
+			next = ext->nexthdr;
+			off += (ext->hdrlen + 1) * 8;
+			break;
+		case IPPROTO_FRAGMENT:
+			frag = l3 + off;
+			if ((void *)(frag + 1) > data_end)
+				return PARSE_MALFORMED;
+			/* Non-first fragment: no L4 header, limited by address only. */
+			if (frag->frag_off & bpf_htons(0xfff8))
+				return PARSE_OK;
+			next = frag->nexthdr;
+			off += sizeof(*frag);
+			break;
+		case IPPROTO_NONE:
+			return PARSE_OK;
+		default:
+			if (off > SLUICE_MAX_L3_HDR_BYTES)
+				return PARSE_MALFORMED;
+			return parse_l4(l3 + off, data_end, next, pkt);
+		}
+	}
+	/* More extension headers than we walk: unparseable. */
+	return PARSE_MALFORMED;
+}
+
+static __always_inline int sluice_parse(struct xdp_md *ctx, struct sluice_packet *pkt)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	void *l3 = eth + 1;
+	__u16 proto;
+	int i;
+
+	if (l3 > data_end)
+		return PARSE_MALFORMED;
+	proto = eth->h_proto;
+#pragma unroll
+	for (i = 0; i < SLUICE_MAX_VLAN_TAGS; i++) {
+		struct vlan_tag *tag = l3;
+
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if ((void *)(tag + 1) > data_end)
+			return PARSE_MALFORMED;
+		proto = tag->encapsulated_proto;
+		l3 = tag + 1;
+	}
+	if (proto == bpf_htons(ETH_P_IP))
+		return parse_ipv4(l3, data_end, pkt);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return parse_ipv6(l3, data_end, pkt);
+	/* A third VLAN tag is more than we parse: unparseable, not "other". */
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+		return PARSE_MALFORMED;
+	return PARSE_NOT_IP;
+}
+
+#endif /* SLUICE_PARSE_H */

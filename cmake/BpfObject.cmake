@@ -1,0 +1,46 @@
+# bpf_object(<name> <source.bpf.c>)
+#
+# Compiles a BPF program with clang (-target bpf -O2 -g), generates its skeleton
+# <name>.skel.h with bpftool in the build directory, and exposes both through an
+# INTERFACE target `<name>_skel` that C++ targets link to get the include path.
+# Generated files never leave the build directory.
+
+find_program(BPF_CLANG NAMES clang REQUIRED)
+find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /usr/local/sbin REQUIRED)
+
+# The multiarch include dir holds <asm/types.h>; -idirafter keeps the BPF target's own
+# headers first.
+execute_process(COMMAND ${CMAKE_C_COMPILER} -print-multiarch
+                OUTPUT_VARIABLE BPF_MULTIARCH OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT BPF_MULTIARCH)
+  set(BPF_MULTIARCH "x86_64-linux-gnu")
+endif()
+
+set(BPF_CFLAGS -target bpf -mcpu=v3 -O2 -g -Wall -Wextra -Werror
+    -Wno-unused-parameter -D__TARGET_ARCH_x86
+    -idirafter /usr/include/${BPF_MULTIARCH}
+    -I${PROJECT_SOURCE_DIR}/bpf)
+
+function(bpf_object name source)
+  set(obj ${CMAKE_CURRENT_BINARY_DIR}/bpf/${name}.bpf.o)
+  set(skel ${CMAKE_CURRENT_BINARY_DIR}/bpf/${name}.skel.h)
+  set(extra_cflags ${ARGN})
+  file(GLOB bpf_headers ${PROJECT_SOURCE_DIR}/bpf/*.h)
+  add_custom_command(
+    OUTPUT ${obj}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/bpf
+    COMMAND ${BPF_CLANG} ${BPF_CFLAGS} ${extra_cflags} -c ${source} -o ${obj}
+    DEPENDS ${source} ${bpf_headers}
+    COMMENT "BPF ${name}.bpf.o"
+    VERBATIM)
+  add_custom_command(
+    OUTPUT ${skel}
+    COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name} > ${skel}
+    DEPENDS ${obj}
+    COMMENT "skeleton ${name}.skel.h"
+    VERBATIM)
+  add_custom_target(${name}_skel_gen DEPENDS ${skel})
+  add_library(${name}_skel INTERFACE)
+  add_dependencies(${name}_skel ${name}_skel_gen)
+  target_include_directories(${name}_skel INTERFACE ${CMAKE_CURRENT_BINARY_DIR}/bpf)
+endfunction()
