@@ -55,43 +55,62 @@ SLUICE_INLINE __u64 sluice_cost_ns(__u64 interval_fp, __u64 n)
 {
 	__u64 whole = interval_fp >> SLUICE_INTERVAL_FRAC_BITS;
 	__u64 frac = interval_fp & (SLUICE_INTERVAL_ONE - 1);
-	__u64 whole_ns, frac_ns;
 
 	if (n == 0 || interval_fp == 0)
 		return 0;
-	if (n > 0xffffffffULL)
+	/* The data path's case (one token, or a frame's length): whole < 2^48
+	 * and n < 2^16, so neither product can overflow and no division is needed. */
+	if (n <= 0xffff)
+		return sluice_sat_add(n * whole, (n * frac + SLUICE_INTERVAL_ONE - 1) >>
+						     SLUICE_INTERVAL_FRAC_BITS);
+	if (n > (1ULL << 32) || (whole && n > SLUICE_TIME_MAX / whole))
 		return SLUICE_TIME_MAX;
-	/* whole < 2^48 for any period up to a day, but guard the product anyway. */
-	if (whole && n > SLUICE_TIME_MAX / whole)
-		return SLUICE_TIME_MAX;
-	whole_ns = n * whole;
-	/* n < 2^32 and frac < 2^16: the product fits easily. */
-	frac_ns = (n * frac + SLUICE_INTERVAL_ONE - 1) >> SLUICE_INTERVAL_FRAC_BITS;
-	return sluice_sat_add(whole_ns, frac_ns);
+	/* n <= 2^32 and frac < 2^16: the fraction's product fits easily. */
+	return sluice_sat_add(n * whole,
+			      (n * frac + SLUICE_INTERVAL_ONE - 1) >> SLUICE_INTERVAL_FRAC_BITS);
 }
+
+/* How a meter is spent: one token per event, or many (bytes) at once. */
+#define SLUICE_SPEND_UNIT 0 /* packets, SYNs, requests: each spend is one token */
+#define SLUICE_SPEND_BULK 1 /* bytes: each spend is a packet's length */
 
 /*
  * Builds a rate of `tokens` per `period_ns` with a burst of `burst` tokens.
  * tokens == 0 means unlimited. Returns 0, or -1 when the rate is out of the
- * supported range (period longer than a day, or more than 10^9 tokens per ns).
+ * supported range (period longer than a day, or over 65536 tokens per ns).
  * A burst below one token is raised to one: a meter must admit something.
+ *
+ * Costs round up to whole ns. For unit spends the burst tolerance is burst
+ * times the rounded cost of one token, so that exactly `burst` events pass at
+ * once; the price is that a rate whose interval is not a whole number of ns
+ * admits up to 1/interval less than configured (0.1% at 10^6/s). For bulk
+ * spends the tolerance is the cost of the whole burst: a packet loses under
+ * 1 ns of its cost to rounding.
  */
 SLUICE_INLINE int sluice_rate_make(struct sluice_rate *rate, __u64 tokens, __u64 period_ns,
-				   __u64 burst)
+				   __u64 burst, __u32 spend)
 {
+	__u64 unit_cost;
+
 	rate->interval_fp = 0;
 	rate->tau_ns = 0;
 	if (tokens == 0)
 		return 0;
 	if (period_ns == 0 || period_ns > SLUICE_PERIOD_MAX_NS)
 		return -1;
-	/* period_ns <= 8.64e13 < 2^47, so period_ns << 16 < 2^63. */
-	rate->interval_fp = ((period_ns << SLUICE_INTERVAL_FRAC_BITS) + tokens / 2) / tokens;
-	if (rate->interval_fp == 0)
-		return -1;
+	if (tokens > (period_ns << SLUICE_INTERVAL_FRAC_BITS))
+		return -1; /* less than 1/65536 ns per token */
+	/* period_ns <= 8.64e13 < 2^47, so period_ns << 16 < 2^63. Rounded up:
+	 * a meter may admit a hair less than its rate, never more. */
+	rate->interval_fp = ((period_ns << SLUICE_INTERVAL_FRAC_BITS) + tokens - 1) / tokens;
 	if (burst == 0)
 		burst = 1;
-	rate->tau_ns = sluice_cost_ns(rate->interval_fp, burst);
+	if (spend == SLUICE_SPEND_BULK) {
+		rate->tau_ns = sluice_cost_ns(rate->interval_fp, burst);
+		return 0;
+	}
+	unit_cost = sluice_cost_ns(rate->interval_fp, 1);
+	rate->tau_ns = burst > SLUICE_TIME_MAX / unit_cost ? SLUICE_TIME_MAX : burst * unit_cost;
 	return 0;
 }
 

@@ -300,26 +300,43 @@ void Dataplane::apply(const CompiledPolicy& policy) {
   spdlog::debug("policy generation {} active", next);
 }
 
-Counters Dataplane::counters() const {
-  const int cpus = libbpf_num_possible_cpus();
+namespace {
+
+// Sums one per-CPU counter slot over all possible CPUs.
+struct sluice_counter read_counter(int fd, uint32_t row, uint32_t counter) {
+  static const int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0) throw_errno(-cpus, "count possible CPUs");
+  std::vector<struct sluice_counter> per_cpu(static_cast<size_t>(cpus));
+  uint32_t key = row * SLUICE_COUNTER_MAX + counter;
+  if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0) throw_last_errno("read counters");
+  struct sluice_counter sum {};
+  for (const auto& c : per_cpu) {
+    sum.packets += c.packets;
+    sum.bytes += c.bytes;
+  }
+  return sum;
+}
+
+}  // namespace
+
+Counters Dataplane::counters() const {
   Counters out;
   out.rows.resize(SLUICE_COUNTER_ROWS);
-  std::vector<struct sluice_counter> per_cpu(static_cast<size_t>(cpus));
-  for (uint32_t row = 0; row < SLUICE_COUNTER_ROWS; ++row) {
-    for (uint32_t counter = 0; counter < SLUICE_COUNTER_MAX; ++counter) {
-      uint32_t key = row * SLUICE_COUNTER_MAX + counter;
-      if (bpf_map_lookup_elem(maps_.counters.get(), &key, per_cpu.data()) != 0)
-        throw_last_errno("read counters");
-      auto& sum = out.rows[row][counter];
-      sum = {};
-      for (const auto& c : per_cpu) {
-        sum.packets += c.packets;
-        sum.bytes += c.bytes;
-      }
-    }
-  }
+  for (uint32_t row = 0; row < SLUICE_COUNTER_ROWS; ++row)
+    for (uint32_t counter = 0; counter < SLUICE_COUNTER_MAX; ++counter)
+      out.rows[row][counter] = read_counter(maps_.counters.get(), row, counter);
   return out;
+}
+
+struct sluice_counter Dataplane::counter_total(uint32_t counter) const {
+  if (counter >= SLUICE_COUNTER_MAX) throw_errno(EINVAL, "counter " + std::to_string(counter));
+  struct sluice_counter sum {};
+  for (uint32_t row = 0; row < SLUICE_COUNTER_ROWS; ++row) {
+    auto c = read_counter(maps_.counters.get(), row, counter);
+    sum.packets += c.packets;
+    sum.bytes += c.bytes;
+  }
+  return sum;
 }
 
 std::vector<SourceEntry> Dataplane::sources() const {

@@ -82,6 +82,8 @@ class Dataplane {
   struct sluice_tier active_tier(uint32_t index) const;
 
   Counters counters() const;
+  // One counter summed over every tier row and CPU (cheaper than counters()).
+  struct sluice_counter counter_total(uint32_t counter) const;
   std::vector<SourceEntry> sources() const;
   std::optional<struct sluice_bucket> bucket_of(const struct sluice_source& source) const;
   uint32_t bucket_capacity() const;

@@ -61,7 +61,7 @@ std::string TierSlots::name_of(uint32_t index) const {
   return "";
 }
 
-struct sluice_rate compile_rate(const RateLimit& limit, const std::string& field) {
+struct sluice_rate compile_rate(const RateLimit& limit, uint32_t spend, const std::string& field) {
   struct sluice_rate rate {};
   if (limit.unlimited()) return rate;
   if (limit.burst > (1ULL << 32))
@@ -71,7 +71,7 @@ struct sluice_rate compile_rate(const RateLimit& limit, const std::string& field
       static_cast<unsigned __int128>(limit.tokens) * SLUICE_NSEC_PER_SEC / limit.period_ns >
           100'000'000'000ULL)
     fail(field + ": rate is above the supported maximum of 10^11 per second");
-  if (sluice_rate_make(&rate, limit.tokens, limit.period_ns, burst) != 0)
+  if (sluice_rate_make(&rate, limit.tokens, limit.period_ns, burst, spend) != 0)
     fail(field + ": rate must be between 1 per day and 10^11 per second");
   return rate;
 }
@@ -96,9 +96,9 @@ CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots) {
   for (const auto& tier : policy.tiers) {
     auto& slot = out.tiers[out.tier_index.at(tier.name)];
     std::string field = "tier '" + tier.name + "'";
-    slot.packets = compile_rate(tier.packets, field + " packets");
-    slot.bytes = compile_rate(tier.bytes, field + " bytes");
-    slot.syns = compile_rate(tier.syns, field + " syn");
+    slot.packets = compile_rate(tier.packets, SLUICE_SPEND_UNIT, field + " packets");
+    slot.bytes = compile_rate(tier.bytes, SLUICE_SPEND_BULK, field + " bytes");
+    slot.syns = compile_rate(tier.syns, SLUICE_SPEND_UNIT, field + " syn");
     slot.flags = SLUICE_TIER_F_DEFINED | (tier.shadow ? SLUICE_TIER_F_SHADOW : 0);
   }
 

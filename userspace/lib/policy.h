@@ -92,9 +92,9 @@ struct CompiledPolicy {
 // first problem (tier, prefix or list entry) and changes nothing.
 CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots);
 
-// Converts one rate into the data path's form; throws PolicyError (with
-// `field` in the message) when it is out of the supported range.
-struct sluice_rate compile_rate(const RateLimit& limit, const std::string& field);
+// Converts one rate into the data path's form (`spend`: SLUICE_SPEND_UNIT or
+// _BULK); throws PolicyError (with `field` in the message) when out of range.
+struct sluice_rate compile_rate(const RateLimit& limit, uint32_t spend, const std::string& field);
 
 // Longest tier name accepted.
 inline constexpr size_t kMaxTierNameLength = 63;

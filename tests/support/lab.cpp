@@ -1,0 +1,120 @@
+#include "lab.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <stdexcept>
+#include <system_error>
+
+namespace sluice::testing {
+
+int run(const std::string& command) {
+  int status = std::system(command.c_str());
+  if (status == -1) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void run_or_throw(const std::string& command) {
+  int rc = run(command);
+  if (rc != 0) throw std::runtime_error("command failed (" + std::to_string(rc) + "): " + command);
+}
+
+std::string capture(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) throw std::runtime_error("cannot run: " + command);
+  std::array<char, 4096> buffer{};
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) out.append(buffer.data(), n);
+  pclose(pipe);
+  return out;
+}
+
+void in_netns(const std::string& netns, const std::function<void()>& fn) {
+  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) throw std::system_error(errno, std::generic_category(), "open own netns");
+  std::string path = "/run/netns/" + netns;
+  int target = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (target < 0) {
+    int err = errno;
+    close(home);
+    throw std::system_error(err, std::generic_category(), "open " + path);
+  }
+  if (setns(target, CLONE_NEWNET) != 0) {
+    int err = errno;
+    close(home);
+    close(target);
+    throw std::system_error(err, std::generic_category(), "enter " + path);
+  }
+  close(target);
+  struct Restore {
+    int fd;
+    ~Restore() {
+      setns(fd, CLONE_NEWNET);
+      close(fd);
+    }
+  } restore{home};
+  fn();
+}
+
+VethLab::VethLab(const std::string& name, int subnet)
+    : tx_ns_(name + "-tx"),
+      rx_ns_(name + "-rx"),
+      tx_if_(name + "-t"),
+      rx_if_(name + "-r"),
+      subnet_(subnet) {
+  if (name.size() > 10) throw std::invalid_argument("lab name too long: " + name);
+  // Remove leftovers of a crashed earlier run with the same name.
+  run("ip netns del " + tx_ns_ + " 2>/dev/null; ip netns del " + rx_ns_ + " 2>/dev/null");
+  try {
+    std::string s = std::to_string(subnet);
+    run_or_throw("ip netns add " + tx_ns_);
+    run_or_throw("ip netns add " + rx_ns_);
+    run_or_throw("ip link add " + tx_if_ + " netns " + tx_ns_ + " type veth peer name " + rx_if_ +
+                 " netns " + rx_ns_);
+    for (const auto& [ns, ifname, host] :
+         {std::tuple{tx_ns_, tx_if_, std::string("1")}, std::tuple{rx_ns_, rx_if_, std::string("2")}}) {
+      std::string in = "ip -n " + ns + " ";
+      run_or_throw(in + "link set lo up");
+      run_or_throw(in + "addr add 198.18." + s + "." + host + "/24 dev " + ifname);
+      run_or_throw(in + "addr add 2001:db8:" + s + "::" + host + "/64 dev " + ifname + " nodad");
+      run_or_throw(in + "link set " + ifname + " up");
+    }
+    // Extra tx sources live in 2001:db8:<subnet>:<host>::/64; route them back.
+    run_or_throw("ip -n " + rx_ns_ + " -6 route add 2001:db8:" + s + "::/48 dev " + rx_if_);
+  } catch (...) {
+    run("ip netns del " + tx_ns_ + " 2>/dev/null; ip netns del " + rx_ns_ + " 2>/dev/null");
+    throw;
+  }
+}
+
+VethLab::~VethLab() {
+  // Deleting the namespaces removes the veth pair and everything attached to it.
+  run("ip netns del " + tx_ns_ + " 2>/dev/null");
+  run("ip netns del " + rx_ns_ + " 2>/dev/null");
+}
+
+std::string VethLab::add_tx_v4(int host) {
+  std::string addr = "198.18." + std::to_string(subnet_) + "." + std::to_string(host);
+  run_or_throw("ip -n " + tx_ns_ + " addr add " + addr + "/24 dev " + tx_if_);
+  return addr;
+}
+
+std::string VethLab::add_tx_v6(int host) {
+  std::string addr = "2001:db8:" + std::to_string(subnet_) + ":" + std::to_string(host) + "::1";
+  run_or_throw("ip -n " + tx_ns_ + " addr add " + addr + "/48 dev " + tx_if_ + " nodad");
+  return addr;
+}
+
+int VethLab::exec_tx(const std::string& command) const {
+  return run("ip netns exec " + tx_ns_ + " " + command);
+}
+
+int VethLab::exec_rx(const std::string& command) const {
+  return run("ip netns exec " + rx_ns_ + " " + command);
+}
+
+}  // namespace sluice::testing
