@@ -1,0 +1,209 @@
+// sluice-benchrx: the receiving side of the data-plane benchmark.
+//
+//   attach: attaches a receiver to an interface (the trivial XDP_DROP program,
+//           or Sluice with a one-tier policy), prints "ready", then answers
+//           "stats" lines on stdin with one JSON line of counters until "quit"
+//           or end of input, and detaches. Everything is held by this process:
+//           nothing is pinned, so nothing outlives it.
+//   cost:   per-packet cost of a program from BPF_PROG_TEST_RUN with repeat
+//           (no live frames, no device): the program alone, one frame reused.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "bench_drop.skel.h"
+#include "dataplane.h"
+#include "error.h"
+#include "fd.h"
+#include "frame.h"
+#include "generator.h"
+#include "policy.h"
+
+namespace {
+
+struct SluiceOptions {
+  uint64_t rate = 1000;  // packets/s per source; 0: unlimited
+  uint64_t burst = 0;    // 0: one second's worth
+  uint32_t v6_prefix = 64;
+  uint32_t entries = SLUICE_DEFAULT_BUCKET_ENTRIES;
+};
+
+sluice::Dataplane load_sluice(const SluiceOptions& o) {
+  auto dp = sluice::Dataplane::load(sluice::LoadOptions{.bucket_entries = o.entries});
+  sluice::Policy policy;
+  sluice::TierSpec tier;
+  tier.name = "bench";
+  tier.packets =
+      sluice::RateLimit{.tokens = o.rate, .period_ns = SLUICE_NSEC_PER_SEC, .burst = o.burst};
+  policy.tiers.push_back(tier);
+  policy.default_tier = "bench";
+  policy.v6_prefix_len = o.v6_prefix;
+  sluice::TierSlots slots;
+  dp.apply(sluice::compile_policy(policy, slots));
+  return dp;
+}
+
+struct DropSkelDeleter {
+  void operator()(struct bench_drop* skel) const { bench_drop__destroy(skel); }
+};
+using DropSkel = std::unique_ptr<struct bench_drop, DropSkelDeleter>;
+
+DropSkel load_drop() {
+  DropSkel skel(bench_drop__open_and_load());
+  if (!skel) sluice::throw_last_errno("load BPF program bench_drop");
+  return skel;
+}
+
+std::string sluice_stats(const sluice::Dataplane& dp) {
+  const auto c = dp.counters();
+  auto total = [&](uint32_t counter) { return c.total(counter).packets; };
+  const uint64_t passed =
+      total(SLUICE_CNT_PASSED) + total(SLUICE_CNT_PASSED_ALLOW) + total(SLUICE_CNT_PASSED_OTHER);
+  const uint64_t dropped = total(SLUICE_CNT_DROP_DENY) + total(SLUICE_CNT_DROP_PKT_RATE) +
+                           total(SLUICE_CNT_DROP_BYTE_RATE) + total(SLUICE_CNT_DROP_SYN_RATE) +
+                           total(SLUICE_CNT_DROP_CONTENDED);
+  return fmt::format(
+      "{{\"passed\": {}, \"dropped\": {}, \"new_sources\": {}, \"contended\": {}, "
+      "\"malformed\": {}, \"shadow\": {}}}",
+      passed, dropped, total(SLUICE_CNT_NEW_SOURCE), total(SLUICE_CNT_DROP_CONTENDED),
+      total(SLUICE_CNT_MALFORMED),
+      total(SLUICE_CNT_SHADOW_PKT_RATE) + total(SLUICE_CNT_SHADOW_BYTE_RATE) +
+          total(SLUICE_CNT_SHADOW_SYN_RATE));
+}
+
+// Serves "stats" until "quit" or end of input.
+void serve(const std::function<std::string()>& stats) {
+  std::printf("ready\n");
+  std::fflush(stdout);
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (line == "quit") break;
+    if (line == "stats")
+      std::printf("%s\n", stats().c_str());
+    else
+      std::printf("{\"error\": \"unknown command\"}\n");
+    std::fflush(stdout);
+  }
+}
+
+void attach(const std::string& dev, const std::string& prog, const SluiceOptions& o) {
+  if (prog == "sluice") {
+    auto dp = load_sluice(o);
+    dp.attach(dev, sluice::XdpMode::kNative);
+    try {
+      serve([&] { return sluice_stats(dp); });
+    } catch (...) {
+      dp.detach();
+      throw;
+    }
+    dp.detach();
+    return;
+  }
+  auto skel = load_drop();
+  const int ifindex = static_cast<int>(if_nametoindex(dev.c_str()));
+  if (!ifindex) sluice::throw_last_errno("receiver interface " + dev);
+  LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = XDP_FLAGS_DRV_MODE);
+  sluice::Fd link(
+      bpf_link_create(bpf_program__fd(skel->progs.bench_drop), ifindex, BPF_XDP, &opts));
+  if (!link) sluice::throw_last_errno("attach bench_drop (native) to " + dev);
+  serve([] { return std::string("{}"); });
+  // Closing the link fd detaches the program.
+}
+
+// Average ns per run of `prog_fd` on `frame`, after a warm-up run.
+double cost_ns(int prog_fd, const sluice::bench::Frame& frame, int repeat, uint32_t* retval) {
+  auto run = [&](int times) {
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.bytes.data(),
+                .data_size_in = static_cast<__u32>(frame.bytes.size()), .repeat = times);
+    if (bpf_prog_test_run_opts(prog_fd, &opts) != 0)
+      sluice::throw_last_errno("BPF_PROG_TEST_RUN (repeat)");
+    *retval = opts.retval;
+    return static_cast<double>(opts.duration);
+  };
+  run(std::min(repeat, 100000));
+  return run(repeat);
+}
+
+void cost(const std::string& prog, const sluice::bench::FrameSpec& spec, const SluiceOptions& o,
+          int repeat) {
+  const auto frame = sluice::bench::build_frame(spec);
+  uint32_t retval = 0;
+  double ns = 0;
+  std::string extra = "{}";
+  if (prog == "sluice") {
+    auto dp = load_sluice(o);
+    ns = cost_ns(dp.prog_fd(), frame, repeat, &retval);
+    extra = sluice_stats(dp);
+  } else if (prog == "pktgen") {
+    sluice::bench::Generator generator(frame);
+    ns = cost_ns(generator.prog_fd(), frame, repeat, &retval);
+  } else {
+    auto skel = load_drop();
+    ns = cost_ns(bpf_program__fd(skel->progs.bench_drop), frame, repeat, &retval);
+  }
+  std::printf("{\"prog\": \"%s\", \"ns_per_packet\": %.2f, \"retval\": %u, \"counters\": %s}\n",
+              prog.c_str(), ns, retval, extra.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Receivers and program cost for the Sluice data-plane benchmark."};
+  app.require_subcommand(1);
+  SluiceOptions sluice_options;
+  auto add_sluice_options = [&](CLI::App* cmd) {
+    cmd->add_option("--rate", sluice_options.rate, "Sluice: packets/s per source (0: unlimited)")
+        ->capture_default_str();
+    cmd->add_option("--burst", sluice_options.burst, "Sluice: burst in packets (0: one second)");
+    cmd->add_option("--v6-prefix", sluice_options.v6_prefix, "Sluice: IPv6 aggregation prefix")
+        ->capture_default_str();
+    cmd->add_option("--entries", sluice_options.entries, "Sluice: bucket map entries")
+        ->capture_default_str();
+  };
+
+  std::string dev, prog = "drop";
+  auto* attach_cmd = app.add_subcommand("attach", "attach a receiver and serve its counters");
+  attach_cmd->add_option("--dev", dev, "receiving interface")->required();
+  attach_cmd->add_option("--prog", prog, "drop or sluice")
+      ->check(CLI::IsMember({"drop", "sluice"}))
+      ->required();
+  add_sluice_options(attach_cmd);
+
+  sluice::bench::FrameSpec spec;
+  std::string proto = "udp";
+  int repeat = 10'000'000;
+  auto* cost_cmd = app.add_subcommand("cost", "per-packet cost with BPF_PROG_TEST_RUN repeat");
+  cost_cmd->add_option("--prog", prog, "drop, sluice or pktgen")
+      ->check(CLI::IsMember({"drop", "sluice", "pktgen"}))
+      ->required();
+  cost_cmd->add_option("--src", spec.src, "source address")->capture_default_str();
+  cost_cmd->add_option("--dst", spec.dst, "destination address")->capture_default_str();
+  cost_cmd->add_option("--proto", proto, "udp or syn")
+      ->check(CLI::IsMember({"udp", "syn"}))
+      ->capture_default_str();
+  cost_cmd->add_option("--size", spec.size, "frame size")->capture_default_str();
+  cost_cmd->add_option("--repeat", repeat, "runs to average over")->capture_default_str();
+  add_sluice_options(cost_cmd);
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (*attach_cmd) {
+      attach(dev, prog, sluice_options);
+    } else {
+      spec.l4 = proto == "udp" ? sluice::bench::L4::kUdp : sluice::bench::L4::kTcpSyn;
+      cost(prog, spec, sluice_options, repeat);
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}
