@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -34,10 +35,12 @@ struct SluiceOptions {
   uint64_t burst = 0;    // 0: one second's worth
   uint32_t v6_prefix = 64;
   uint32_t entries = SLUICE_DEFAULT_BUCKET_ENTRIES;
+  bool test_clock = false;  // judge by a fixed clock: leaves out the kernel clock read
 };
 
 sluice::Dataplane load_sluice(const SluiceOptions& o) {
-  auto dp = sluice::Dataplane::load(sluice::LoadOptions{.bucket_entries = o.entries});
+  auto dp = sluice::Dataplane::load(
+      sluice::LoadOptions{.bucket_entries = o.entries, .test_clock = o.test_clock});
   sluice::Policy policy;
   sluice::TierSpec tier;
   tier.name = "bench";
@@ -132,25 +135,39 @@ double cost_ns(int prog_fd, const sluice::bench::Frame& frame, int repeat, uint3
   return run(repeat);
 }
 
+// Size of a loaded program as the verifier and the JIT left it, as JSON fields.
+std::string size_of(int prog_fd) {
+  struct bpf_prog_info info {};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0)
+    sluice::throw_last_errno("read program info");
+  return fmt::format("\"xlated_insns\": {}, \"jited_bytes\": {}, \"verified_insns\": {}",
+                     info.xlated_prog_len / sizeof(struct bpf_insn), info.jited_prog_len,
+                     info.verified_insns);
+}
+
 void cost(const std::string& prog, const sluice::bench::FrameSpec& spec, const SluiceOptions& o,
           int repeat) {
   const auto frame = sluice::bench::build_frame(spec);
   uint32_t retval = 0;
   double ns = 0;
-  std::string extra = "{}";
+  std::string extra = "{}", size;
   if (prog == "sluice") {
     auto dp = load_sluice(o);
     ns = cost_ns(dp.prog_fd(), frame, repeat, &retval);
     extra = sluice_stats(dp);
+    size = size_of(dp.prog_fd());
   } else if (prog == "pktgen") {
     sluice::bench::Generator generator(frame);
     ns = cost_ns(generator.prog_fd(), frame, repeat, &retval);
+    size = size_of(generator.prog_fd());
   } else {
     auto skel = load_drop();
     ns = cost_ns(bpf_program__fd(skel->progs.bench_drop), frame, repeat, &retval);
+    size = size_of(bpf_program__fd(skel->progs.bench_drop));
   }
-  std::printf("{\"prog\": \"%s\", \"ns_per_packet\": %.2f, \"retval\": %u, \"counters\": %s}\n",
-              prog.c_str(), ns, retval, extra.c_str());
+  std::printf("{\"prog\": \"%s\", \"ns_per_packet\": %.2f, \"retval\": %u, %s, \"counters\": %s}\n",
+              prog.c_str(), ns, retval, size.c_str(), extra.c_str());
 }
 
 }  // namespace
@@ -192,7 +209,11 @@ int main(int argc, char** argv) {
   cost_cmd->add_option("--size", spec.size, "frame size")->capture_default_str();
   cost_cmd->add_option("--repeat", repeat, "runs to average over")->capture_default_str();
   add_sluice_options(cost_cmd);
+  cost_cmd->add_flag("--test-clock", sluice_options.test_clock,
+                     "Sluice: fixed test clock instead of bpf_ktime_get_ns (profiling)");
   CLI11_PARSE(app, argc, argv);
+  // stdout carries the "ready" / stats protocol: logs go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("sluice-benchrx"));
 
   try {
     if (*attach_cmd) {
