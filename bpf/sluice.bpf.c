@@ -70,6 +70,13 @@ struct {
 	__type(value, struct sluice_counter);
 } sluice_counters SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sluice_admission);
+} sluice_admission SEC(".maps");
+
 static __always_inline __u64 clock_now(void)
 {
 	if (sluice_use_test_clock)
@@ -125,17 +132,28 @@ static __always_inline void lpm_key_of(const struct sluice_source *src, struct s
 	}
 }
 
+/* SLUICE_TIER_DENY or _ALLOW when the lists of `slot` name the source, else SLUICE_TIER_NONE. */
+static __always_inline __u32 listed_tier(const struct sluice_lpm_key *key, __u32 slot)
+{
+	__u32 *value;
+
+	value = bpf_map_lookup_elem(slot ? (void *)&sluice_access_1 : (void *)&sluice_access_0, key);
+	if (!value)
+		return SLUICE_TIER_NONE;
+	return *value == SLUICE_ACCESS_DENY ? SLUICE_TIER_DENY : SLUICE_TIER_ALLOW;
+}
+
 /* Tier of a source under the policy of `slot`: deny, allow, prefix, default. */
 static __always_inline __u32 resolve_tier(const struct sluice_source *src, __u32 slot,
 					  const struct sluice_config *cfg)
 {
 	struct sluice_lpm_key key;
-	__u32 *value;
+	__u32 *value, listed;
 
 	lpm_key_of(src, &key);
-	value = bpf_map_lookup_elem(slot ? (void *)&sluice_access_1 : (void *)&sluice_access_0, &key);
-	if (value)
-		return *value == SLUICE_ACCESS_DENY ? SLUICE_TIER_DENY : SLUICE_TIER_ALLOW;
+	listed = listed_tier(&key, slot);
+	if (listed != SLUICE_TIER_NONE)
+		return listed;
 	value = bpf_map_lookup_elem(slot ? (void *)&sluice_prefix_1 : (void *)&sluice_prefix_0, &key);
 	if (value && *value < SLUICE_MAX_TIERS)
 		return *value;
@@ -216,27 +234,73 @@ static __always_inline __u32 judge(struct sluice_bucket *b, const struct sluice_
 	return SLUICE_CNT_PASSED;
 }
 
-/* Finds the bucket of a source, creating it (tier resolved) on first sight. */
-static __always_inline struct sluice_bucket *
-bucket_of(const struct sluice_source *src, __u64 gen, const struct sluice_config *cfg, __u64 len)
+/* Spends one token of a per-CPU meter: no other CPU writes it, so no atomics. */
+static __always_inline int spend_local(__u64 *tat, const struct sluice_rate *rate, __u64 now)
 {
-	struct sluice_bucket *b = bpf_map_lookup_elem(&sluice_buckets, src);
-	struct sluice_bucket fresh = {};
+	__u64 next;
 
-	if (b) {
-		if (b->generation != (__u32)gen) {
-			/* Policy changed: re-resolve. Racing CPUs compute the same answer. */
-			b->tier = resolve_tier(src, gen & 1, cfg);
-			b->generation = (__u32)gen;
-		}
-		return b;
-	}
-	fresh.tier = resolve_tier(src, gen & 1, cfg);
-	fresh.generation = (__u32)gen;
+	if (!rate->interval_fp)
+		return 1;
+	if (!sluice_gcra_spend(*tat, now, sluice_cost_ns(rate->interval_fp, 1), rate->tau_ns, &next))
+		return 0;
+	*tat = next;
+	return 1;
+}
+
+/*
+ * Takes one bucket creation from the per-CPU budget. The budget is what keeps
+ * a spoofed flood from churning the LRU map: at most that many buckets are
+ * created per second, so existing ones (a limited abuser's among them) stay.
+ */
+static __always_inline int take_creation_budget(const struct sluice_config *cfg, __u64 now)
+{
+	struct sluice_admission *adm;
+	__u32 zero = 0;
+
+	adm = bpf_map_lookup_elem(&sluice_admission, &zero);
+	return adm && spend_local(&adm->new_source_tat, &cfg->new_sources, now);
+}
+
+/* Creates the bucket of a source seen for the first time. */
+static __always_inline struct sluice_bucket *create_bucket(const struct sluice_source *src,
+							   __u32 tier, __u64 gen, __u64 len)
+{
+	struct sluice_bucket fresh = {.tier = tier, .generation = (__u32)gen};
+
 	/* BPF_NOEXIST: a CPU that lost the race to create it uses the winner's. */
 	bpf_map_update_elem(&sluice_buckets, src, &fresh, BPF_NOEXIST);
-	count(fresh.tier, SLUICE_CNT_NEW_SOURCE, len);
+	count(tier, SLUICE_CNT_NEW_SOURCE, len);
 	return bpf_map_lookup_elem(&sluice_buckets, src);
+}
+
+/*
+ * Verdict for a new source that got no bucket: the lists still apply (one
+ * trie lookup), everything else shares the per-CPU `unadmitted` meter.
+ */
+static __always_inline int judge_unadmitted(const struct sluice_source *src, __u32 slot,
+					    const struct sluice_config *cfg, __u64 now, __u64 len)
+{
+	struct sluice_admission *adm;
+	struct sluice_lpm_key key;
+	__u32 zero = 0, tier;
+
+	lpm_key_of(src, &key);
+	tier = listed_tier(&key, slot);
+	if (tier == SLUICE_TIER_DENY) {
+		count(SLUICE_TIER_NONE, SLUICE_CNT_DROP_DENY, len);
+		return XDP_DROP;
+	}
+	if (tier == SLUICE_TIER_ALLOW) {
+		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_ALLOW, len);
+		return XDP_PASS;
+	}
+	adm = bpf_map_lookup_elem(&sluice_admission, &zero);
+	if (adm && spend_local(&adm->unadmitted_tat, &cfg->unadmitted, now)) {
+		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_UNADMITTED, len);
+		return XDP_PASS;
+	}
+	count(SLUICE_TIER_NONE, SLUICE_CNT_DROP_UNADMITTED, len);
+	return XDP_DROP;
 }
 
 SEC("xdp")
@@ -248,7 +312,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct sluice_tier *tier;
 	struct sluice_bucket *b;
 	__u32 zero = 0, slot, tier_key, verdict;
-	__u64 *active, gen;
+	__u64 *active, gen, now;
 	int rc;
 
 	active = bpf_map_lookup_elem(&sluice_active, &zero);
@@ -271,9 +335,19 @@ int sluice_xdp(struct xdp_md *ctx)
 	}
 
 	aggregate(&pkt.src, cfg);
-	b = bucket_of(&pkt.src, gen, cfg, len);
-	if (!b)
-		return XDP_PASS; /* cannot happen short of the map vanishing */
+	now = clock_now();
+	b = bpf_map_lookup_elem(&sluice_buckets, &pkt.src);
+	if (!b) {
+		if (take_creation_budget(cfg, now))
+			b = create_bucket(&pkt.src, resolve_tier(&pkt.src, slot, cfg), gen, len);
+		if (!b)
+			return judge_unadmitted(&pkt.src, slot, cfg, now, len);
+	} else if (b->generation != (__u32)gen) {
+		/* Policy changed: re-resolve. Racing CPUs compute the same answer. */
+		b->tier = resolve_tier(&pkt.src, slot, cfg);
+		b->generation = (__u32)gen;
+	}
+
 	if (b->tier == SLUICE_TIER_DENY) {
 		b->dropped++;
 		count(SLUICE_TIER_NONE, SLUICE_CNT_DROP_DENY, len);
@@ -289,7 +363,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	tier = bpf_map_lookup_elem(&sluice_tiers, &tier_key);
 	if (!tier)
 		return XDP_PASS;
-	verdict = judge(b, tier, len, pkt.is_syn, clock_now());
+	verdict = judge(b, tier, len, pkt.is_syn, now);
 	if (verdict == SLUICE_CNT_PASSED) {
 		b->passed++;
 		count(b->tier, SLUICE_CNT_PASSED, len);

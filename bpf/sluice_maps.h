@@ -59,7 +59,9 @@
 #define SLUICE_CNT_SHADOW_SYN_RATE 10
 #define SLUICE_CNT_DROP_CONTENDED 11 /* bucket update lost every CAS retry */
 #define SLUICE_CNT_NEW_SOURCE 12     /* first packet of a source (bucket created) */
-#define SLUICE_COUNTER_MAX 13
+#define SLUICE_CNT_PASSED_UNADMITTED 13 /* new source over the creation budget, passed */
+#define SLUICE_CNT_DROP_UNADMITTED 14   /* new source over the creation budget, dropped */
+#define SLUICE_COUNTER_MAX 15
 #define SLUICE_COUNTER_ROWS (SLUICE_MAX_TIERS + 1)
 
 struct sluice_counter {
@@ -85,6 +87,20 @@ struct sluice_config {
 	__u32 v4_prefix_len;     /* IPv4 sources aggregate to this prefix (1..32) */
 	__u32 v6_prefix_len;     /* IPv6 sources aggregate to this prefix (1..128) */
 	__u32 malformed_verdict; /* SLUICE_VERDICT_PASS or _DROP */
+	/*
+	 * Spoofed-flood defence (docs/spoofed-floods.md): bucket creations per
+	 * second, per CPU; a source that arrives when this budget is spent gets no
+	 * bucket and is judged by `unadmitted`, one shared meter per CPU. Zero
+	 * rates: no budget (every new source gets a bucket).
+	 */
+	struct sluice_rate new_sources;
+	struct sluice_rate unadmitted;
+};
+
+/* Per-CPU state of the admission meters of struct sluice_config. */
+struct sluice_admission {
+	__u64 new_source_tat;
+	__u64 unadmitted_tat;
 };
 
 /* Key of the per-source bucket map: the source address masked to its prefix. */

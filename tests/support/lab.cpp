@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <sstream>
 #include <stdexcept>
 #include <system_error>
 
@@ -85,10 +86,33 @@ VethLab::VethLab(const std::string& name, int subnet)
     }
     // Extra tx sources live in 2001:db8:<subnet>:<host>::/64; route them back.
     run_or_throw("ip -n " + rx_ns_ + " -6 route add 2001:db8:" + s + "::/48 dev " + rx_if_);
+    // Permanent neighbours: resolution traffic must not race the limits under test.
+    tx_mac_ = mac_of(tx_ns_, tx_if_);
+    rx_mac_ = mac_of(rx_ns_, rx_if_);
+    add_neighbour(tx_ns_, tx_if_, rx_v4(), rx_mac_);
+    add_neighbour(tx_ns_, tx_if_, rx_v6(), rx_mac_);
+    add_neighbour(rx_ns_, rx_if_, tx_v4(), tx_mac_);
+    add_neighbour(rx_ns_, rx_if_, tx_v6(), tx_mac_);
   } catch (...) {
     run("ip netns del " + tx_ns_ + " 2>/dev/null; ip netns del " + rx_ns_ + " 2>/dev/null");
     throw;
   }
+}
+
+std::string VethLab::mac_of(const std::string& ns, const std::string& ifname) {
+  std::string out = capture("ip -n " + ns + " -br link show dev " + ifname);
+  // "<name>@<peer> UP 02:..:.. <flags>": the third field.
+  std::istringstream fields(out);
+  std::string name, state, mac;
+  fields >> name >> state >> mac;
+  if (mac.size() != 17) throw std::runtime_error("cannot read MAC of " + ifname + ": " + out);
+  return mac;
+}
+
+void VethLab::add_neighbour(const std::string& ns, const std::string& ifname,
+                            const std::string& address, const std::string& mac) {
+  run_or_throw("ip -n " + ns + " neigh replace " + address + " lladdr " + mac + " dev " + ifname +
+               " nud permanent");
 }
 
 VethLab::~VethLab() {
@@ -100,12 +124,14 @@ VethLab::~VethLab() {
 std::string VethLab::add_tx_v4(int host) {
   std::string addr = "198.18." + std::to_string(subnet_) + "." + std::to_string(host);
   run_or_throw("ip -n " + tx_ns_ + " addr add " + addr + "/24 dev " + tx_if_);
+  add_neighbour(rx_ns_, rx_if_, addr, tx_mac_);
   return addr;
 }
 
 std::string VethLab::add_tx_v6(int host) {
   std::string addr = "2001:db8:" + std::to_string(subnet_) + ":" + std::to_string(host) + "::1";
   run_or_throw("ip -n " + tx_ns_ + " addr add " + addr + "/48 dev " + tx_if_ + " nodad");
+  add_neighbour(rx_ns_, rx_if_, addr, tx_mac_);
   return addr;
 }
 

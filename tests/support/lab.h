@@ -49,7 +49,10 @@ class VethLab {
   int exec_rx(const std::string& command) const;
 
  private:
-  std::string tx_ns_, rx_ns_, tx_if_, rx_if_;
+  static std::string mac_of(const std::string& ns, const std::string& ifname);
+  static void add_neighbour(const std::string& ns, const std::string& ifname,
+                            const std::string& address, const std::string& mac);
+  std::string tx_ns_, rx_ns_, tx_if_, rx_if_, tx_mac_, rx_mac_;
   int subnet_;
 };
 

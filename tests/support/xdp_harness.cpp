@@ -11,8 +11,8 @@ namespace sluice::testing {
 XdpHarness::XdpHarness(uint32_t bucket_entries)
     : dataplane_(Dataplane::load(LoadOptions{.bucket_entries = bucket_entries, .test_clock = true})) {}
 
-void XdpHarness::apply(const Policy& policy) {
-  CompiledPolicy compiled = compile_policy(policy, slots_);
+void XdpHarness::apply(const Policy& policy, uint32_t cpus) {
+  CompiledPolicy compiled = compile_policy(policy, slots_, cpus);
   dataplane_.apply(compiled);
   slots_.commit(compiled.tier_index);
 }

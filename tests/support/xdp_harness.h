@@ -14,8 +14,9 @@ class XdpHarness {
  public:
   explicit XdpHarness(uint32_t bucket_entries = 4096);
 
-  // Compiles and applies a policy (throws PolicyError when invalid).
-  void apply(const Policy& policy);
+  // Compiles and applies a policy (throws PolicyError when invalid). `cpus`
+  // splits the per-host admission rates; 0 means the machine's CPUs.
+  void apply(const Policy& policy, uint32_t cpus = 0);
   // Runs one frame at time `now_ns`; returns the XDP action (XDP_PASS, XDP_DROP).
   int run(const std::vector<uint8_t>& frame, uint64_t now_ns);
   // Runs the frame `count` times at the same instant; returns how many passed.

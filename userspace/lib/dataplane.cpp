@@ -22,7 +22,8 @@ namespace {
 
 static_assert(sizeof(struct sluice_rate) == 16);
 static_assert(sizeof(struct sluice_tier) == 56);
-static_assert(sizeof(struct sluice_config) == 16);
+static_assert(sizeof(struct sluice_config) == 48);
+static_assert(sizeof(struct sluice_admission) == 16);
 static_assert(sizeof(struct sluice_source) == 20);
 static_assert(sizeof(struct sluice_bucket) == 48);
 static_assert(sizeof(struct sluice_lpm_key) == 24);

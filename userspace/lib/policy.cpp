@@ -1,5 +1,7 @@
 #include "policy.h"
 
+#include <bpf/libbpf.h>
+
 #include <algorithm>
 #include <set>
 
@@ -76,8 +78,22 @@ struct sluice_rate compile_rate(const RateLimit& limit, uint32_t spend, const st
   return rate;
 }
 
-CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots) {
+// A host-wide rate as the per-CPU share each CPU's meter enforces.
+static struct sluice_rate per_cpu_rate(const RateLimit& host, uint32_t cpus, const std::string& field) {
+  if (host.unlimited()) return compile_rate(host, SLUICE_SPEND_UNIT, field);
+  RateLimit share = host;
+  share.tokens = std::max<uint64_t>(1, host.tokens / cpus);
+  uint64_t burst = host.burst ? host.burst : host.tokens;
+  share.burst = std::max<uint64_t>(1, burst / cpus);
+  return compile_rate(share, SLUICE_SPEND_UNIT, field);
+}
+
+CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots, uint32_t cpus) {
   CompiledPolicy out;
+  if (cpus == 0) {
+    int possible = libbpf_num_possible_cpus();
+    cpus = possible > 0 ? static_cast<uint32_t>(possible) : 1;
+  }
   if (policy.v4_prefix_len < 1 || policy.v4_prefix_len > 32)
     fail("ipv4_prefix: must be 1..32, got " + std::to_string(policy.v4_prefix_len));
   if (policy.v6_prefix_len < 1 || policy.v6_prefix_len > 128)
@@ -111,6 +127,8 @@ CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots) {
   out.config.v4_prefix_len = policy.v4_prefix_len;
   out.config.v6_prefix_len = policy.v6_prefix_len;
   out.config.malformed_verdict = policy.drop_malformed ? SLUICE_VERDICT_DROP : SLUICE_VERDICT_PASS;
+  out.config.new_sources = per_cpu_rate(policy.new_sources, cpus, "new_sources");
+  out.config.unadmitted = per_cpu_rate(policy.unadmitted, cpus, "unadmitted");
 
   std::set<Cidr> seen;
   for (const auto& rule : policy.prefixes) {

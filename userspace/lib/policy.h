@@ -48,6 +48,11 @@ struct Policy {
   uint32_t v4_prefix_len = 32;
   uint32_t v6_prefix_len = 64;
   bool drop_malformed = false;
+  // Spoofed-flood defence (docs/spoofed-floods.md), host-wide figures that are
+  // split evenly over the CPUs: buckets created per second for new sources, and
+  // the packets per second shared by new sources that arrive over that budget.
+  RateLimit new_sources{50'000, SLUICE_NSEC_PER_SEC, 50'000};
+  RateLimit unadmitted{10'000, SLUICE_NSEC_PER_SEC, 1'000};
   bool operator==(const Policy&) const = default;
 };
 
@@ -89,8 +94,9 @@ struct CompiledPolicy {
 };
 
 // Validates the whole policy and translates it; throws PolicyError naming the
-// first problem (tier, prefix or list entry) and changes nothing.
-CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots);
+// first problem (tier, prefix or list entry) and changes nothing. `cpus`
+// (default: the possible CPUs) splits the per-host admission rates.
+CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots, uint32_t cpus = 0);
 
 // Converts one rate into the data path's form (`spend`: SLUICE_SPEND_UNIT or
 // _BULK); throws PolicyError (with `field` in the message) when out of range.
