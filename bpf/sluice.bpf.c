@@ -311,7 +311,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct sluice_config *cfg;
 	struct sluice_tier *tier;
 	struct sluice_bucket *b;
-	__u32 zero = 0, slot, tier_key, verdict;
+	__u32 zero = 0, slot, tier_key, verdict, passed_counter = SLUICE_CNT_PASSED;
 	__u64 *active, gen, now;
 	int rc;
 
@@ -330,8 +330,12 @@ int sluice_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 	if (rc != PARSE_OK) {
-		count(SLUICE_TIER_NONE, SLUICE_CNT_MALFORMED, len);
-		return cfg->malformed_verdict == SLUICE_VERDICT_DROP ? XDP_DROP : XDP_PASS;
+		if (!pkt.src.family || cfg->malformed_verdict == SLUICE_VERDICT_DROP) {
+			count(SLUICE_TIER_NONE, SLUICE_CNT_MALFORMED, len);
+			return cfg->malformed_verdict == SLUICE_VERDICT_DROP ? XDP_DROP : XDP_PASS;
+		}
+		/* The source is known: pass only within its limits, counted as malformed. */
+		passed_counter = SLUICE_CNT_MALFORMED;
 	}
 
 	aggregate(&pkt.src, cfg);
@@ -366,7 +370,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	verdict = judge(b, tier, len, pkt.is_syn, now);
 	if (verdict == SLUICE_CNT_PASSED) {
 		b->passed++;
-		count(b->tier, SLUICE_CNT_PASSED, len);
+		count(b->tier, passed_counter, len);
 		return XDP_PASS;
 	}
 	b->dropped++;

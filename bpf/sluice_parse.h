@@ -27,6 +27,12 @@
 
 #define PARSE_OK 0
 #define PARSE_NOT_IP 1
+/*
+ * Truncated or unparseable. When the IP header got far enough to name the
+ * source, pkt->src.family is set: the caller still charges that source, so
+ * malformed traffic (tiny first fragments, cut TCP headers) cannot bypass its
+ * limits. A first fragment too short for its L4 header (RFC 1858) is malformed.
+ */
 #define PARSE_MALFORMED 2
 
 #ifndef IP_OFFSET
@@ -92,14 +98,14 @@ static __always_inline int parse_ipv4(void *l3, void *data_end, struct sluice_pa
 	struct iphdr *ip = l3;
 	__u32 hdr_len;
 
-	if ((void *)(ip + 1) > data_end || ip->version != 4 || ip->ihl < 5)
-		return PARSE_MALFORMED;
-	hdr_len = ip->ihl * 4;
-	if (l3 + hdr_len > data_end || bpf_ntohs(ip->tot_len) < hdr_len ||
-	    l3 + bpf_ntohs(ip->tot_len) > data_end)
+	if ((void *)(ip + 1) > data_end || ip->version != 4)
 		return PARSE_MALFORMED;
 	pkt->src.family = SLUICE_FAMILY_V4;
 	pkt->src.addr[0] = ip->saddr;
+	hdr_len = ip->ihl * 4;
+	if (ip->ihl < 5 || l3 + hdr_len > data_end || bpf_ntohs(ip->tot_len) < hdr_len ||
+	    l3 + bpf_ntohs(ip->tot_len) > data_end)
+		return PARSE_MALFORMED;
 	/* A non-first fragment carries no L4 header: limited by address only. */
 	if (ip->frag_off & bpf_htons(IP_OFFSET))
 		return PARSE_OK;
@@ -115,10 +121,10 @@ static __always_inline int parse_ipv6(void *l3, void *data_end, struct sluice_pa
 
 	if ((void *)(ip6 + 1) > data_end || ip6->version != 6)
 		return PARSE_MALFORMED;
-	if (l3 + sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > data_end)
-		return PARSE_MALFORMED;
 	pkt->src.family = SLUICE_FAMILY_V6;
 	__builtin_memcpy(pkt->src.addr, &ip6->saddr, sizeof(pkt->src.addr));
+	if (l3 + sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > data_end)
+		return PARSE_MALFORMED;
 	next = ip6->nexthdr;
 
 	for (i = 0; i < SLUICE_MAX_EXT_HDRS; i++) {

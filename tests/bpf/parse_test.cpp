@@ -125,6 +125,30 @@ TEST_F(ParseTest, MalformedHeadersAreCountedNotParsed) {
   }
 }
 
+TEST_F(ParseTest, MalformedTrafficIsStillChargedToItsSource) {
+  harness.apply(single_tier_policy({5, kSec, 5}));
+  // A TCP header cut short, and tiny first fragments (RFC 1858) that split the
+  // TCP header: both name their source, so both spend its tokens.
+  auto cut_tcp = PacketBuilder().ipv4("198.18.0.1").tcp(kTcpSyn).build();
+  cut_tcp.resize(cut_tcp.size() - 8);
+  cut_tcp[14 + 3] = static_cast<uint8_t>(cut_tcp.size() - 14);  // IPv4 total length matches
+  auto tiny_fragment = PacketBuilder().ipv4("198.18.0.2").ipv4_fragment(0, true).tcp(kTcpSyn).build();
+  tiny_fragment.resize(tiny_fragment.size() - 12);
+  tiny_fragment[14 + 3] = static_cast<uint8_t>(tiny_fragment.size() - 14);
+  auto cut_v6_ext = PacketBuilder().ipv6("2001:db8::1").ipv6_ext(0, 16).udp().build();
+  cut_v6_ext.resize(14 + 40 + 8);
+  for (const auto& frame : {cut_tcp, tiny_fragment, cut_v6_ext}) {
+    uint64_t malformed = count(SLUICE_CNT_MALFORMED);
+    EXPECT_EQ(harness.run_passed(frame, kEpoch, 20), 5) << "5/s, burst 5: the rest is limited";
+    EXPECT_EQ(count(SLUICE_CNT_MALFORMED), malformed + 5) << "the passed ones count as malformed";
+  }
+  EXPECT_EQ(count(SLUICE_CNT_DROP_PKT_RATE), 45u);
+  // An IPv4 header cut short names no trustworthy length: malformed verdict only.
+  auto cut_ip = PacketBuilder().ipv4("198.18.0.3").udp().build();
+  cut_ip.resize(14 + 19);
+  EXPECT_EQ(harness.run_passed(cut_ip, kEpoch, 20), 20);
+}
+
 TEST_F(ParseTest, NonIpFramesPassUncountedByAnyLimit) {
   harness.apply(single_tier_policy({1, kSec, 1}));
   auto arp = PacketBuilder().ethertype(0x0806).payload(28).build();
