@@ -1,0 +1,118 @@
+#include "views.h"
+
+#include "config_units.h"
+#include "table.h"
+
+namespace sluice::ctl {
+namespace {
+
+using nlohmann::json;
+
+std::string limit_text(const json& rate) {
+  std::string text = rate.value("text", "?");
+  if (rate.contains("burst_text")) text += " burst " + rate["burst_text"].get<std::string>();
+  return text;
+}
+
+uint64_t packets(const json& row, const char* counter) {
+  return row["counters"][counter]["packets"].get<uint64_t>();
+}
+
+}  // namespace
+
+void show_status(const json& r, std::ostream& out) {
+  out << "sluiced " << r["version"].get<std::string>() << " (protocol " << r["protocol"]
+      << "), pid " << r["pid"] << ", up " << format_duration(r["uptime_s"].get<uint64_t>()) << "\n";
+  out << "config:      " << r["config_file"].get<std::string>() << "\n";
+  out << "state file:  " << r["state_file"].get<std::string>()
+      << (r["live_changes"].get<bool>() ? "  (live changes made with sluicectl)" : "") << "\n";
+  const json& counts = r["counts"];
+  out << "policy:      " << counts["tiers"] << " tiers (default "
+      << r["default_tier"].get<std::string>() << "), " << counts["prefixes"] << " prefixes, "
+      << counts["allow"] << " allow, " << counts["deny"] << " deny; sources per /"
+      << r["aggregation"]["ipv4_prefix"] << " (IPv4), /" << r["aggregation"]["ipv6_prefix"]
+      << " (IPv6)\n\n";
+  Table table({"INTERFACE", "MODE", "ADOPTED", "GENERATION", "BUCKETS"});
+  for (const auto& i : r["interfaces"])
+    table.add({i["name"].get<std::string>(), i["mode"].get<std::string>(),
+               i["adopted"].get<bool>() ? "yes" : "no", count_text(i["generation"].get<uint64_t>()),
+               count_text(i["bucket_capacity"].get<uint64_t>())});
+  if (table.empty())
+    out << "no interface attached (sluicectl attach IFACE)\n";
+  else
+    table.print(out);
+}
+
+void show_tiers(const json& r, std::ostream& out) {
+  Table table({"TIER", "PACKETS", "BYTES", "SYN", "SHADOW", "PREFIXES", "ORIGIN"});
+  for (const auto& t : r["tiers"])
+    table.add({t["name"].get<std::string>() + (t["default"].get<bool>() ? " (default)" : ""),
+               limit_text(t["packets"]), limit_text(t["bytes"]), limit_text(t["syn"]),
+               t["shadow"].get<bool>() ? "yes" : "no", count_text(t["prefixes"].get<uint64_t>()),
+               t["origin"].get<std::string>()});
+  table.print(out);
+}
+
+void show_prefixes(const json& r, std::ostream& out) {
+  Table table({"PREFIX", "TIER", "ORIGIN"});
+  for (const auto& p : r["prefixes"])
+    table.add({p["cidr"].get<std::string>(), p["tier"].get<std::string>(),
+               p["origin"].get<std::string>()});
+  if (table.empty())
+    return void(out << "no prefixes assigned; every source gets the default tier\n");
+  table.print(out);
+}
+
+void show_list(const json& r, const char* key, std::ostream& out) {
+  Table table({"PREFIX", "ORIGIN", "EXPIRES IN"});
+  for (const auto& e : r[key])
+    table.add({e["cidr"].get<std::string>(), e["origin"].get<std::string>(),
+               e.contains("expires_in_s") ? format_duration(e["expires_in_s"].get<uint64_t>())
+                                          : "never"});
+  if (table.empty()) return void(out << "the " << key << " list is empty\n");
+  table.print(out);
+}
+
+void show_stats(const json& r, std::ostream& out) {
+  Table table(
+      {"TIER", "PASSED", "DROPPED", "PKT-RATE", "BYTE-RATE", "SYN-RATE", "SHADOW", "SOURCES"});
+  for (const auto& t : r["tiers"]) {
+    uint64_t shadow = packets(t, "shadow_pkt_rate") + packets(t, "shadow_byte_rate") +
+                      packets(t, "shadow_syn_rate");
+    table.add({t["tier"].get<std::string>(), count_text(packets(t, "passed")),
+               count_text(t["dropped_packets"].get<uint64_t>()),
+               count_text(packets(t, "drop_pkt_rate")), count_text(packets(t, "drop_byte_rate")),
+               count_text(packets(t, "drop_syn_rate")), count_text(shadow),
+               count_text(packets(t, "new_source"))});
+  }
+  table.print(out);
+  const json& other = r["unclassified"];
+  out << "\nallow-listed passed " << packets(other, "passed_allow") << ", deny-listed dropped "
+      << packets(other, "drop_deny") << ", non-IP passed " << packets(other, "passed_other")
+      << ", malformed " << packets(other, "malformed") << "\n";
+  const json& total = r["total"];
+  out << "total: passed " << total["passed_packets"] << ", dropped " << total["dropped_packets"]
+      << " packets on " << r["interfaces"].size() << " interface(s)\n";
+}
+
+void show_top(const json& r, std::ostream& out) {
+  auto section = [&](const char* title, const json& rows) {
+    out << title << "\n";
+    Table table({"SOURCE", "TIER", "PASSED", "DROPPED", "PASS/S", "DROP/S"});
+    for (const auto& s : rows)
+      table.add({s["source"].get<std::string>(), s["tier"].get<std::string>(),
+                 count_text(s["passed"].get<uint64_t>()), count_text(s["dropped"].get<uint64_t>()),
+                 rate_text(s["passed_pps"].get<double>()),
+                 rate_text(s["dropped_pps"].get<double>())});
+    if (table.empty())
+      out << "  (no sources seen)\n";
+    else
+      table.print(out);
+  };
+  out << r["sources"] << " sources, rates over " << r["interval_ms"] << " ms\n\n";
+  section("Top by drops", r["by_drops"]);
+  out << "\n";
+  section("Top by rate (packets/s)", r["by_rate"]);
+}
+
+}  // namespace sluice::ctl

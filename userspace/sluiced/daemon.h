@@ -1,0 +1,99 @@
+// sluiced's core: owns the data planes of the configured interfaces, the
+// effective policy (configuration file + live edits), the control socket and
+// the signal handling, all on one Boost.Asio event loop. Later services (HTTP
+// check API, metrics, gossip) join the same io_context.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config_file.h"
+#include "control_server.h"
+#include "dataplane.h"
+#include "live_edits.h"
+#include "policy.h"
+
+namespace sluice {
+
+struct DaemonOptions {
+  std::string config_path;
+  bool keep_attached = false;         // on SIGTERM/SIGINT, leave the program enforcing
+  bool discard_live_changes = false;  // start from the file alone, dropping the state file
+  std::optional<std::string> socket_path;
+  std::optional<std::string> state_file;
+  std::optional<std::string> log_level;
+};
+
+struct AttachedInterface {
+  Dataplane dataplane;
+  XdpMode requested_mode = XdpMode::kAuto;
+  bool adopted = false;  // taken over from pins of an earlier daemon
+};
+
+class Daemon {
+ public:
+  Daemon(boost::asio::io_context& io, DaemonOptions options);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Loads the configuration and the state file, adopts or attaches every
+  // interface, applies the policy and opens the control socket. Throws
+  // (ConfigError, std::system_error, std::runtime_error) leaving nothing
+  // half-done: interfaces attached by this call are detached again.
+  void start();
+  // Runs the event loop until SIGTERM/SIGINT (or stop()).
+  void run();
+  // Detaches (or keeps attached, see DaemonOptions) and stops the loop.
+  void stop();
+
+  // Replaces the live edits; validates, persists and applies atomically, or
+  // throws ControlError and changes nothing.
+  void update(const LiveEdits& edits);
+  // Re-reads the configuration file; an invalid file (or live edits that no
+  // longer fit it) changes nothing and throws ControlError.
+  void reload(bool discard_live_changes);
+
+  const Config& base() const { return base_; }
+  const LiveEdits& edits() const { return edits_; }
+  Policy effective_policy() const { return merge_policy(base_.policy, edits_); }
+  const TierSlots& tier_slots() const { return slots_; }
+  const std::map<std::string, AttachedInterface>& interfaces() const { return interfaces_; }
+  const std::string& state_file() const { return base_.settings.state_file; }
+  const std::string& socket_path() const { return base_.settings.control_socket; }
+  std::chrono::steady_clock::duration uptime() const;
+  boost::asio::io_context& io() { return io_; }
+
+ private:
+  Config read_config() const;
+  // The core of start/update/reload: see update().
+  void commit(const Config& base, const LiveEdits& edits, bool starting);
+  void attach_interface(const InterfaceSpec& spec, uint32_t bucket_entries,
+                        std::map<std::string, AttachedInterface>& into) const;
+  void on_signal(const boost::system::error_code& ec, int signal);
+  void wait_for_signal();
+  void schedule_expiry();
+
+  boost::asio::io_context& io_;
+  DaemonOptions options_;
+  Config base_;
+  LiveEdits edits_;
+  TierSlots slots_;
+  std::map<std::string, AttachedInterface> interfaces_;
+  std::unique_ptr<ControlServer> control_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer expiry_timer_;
+  std::chrono::steady_clock::time_point started_;
+  bool stopped_ = false;
+};
+
+// Maps a spdlog level name (validated by check_log_level) and sets it.
+void set_log_level(const std::string& level);
+
+}  // namespace sluice

@@ -1,0 +1,167 @@
+#include "traffic_report.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <iterator>
+
+namespace sluice {
+namespace {
+
+using nlohmann::json;
+
+// Indexed by SLUICE_CNT_*; the static_assert catches a counter added to the
+// shared header without a name here.
+constexpr const char* kCounterNames[] = {
+    "passed",          "passed_allow",   "passed_other", "drop_deny",         "drop_pkt_rate",
+    "drop_byte_rate",  "drop_syn_rate",  "malformed",    "shadow_pkt_rate",   "shadow_byte_rate",
+    "shadow_syn_rate", "drop_contended", "new_source",   "passed_unadmitted", "drop_unadmitted",
+};
+static_assert(std::size(kCounterNames) == SLUICE_COUNTER_MAX);
+
+bool is_drop(uint32_t counter) {
+  return counter == SLUICE_CNT_DROP_DENY || counter == SLUICE_CNT_DROP_PKT_RATE ||
+         counter == SLUICE_CNT_DROP_BYTE_RATE || counter == SLUICE_CNT_DROP_SYN_RATE ||
+         counter == SLUICE_CNT_DROP_CONTENDED || counter == SLUICE_CNT_DROP_UNADMITTED;
+}
+
+json row_json(const std::array<struct sluice_counter, SLUICE_COUNTER_MAX>& row) {
+  json counters = json::object();
+  uint64_t dropped = 0, passed = 0;
+  for (uint32_t i = 0; i < SLUICE_COUNTER_MAX; ++i) {
+    counters[kCounterNames[i]] = {{"packets", row[i].packets}, {"bytes", row[i].bytes}};
+    if (is_drop(i)) dropped += row[i].packets;
+    if (i == SLUICE_CNT_PASSED || i == SLUICE_CNT_PASSED_ALLOW || i == SLUICE_CNT_PASSED_OTHER ||
+        i == SLUICE_CNT_PASSED_UNADMITTED)
+      passed += row[i].packets;
+  }
+  return {{"counters", counters}, {"passed_packets", passed}, {"dropped_packets", dropped}};
+}
+
+bool row_is_zero(const std::array<struct sluice_counter, SLUICE_COUNTER_MAX>& row) {
+  return std::all_of(row.begin(), row.end(), [](const auto& c) { return c.packets == 0; });
+}
+
+std::string source_text(const struct sluice_source& source, uint32_t prefix_len) {
+  char buffer[INET6_ADDRSTRLEN] = {};
+  bool v4 = source.family == SLUICE_FAMILY_V4;
+  inet_ntop(v4 ? AF_INET : AF_INET6, source.addr, buffer, sizeof(buffer));
+  if ((v4 && prefix_len == 32) || (!v4 && prefix_len == 128)) return buffer;
+  return std::string(buffer) + "/" + std::to_string(prefix_len);
+}
+
+std::string tier_text(uint32_t tier, const TierSlots& slots) {
+  if (tier == SLUICE_TIER_ALLOW) return "(allow)";
+  if (tier == SLUICE_TIER_DENY) return "(deny)";
+  std::string name = slots.name_of(tier);
+  return name.empty() ? "#" + std::to_string(tier) : name;
+}
+
+}  // namespace
+
+const char* counter_name(uint32_t counter) {
+  return counter < SLUICE_COUNTER_MAX ? kCounterNames[counter] : "?";
+}
+
+json stats_report(const Daemon& daemon, const std::string& only) {
+  Counters sum;
+  sum.rows.resize(SLUICE_COUNTER_ROWS);
+  json names = json::array();
+  for (const auto& [name, attached] : daemon.interfaces()) {
+    if (!only.empty() && name != only) continue;
+    names.push_back(name);
+    Counters counters = attached.dataplane.counters();
+    for (uint32_t row = 0; row < SLUICE_COUNTER_ROWS; ++row) {
+      for (uint32_t i = 0; i < SLUICE_COUNTER_MAX; ++i) {
+        sum.rows[row][i].packets += counters.rows[row][i].packets;
+        sum.rows[row][i].bytes += counters.rows[row][i].bytes;
+      }
+    }
+  }
+  if (!only.empty() && names.empty())
+    throw ControlError(errc::kNotFound, only + " is not attached");
+
+  json tiers = json::array();
+  for (uint32_t index = 0; index < SLUICE_MAX_TIERS; ++index) {
+    std::string name = daemon.tier_slots().name_of(index);
+    if (name.empty() && row_is_zero(sum.rows[index])) continue;
+    json row = row_json(sum.rows[index]);
+    row["tier"] = name.empty() ? "#" + std::to_string(index) + " (deleted)" : name;
+    row["index"] = index;
+    tiers.push_back(row);
+  }
+  std::array<struct sluice_counter, SLUICE_COUNTER_MAX> total{};
+  for (const auto& row : sum.rows) {
+    for (uint32_t i = 0; i < SLUICE_COUNTER_MAX; ++i) {
+      total[i].packets += row[i].packets;
+      total[i].bytes += row[i].bytes;
+    }
+  }
+  return {{"interfaces", names},
+          {"tiers", tiers},
+          {"unclassified", row_json(sum.rows[SLUICE_TIER_NONE])},
+          {"total", row_json(total)}};
+}
+
+SourceSnapshot snapshot_sources(const Daemon& daemon) {
+  SourceSnapshot out;
+  const Policy policy = daemon.effective_policy();
+  for (const auto& [name, attached] : daemon.interfaces()) {
+    for (const auto& entry : attached.dataplane.sources()) {
+      uint32_t len =
+          entry.source.family == SLUICE_FAMILY_V4 ? policy.v4_prefix_len : policy.v6_prefix_len;
+      auto& sample = out[source_text(entry.source, len)];
+      sample.tier = tier_text(entry.bucket.tier, daemon.tier_slots());
+      sample.passed += entry.bucket.passed;
+      sample.dropped += entry.bucket.dropped;
+    }
+  }
+  return out;
+}
+
+json top_report(const SourceSnapshot& before, const SourceSnapshot& after,
+                std::chrono::milliseconds interval, size_t limit) {
+  struct Row {
+    std::string source;
+    SourceSample now;
+    double passed_pps, dropped_pps;
+  };
+  const double seconds = std::max<double>(static_cast<double>(interval.count()) / 1000.0, 0.001);
+  std::vector<Row> rows;
+  for (const auto& [source, sample] : after) {
+    SourceSample old;
+    if (auto it = before.find(source); it != before.end()) old = it->second;
+    // An LRU eviction in between restarts a source's counts: never go negative.
+    auto delta = [](uint64_t now, uint64_t then) { return now >= then ? now - then : now; };
+    rows.push_back({source, sample, static_cast<double>(delta(sample.passed, old.passed)) / seconds,
+                    static_cast<double>(delta(sample.dropped, old.dropped)) / seconds});
+  }
+  auto to_json = [](const Row& row) {
+    return json{{"source", row.source},         {"tier", row.now.tier},
+                {"passed", row.now.passed},     {"dropped", row.now.dropped},
+                {"passed_pps", row.passed_pps}, {"dropped_pps", row.dropped_pps}};
+  };
+  auto take = [&](auto better) {
+    std::vector<Row> sorted = rows;
+    size_t n = std::min(limit, sorted.size());
+    std::partial_sort(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(n), sorted.end(),
+                      better);
+    json out = json::array();
+    for (size_t i = 0; i < n; ++i) out.push_back(to_json(sorted[i]));
+    return out;
+  };
+  json by_drops = take([](const Row& a, const Row& b) {
+    return a.now.dropped != b.now.dropped ? a.now.dropped > b.now.dropped : a.source < b.source;
+  });
+  json by_rate = take([](const Row& a, const Row& b) {
+    double ra = a.passed_pps + a.dropped_pps, rb = b.passed_pps + b.dropped_pps;
+    return ra != rb ? ra > rb : a.source < b.source;
+  });
+  return {{"interval_ms", interval.count()},
+          {"sources", rows.size()},
+          {"by_drops", by_drops},
+          {"by_rate", by_rate}};
+}
+
+}  // namespace sluice
