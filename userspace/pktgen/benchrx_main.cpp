@@ -1,12 +1,14 @@
 // sluice-benchrx: the receiving side of the data-plane benchmark.
 //
 //   attach: attaches a receiver to an interface (the trivial XDP_DROP program,
-//           or Sluice with a one-tier policy), prints "ready", then answers
-//           "stats" lines on stdin with one JSON line of counters until "quit"
-//           or end of input, and detaches. Everything is held by this process:
-//           nothing is pinned, so nothing outlives it.
+//           or Sluice with a one-tier policy and the default admission
+//           limits), prints "ready", then answers "stats" (counters) and
+//           "bucket <address>" (Sluice: that source's bucket) lines on stdin
+//           with one JSON line each until "quit" or end of input, and detaches. Everything is held
+//           by this process: nothing is pinned, so nothing outlives it.
 //   cost:   per-packet cost of a program from BPF_PROG_TEST_RUN with repeat
 //           (no live frames, no device): the program alone, one frame reused.
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
@@ -15,7 +17,9 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -68,22 +72,51 @@ DropSkel load_drop() {
 std::string sluice_stats(const sluice::Dataplane& dp) {
   const auto c = dp.counters();
   auto total = [&](uint32_t counter) { return c.total(counter).packets; };
-  const uint64_t passed =
-      total(SLUICE_CNT_PASSED) + total(SLUICE_CNT_PASSED_ALLOW) + total(SLUICE_CNT_PASSED_OTHER);
+  const uint64_t unadmitted_passed = total(SLUICE_CNT_PASSED_UNADMITTED);
+  const uint64_t unadmitted_dropped = total(SLUICE_CNT_DROP_UNADMITTED);
+  const uint64_t passed = total(SLUICE_CNT_PASSED) + total(SLUICE_CNT_PASSED_ALLOW) +
+                          total(SLUICE_CNT_PASSED_OTHER) + unadmitted_passed;
   const uint64_t dropped = total(SLUICE_CNT_DROP_DENY) + total(SLUICE_CNT_DROP_PKT_RATE) +
                            total(SLUICE_CNT_DROP_BYTE_RATE) + total(SLUICE_CNT_DROP_SYN_RATE) +
-                           total(SLUICE_CNT_DROP_CONTENDED);
+                           total(SLUICE_CNT_DROP_CONTENDED) + unadmitted_dropped;
   return fmt::format(
-      "{{\"passed\": {}, \"dropped\": {}, \"new_sources\": {}, \"contended\": {}, "
-      "\"malformed\": {}, \"shadow\": {}}}",
-      passed, dropped, total(SLUICE_CNT_NEW_SOURCE), total(SLUICE_CNT_DROP_CONTENDED),
-      total(SLUICE_CNT_MALFORMED),
+      "{{\"passed\": {}, \"dropped\": {}, \"new_sources\": {}, \"unadmitted_passed\": {}, "
+      "\"unadmitted_dropped\": {}, \"contended\": {}, \"malformed\": {}, \"shadow\": {}}}",
+      passed, dropped, total(SLUICE_CNT_NEW_SOURCE), unadmitted_passed, unadmitted_dropped,
+      total(SLUICE_CNT_DROP_CONTENDED), total(SLUICE_CNT_MALFORMED),
       total(SLUICE_CNT_SHADOW_PKT_RATE) + total(SLUICE_CNT_SHADOW_BYTE_RATE) +
           total(SLUICE_CNT_SHADOW_SYN_RATE));
 }
 
-// Serves "stats" until "quit" or end of input.
-void serve(const std::function<std::string()>& stats) {
+// The bucket key of `address` under the benchmark policy (IPv4 /32, IPv6 /v6_prefix).
+struct sluice_source source_of(const std::string& address, uint32_t v6_prefix) {
+  struct sluice_source source {};
+  if (inet_pton(AF_INET, address.c_str(), &source.addr[0]) == 1) {
+    source.family = SLUICE_FAMILY_V4;
+    return source;
+  }
+  if (inet_pton(AF_INET6, address.c_str(), source.addr) != 1)
+    throw std::invalid_argument("not an address: '" + address + "'");
+  source.family = SLUICE_FAMILY_V6;
+  for (uint32_t i = 0; i < 4; ++i) {
+    const uint32_t bits = v6_prefix > i * 32 ? std::min(v6_prefix - i * 32, 32U) : 0;
+    source.addr[i] &= htonl(bits == 0 ? 0 : ~0U << (32 - bits));
+  }
+  return source;
+}
+
+// "bucket <address>": whether the source has a bucket and what it counted.
+std::string bucket_stats(const sluice::Dataplane& dp, const std::string& address,
+                         uint32_t v6_prefix) {
+  const auto bucket = dp.bucket_of(source_of(address, v6_prefix));
+  if (!bucket) return "{\"exists\": false}";
+  return fmt::format("{{\"exists\": true, \"passed\": {}, \"dropped\": {}}}", bucket->passed,
+                     bucket->dropped);
+}
+
+// Serves "stats" and "bucket <address>" until "quit" or end of input.
+void serve(const std::function<std::string()>& stats,
+           const std::function<std::string(const std::string&)>& bucket) {
   std::printf("ready\n");
   std::fflush(stdout);
   std::string line;
@@ -91,6 +124,8 @@ void serve(const std::function<std::string()>& stats) {
     if (line == "quit") break;
     if (line == "stats")
       std::printf("%s\n", stats().c_str());
+    else if (line.rfind("bucket ", 0) == 0)
+      std::printf("%s\n", bucket(line.substr(7)).c_str());
     else
       std::printf("{\"error\": \"unknown command\"}\n");
     std::fflush(stdout);
@@ -102,7 +137,8 @@ void attach(const std::string& dev, const std::string& prog, const SluiceOptions
     auto dp = load_sluice(o);
     dp.attach(dev, sluice::XdpMode::kNative);
     try {
-      serve([&] { return sluice_stats(dp); });
+      serve([&] { return sluice_stats(dp); },
+            [&](const std::string& address) { return bucket_stats(dp, address, o.v6_prefix); });
     } catch (...) {
       dp.detach();
       throw;
@@ -117,7 +153,7 @@ void attach(const std::string& dev, const std::string& prog, const SluiceOptions
   sluice::Fd link(
       bpf_link_create(bpf_program__fd(skel->progs.bench_drop), ifindex, BPF_XDP, &opts));
   if (!link) sluice::throw_last_errno("attach bench_drop (native) to " + dev);
-  serve([] { return std::string("{}"); });
+  serve([] { return std::string("{}"); }, [](const std::string&) { return std::string("{}"); });
   // Closing the link fd detaches the program.
 }
 
@@ -206,7 +242,7 @@ int main(int argc, char** argv) {
   cost_cmd->add_option("--proto", proto, "udp or syn")
       ->check(CLI::IsMember({"udp", "syn"}))
       ->capture_default_str();
-  cost_cmd->add_option("--size", spec.size, "frame size")->capture_default_str();
+  cost_cmd->add_option("--size", spec.size, "frame size (default: 64 or the headers)");
   cost_cmd->add_option("--repeat", repeat, "runs to average over")->capture_default_str();
   add_sluice_options(cost_cmd);
   cost_cmd->add_flag("--test-clock", sluice_options.test_clock,

@@ -8,6 +8,7 @@
 #include <linux/tcp.h>
 #include <linux/udp.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -70,14 +71,16 @@ uint8_t l4_proto(L4 l4) {
   return l4 == L4::kUdp ? IPPROTO_UDP : IPPROTO_TCP;
 }
 
-void check_size(const FrameSpec& spec, size_t headers) {
+// Resolves the default size (0) and checks an explicit one.
+void check_size(FrameSpec& spec, size_t headers) {
+  if (spec.size == 0) spec.size = std::max<size_t>(64, headers);
   if (spec.size < headers)
     fail("frame size " + std::to_string(spec.size) + " is below the " + std::to_string(headers) +
          " bytes of headers");
   if (spec.size > 1514) fail("frame size " + std::to_string(spec.size) + " exceeds 1514");
 }
 
-Frame build_v4(const FrameSpec& spec, const in_addr& src, const in_addr& dst) {
+Frame build_v4(FrameSpec spec, const in_addr& src, const in_addr& dst) {
   const uint32_t base = ntohl(src.s_addr);
   const uint64_t last = static_cast<uint64_t>(base) + spec.sources - 1;
   if ((base & kLabV4Mask) != kLabV4 || (last & kLabV4Mask) != kLabV4)
@@ -126,7 +129,7 @@ Frame build_v4(const FrameSpec& spec, const in_addr& src, const in_addr& dst) {
   return frame;
 }
 
-Frame build_v6(const FrameSpec& spec, const in6_addr& src, const in6_addr& dst) {
+Frame build_v6(FrameSpec spec, const in6_addr& src, const in6_addr& dst) {
   auto word = [](const in6_addr& a, int i) {
     uint32_t w;
     std::memcpy(&w, a.s6_addr + 4 * i, 4);

@@ -22,7 +22,7 @@ using Mac = std::array<uint8_t, 6>;
 
 struct FrameSpec {
   L4 l4 = L4::kUdp;
-  size_t size = 64;  // Ethernet frame length without FCS
+  size_t size = 0;  // Ethernet frame length without FCS; 0: 64, or the headers if longer
   Mac src_mac{0x02, 0, 0, 0, 0, 1};
   Mac dst_mac{0x02, 0, 0, 0, 0, 2};
   std::string src = "198.18.0.1";  // source of index 0; the family follows from it

@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
   app.add_option("--proto", proto, "udp or syn (TCP SYN)")
       ->check(CLI::IsMember({"udp", "syn"}))
       ->capture_default_str();
-  app.add_option("--size", spec.size, "frame size in bytes, without FCS")->capture_default_str();
+  app.add_option("--size", spec.size,
+                 "frame size in bytes, without FCS (default: 64 or the headers)");
   app.add_option("--dport", spec.dst_port, "destination port")->capture_default_str();
   app.add_option("--count", limits.count, "frames to send");
   app.add_option("--duration", limits.duration_s, "seconds to send");
