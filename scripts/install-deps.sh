@@ -9,7 +9,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libboost-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 nftables ethtool iputils-ping netcat-openbsd python3 procps
-  hping3 python3-scapy iperf3
+  python3-scapy
 )
 
 if [ "$(id -u)" -ne 0 ]; then

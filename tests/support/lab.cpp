@@ -135,6 +135,30 @@ std::string VethLab::add_tx_v6(int host) {
   return addr;
 }
 
+std::pair<std::string, std::string> VethLab::add_vlans(
+    const std::vector<std::pair<std::string, int>>& stack, int subnet) {
+  std::string addresses[2];
+  for (int side = 0; side < 2; ++side) {
+    const std::string& ns = side ? rx_ns_ : tx_ns_;
+    std::string parent = side ? rx_if_ : tx_if_;
+    for (const auto& [proto, id] : stack) {
+      std::string name = parent + "." + std::to_string(id);  // "sxg-t.100.10": within 15
+      run_or_throw("ip -n " + ns + " link add link " + parent + " name " + name +
+                   " type vlan proto " + proto + " id " + std::to_string(id));
+      run_or_throw("ip -n " + ns + " link set " + name + " up");
+      parent = name;
+    }
+    addresses[side] = "198.19." + std::to_string(subnet) + "." + std::to_string(side + 1);
+    run_or_throw("ip -n " + ns + " addr add " + addresses[side] + "/24 dev " + parent);
+  }
+  // Permanent neighbours on the innermost links, as for the plain pair.
+  std::string suffix;
+  for (const auto& [proto, id] : stack) suffix += "." + std::to_string(id);
+  add_neighbour(tx_ns_, tx_if_ + suffix, addresses[1], rx_mac_);
+  add_neighbour(rx_ns_, rx_if_ + suffix, addresses[0], tx_mac_);
+  return {addresses[0], addresses[1]};
+}
+
 int VethLab::exec_tx(const std::string& command) const {
   return run("ip netns exec " + tx_ns_ + " " + command);
 }

@@ -4,6 +4,8 @@
 
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace sluice::testing {
 
@@ -40,6 +42,12 @@ class VethLab {
   std::string rx_v4() const { return "198.18." + std::to_string(subnet_) + ".2"; }
   std::string tx_v6() const { return "2001:db8:" + std::to_string(subnet_) + "::1"; }
   std::string rx_v6() const { return "2001:db8:" + std::to_string(subnet_) + "::2"; }
+  const std::string& rx_mac() const { return rx_mac_; }
+  // Stacks VLAN links on both ends ("802.1ad 100" then "802.1Q 10", say) and
+  // addresses the innermost ones 198.19.<subnet>.1 (tx) and .2 (rx); returns
+  // the tx and rx addresses.
+  std::pair<std::string, std::string> add_vlans(const std::vector<std::pair<std::string, int>>& stack,
+                                                int subnet);
   // An extra source address on the tx side: 198.18.<subnet>.<host> / 2001:db8:<subnet>:<host>::1.
   std::string add_tx_v4(int host);
   std::string add_tx_v6(int host);
