@@ -362,6 +362,25 @@ std::vector<SourceEntry> Dataplane::sources() const {
   return out;
 }
 
+uint64_t Dataplane::bucket_count() const {
+  constexpr uint32_t kBatch = 8192;
+  std::vector<struct sluice_source> keys(kBatch);
+  std::vector<struct sluice_bucket> values(kBatch);
+  struct sluice_source in_batch {}, out_batch {};
+  uint64_t total = 0;
+  for (bool first = true;; first = false) {
+    uint32_t count = kBatch;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    int rc = bpf_map_lookup_batch(maps_.buckets.get(), first ? nullptr : &in_batch, &out_batch,
+                                  keys.data(), values.data(), &count, &opts);
+    int err = rc < 0 ? errno : 0;
+    if (rc < 0 && err != ENOENT) throw_errno(err, "count bucket map");
+    total += count;
+    if (err == ENOENT) return total;
+    in_batch = out_batch;
+  }
+}
+
 std::optional<struct sluice_bucket> Dataplane::bucket_of(const struct sluice_source& source) const {
   struct sluice_bucket bucket {};
   if (bpf_map_lookup_elem(maps_.buckets.get(), &source, &bucket) != 0) {

@@ -85,6 +85,9 @@ class Dataplane {
   // One counter summed over every tier row and CPU (cheaper than counters()).
   struct sluice_counter counter_total(uint32_t counter) const;
   std::vector<SourceEntry> sources() const;
+  // Sources with a bucket now. Walks the map in batches (about 0.1 s per
+  // million entries): callers cache it rather than ask per packet or request.
+  uint64_t bucket_count() const;
   std::optional<struct sluice_bucket> bucket_of(const struct sluice_source& source) const;
   uint32_t bucket_capacity() const;
 

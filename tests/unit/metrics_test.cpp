@@ -1,0 +1,83 @@
+// The Prometheus rendering: valid exposition format, names and labels as
+// documented, figures where they belong.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "metrics.h"
+
+namespace sluice {
+namespace {
+
+MetricsSnapshot sample() {
+  MetricsSnapshot s;
+  s.version = "0.1.0";
+  s.uptime_seconds = 12.5;
+  s.tier_names = {{0, "free"}, {3, "gold"}};
+  s.tiers = 2;
+  s.deny_entries = 4;
+  InterfaceMetrics i;
+  i.name = "eth-lab";
+  i.attach_mode = "native";
+  i.policy_generation = 7;
+  i.counters.rows.resize(SLUICE_COUNTER_ROWS);
+  i.counters.rows[0][SLUICE_CNT_PASSED] = {100, 6400};
+  i.counters.rows[3][SLUICE_CNT_DROP_PKT_RATE] = {42, 2688};
+  i.counters.rows[SLUICE_TIER_NONE][SLUICE_CNT_DROP_DENY] = {5, 320};
+  i.counters.rows[0][SLUICE_CNT_NEW_SOURCE] = {10, 640};
+  i.buckets_in_use = 8;
+  i.bucket_capacity = 1024;
+  s.interfaces.push_back(i);
+  return s;
+}
+
+TEST(Metrics, EveryLineIsValidExpositionFormat) {
+  std::string text = render_metrics(sample());
+  std::regex sample_line(R"re(^[a-z_:][a-z0-9_:]*(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.e+]+$)re");
+  std::set<std::string> typed;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("# TYPE ", 0) == 0) {
+      typed.insert(line.substr(7, line.find(' ', 7) - 7));
+      continue;
+    }
+    if (line.rfind("# HELP ", 0) == 0) continue;
+    ASSERT_TRUE(std::regex_match(line, sample_line)) << line;
+    std::string name = line.substr(0, line.find_first_of("{ "));
+    EXPECT_TRUE(typed.count(name)) << name << " has no # TYPE before it";
+    if (name.size() > 6 && name.substr(name.size() - 6) == "_total") {
+      EXPECT_NE(text.find("# TYPE " + name + " counter"), std::string::npos) << name;
+    }
+  }
+}
+
+TEST(Metrics, FiguresLandOnTheirLabels) {
+  std::string text = render_metrics(sample());
+  auto has = [&](const std::string& line) { return text.find(line + "\n") != std::string::npos; };
+  EXPECT_TRUE(has(R"(sluice_packets_total{interface="eth-lab",tier="free",verdict="pass",reason="within_limits"} 100)"));
+  EXPECT_TRUE(has(R"(sluice_bytes_total{interface="eth-lab",tier="free",verdict="pass",reason="within_limits"} 6400)"));
+  EXPECT_TRUE(has(R"(sluice_packets_total{interface="eth-lab",tier="gold",verdict="drop",reason="packet_rate"} 42)"));
+  EXPECT_TRUE(has(R"(sluice_packets_total{interface="eth-lab",tier="",verdict="drop",reason="deny_list"} 5)"));
+  EXPECT_TRUE(has(R"(sluice_sources_created_total{interface="eth-lab",tier="free"} 10)"));
+  EXPECT_TRUE(has(R"(sluice_bucket_entries{interface="eth-lab"} 8)"));
+  EXPECT_TRUE(has(R"(sluice_bucket_evictions_total{interface="eth-lab"} 2)"));
+  EXPECT_TRUE(has(R"(sluice_xdp_attached{interface="eth-lab",mode="native"} 1)"));
+  EXPECT_TRUE(has(R"(sluice_policy_generation{interface="eth-lab"} 7)"));
+  EXPECT_TRUE(has(R"(sluice_policy_entries{kind="deny"} 4)"));
+  EXPECT_TRUE(has("sluice_uptime_seconds 12.500"));
+  EXPECT_EQ(text.find("tier=\"\",verdict=\"pass\",reason=\"new_source\""), std::string::npos)
+      << "bucket creations are their own family, not a verdict";
+}
+
+TEST(Metrics, LabelValuesAreEscaped) {
+  auto s = sample();
+  s.interfaces[0].name = "we\"ird\\name";
+  std::string text = render_metrics(s);
+  EXPECT_NE(text.find(R"(interface="we\"ird\\name")"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,132 @@
+#include "metrics.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace sluice {
+namespace {
+
+// Label values are quoted; backslash, quote and newline are escaped.
+std::string escape(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+void family(std::string& out, const char* name, const char* type, const char* help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+}  // namespace
+
+CounterLabels counter_labels(uint32_t counter, bool malformed_dropped) {
+  switch (counter) {
+    case SLUICE_CNT_PASSED: return {"pass", "within_limits"};
+    case SLUICE_CNT_PASSED_ALLOW: return {"pass", "allow_list"};
+    case SLUICE_CNT_PASSED_OTHER: return {"pass", "not_ip"};
+    case SLUICE_CNT_DROP_DENY: return {"drop", "deny_list"};
+    case SLUICE_CNT_DROP_PKT_RATE: return {"drop", "packet_rate"};
+    case SLUICE_CNT_DROP_BYTE_RATE: return {"drop", "byte_rate"};
+    case SLUICE_CNT_DROP_SYN_RATE: return {"drop", "syn_rate"};
+    case SLUICE_CNT_MALFORMED: return {malformed_dropped ? "drop" : "pass", "malformed"};
+    case SLUICE_CNT_SHADOW_PKT_RATE: return {"shadow_drop", "packet_rate"};
+    case SLUICE_CNT_SHADOW_BYTE_RATE: return {"shadow_drop", "byte_rate"};
+    case SLUICE_CNT_SHADOW_SYN_RATE: return {"shadow_drop", "syn_rate"};
+    case SLUICE_CNT_DROP_CONTENDED: return {"drop", "contended"};
+    case SLUICE_CNT_PASSED_UNADMITTED: return {"pass", "new_source_over_budget"};
+    case SLUICE_CNT_DROP_UNADMITTED: return {"drop", "new_source_over_budget"};
+    default: return {"", "new_source"};
+  }
+}
+
+std::string render_metrics(const MetricsSnapshot& s) {
+  std::string out;
+  out.reserve(16384);
+  auto tier_of = [&](uint32_t row) -> std::string {
+    if (row == SLUICE_TIER_NONE) return "";
+    auto it = s.tier_names.find(row);
+    return it == s.tier_names.end() ? "" : it->second;
+  };
+  // Rows worth exporting: configured tiers, the "no tier" row, and any row that
+  // still holds counts from a tier that has since been removed.
+  auto rows_of = [&](const InterfaceMetrics& i) {
+    std::vector<uint32_t> rows;
+    for (uint32_t row = 0; row < i.counters.rows.size(); ++row) {
+      bool any = false;
+      for (const auto& c : i.counters.rows[row]) any = any || c.packets;
+      if (row == SLUICE_TIER_NONE || s.tier_names.count(row) || any) rows.push_back(row);
+    }
+    return rows;
+  };
+
+  family(out, "sluice_build_info", "gauge", "Version of the running sluiced.");
+  out += fmt::format("sluice_build_info{{version=\"{}\"}} 1\n", escape(s.version));
+  family(out, "sluice_uptime_seconds", "gauge", "Seconds since sluiced started.");
+  out += fmt::format("sluice_uptime_seconds {:.3f}\n", s.uptime_seconds);
+
+  for (const char* unit : {"packets", "bytes"}) {
+    std::string name = fmt::format("sluice_{}_total", unit);
+    family(out, name.c_str(), "counter",
+           unit[0] == 'p' ? "Packets judged by the XDP program, by verdict, reason and tier."
+                          : "Bytes (frame length) judged by the XDP program, by verdict, reason and tier.");
+    for (const auto& i : s.interfaces) {
+      for (uint32_t row : rows_of(i)) {
+        for (uint32_t c = 0; c < SLUICE_COUNTER_MAX; ++c) {
+          if (c == SLUICE_CNT_NEW_SOURCE) continue;
+          auto labels = counter_labels(c, i.malformed_dropped);
+          const auto& value = i.counters.rows[row][c];
+          out += fmt::format("{}{{interface=\"{}\",tier=\"{}\",verdict=\"{}\",reason=\"{}\"}} {}\n", name,
+                             escape(i.name), escape(tier_of(row)), labels.verdict, labels.reason,
+                             unit[0] == 'p' ? value.packets : value.bytes);
+        }
+      }
+    }
+  }
+
+  family(out, "sluice_sources_created_total", "counter", "Per-source buckets created, by tier.");
+  for (const auto& i : s.interfaces)
+    for (uint32_t row : rows_of(i))
+      out += fmt::format("sluice_sources_created_total{{interface=\"{}\",tier=\"{}\"}} {}\n",
+                         escape(i.name), escape(tier_of(row)),
+                         i.counters.rows[row][SLUICE_CNT_NEW_SOURCE].packets);
+
+  family(out, "sluice_bucket_entries", "gauge", "Sources with a bucket in the map now.");
+  for (const auto& i : s.interfaces)
+    out += fmt::format("sluice_bucket_entries{{interface=\"{}\"}} {}\n", escape(i.name), i.buckets_in_use);
+  family(out, "sluice_bucket_capacity", "gauge", "Size of the bucket map (LRU: the least recent go first).");
+  for (const auto& i : s.interfaces)
+    out += fmt::format("sluice_bucket_capacity{{interface=\"{}\"}} {}\n", escape(i.name), i.bucket_capacity);
+  family(out, "sluice_bucket_evictions_total", "counter",
+         "Buckets created but no longer in the map: evicted by the LRU.");
+  for (const auto& i : s.interfaces) {
+    uint64_t created = i.counters.total(SLUICE_CNT_NEW_SOURCE).packets;
+    out += fmt::format("sluice_bucket_evictions_total{{interface=\"{}\"}} {}\n", escape(i.name),
+                       created > i.buckets_in_use ? created - i.buckets_in_use : 0);
+  }
+
+  family(out, "sluice_xdp_attached", "gauge", "1 for the XDP attach mode of each interface.");
+  for (const auto& i : s.interfaces)
+    out += fmt::format("sluice_xdp_attached{{interface=\"{}\",mode=\"{}\"}} 1\n", escape(i.name),
+                       escape(i.attach_mode));
+  family(out, "sluice_policy_generation", "gauge", "Generation of the policy the data path judges by.");
+  for (const auto& i : s.interfaces)
+    out += fmt::format("sluice_policy_generation{{interface=\"{}\"}} {}\n", escape(i.name),
+                       i.policy_generation);
+
+  family(out, "sluice_policy_entries", "gauge", "Entries of the active policy, by kind.");
+  out += fmt::format("sluice_policy_entries{{kind=\"tier\"}} {}\n", s.tiers);
+  out += fmt::format("sluice_policy_entries{{kind=\"prefix\"}} {}\n", s.prefixes);
+  out += fmt::format("sluice_policy_entries{{kind=\"allow\"}} {}\n", s.allow_entries);
+  out += fmt::format("sluice_policy_entries{{kind=\"deny\"}} {}\n", s.deny_entries);
+  return out;
+}
+
+}  // namespace sluice
