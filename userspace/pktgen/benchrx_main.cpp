@@ -1,7 +1,7 @@
 // sluice-benchrx: the receiving side of the data-plane benchmark.
 //
-//   attach: attaches a receiver to an interface (the trivial XDP_DROP program,
-//           or Sluice with a one-tier policy and the default admission
+//   attach: attaches a receiver to an interface (the trivial XDP_DROP or
+//           XDP_PASS program, or Sluice with a one-tier policy and the default admission
 //           limits), prints "ready", then answers "stats" (counters) and
 //           "bucket <address>" (Sluice: that source's bucket) lines on stdin
 //           with one JSON line each until "quit" or end of input, and detaches. Everything is held
@@ -147,12 +147,12 @@ void attach(const std::string& dev, const std::string& prog, const SluiceOptions
     return;
   }
   auto skel = load_drop();
+  auto* program = prog == "pass" ? skel->progs.bench_pass : skel->progs.bench_drop;
   const int ifindex = static_cast<int>(if_nametoindex(dev.c_str()));
   if (!ifindex) sluice::throw_last_errno("receiver interface " + dev);
   LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = XDP_FLAGS_DRV_MODE);
-  sluice::Fd link(
-      bpf_link_create(bpf_program__fd(skel->progs.bench_drop), ifindex, BPF_XDP, &opts));
-  if (!link) sluice::throw_last_errno("attach bench_drop (native) to " + dev);
+  sluice::Fd link(bpf_link_create(bpf_program__fd(program), ifindex, BPF_XDP, &opts));
+  if (!link) sluice::throw_last_errno("attach bench_" + prog + " (native) to " + dev);
   serve([] { return std::string("{}"); }, [](const std::string&) { return std::string("{}"); });
   // Closing the link fd detaches the program.
 }
@@ -225,8 +225,8 @@ int main(int argc, char** argv) {
   std::string dev, prog = "drop";
   auto* attach_cmd = app.add_subcommand("attach", "attach a receiver and serve its counters");
   attach_cmd->add_option("--dev", dev, "receiving interface")->required();
-  attach_cmd->add_option("--prog", prog, "drop or sluice")
-      ->check(CLI::IsMember({"drop", "sluice"}))
+  attach_cmd->add_option("--prog", prog, "drop, pass (trivial programs) or sluice")
+      ->check(CLI::IsMember({"drop", "pass", "sluice"}))
       ->required();
   add_sluice_options(attach_cmd);
 
