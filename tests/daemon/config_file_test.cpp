@@ -1,10 +1,10 @@
 // The configuration file: a full valid file, and each way a file can be
 // wrong, with the line and the field the error must name.
+#include "config_file.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
-
-#include "config_file.h"
 
 namespace sluice {
 namespace {
@@ -106,8 +106,10 @@ TEST_P(ConfigFileErrors, NameLineFieldAndExpectation) {
     EXPECT_EQ(e.line(), c.line) << e.what();
     EXPECT_EQ(e.field(), c.field) << e.what();
     EXPECT_NE(std::string(e.what()).find(c.fragment), std::string::npos) << e.what();
-    EXPECT_EQ(std::string(e.what()).rfind("bad.yaml:" + std::to_string(c.line) + ":", 0), 0u)
-        << e.what();
+    if (c.line > 0) {
+      EXPECT_EQ(std::string(e.what()).rfind("bad.yaml:" + std::to_string(c.line) + ":", 0), 0u)
+          << e.what();
+    }
   }
 }
 
@@ -117,7 +119,7 @@ INSTANTIATE_TEST_SUITE_P(
     AllPaths, ConfigFileErrors,
     ::testing::Values(
         BadCase{"syntax", "tiers:\n  a: [unclosed\n", 3, "", "YAML syntax error"},
-        BadCase{"empty", "", 1, "", "empty"},
+        BadCase{"empty", "", 0, "", "bad.yaml: the file is empty"},
         BadCase{"unknown_key", kTier + "tiars: {}\n", 4, "tiars", "unknown field"},
         BadCase{"no_tiers", "log_level: info\n", 1, "tiers", "at least one tier"},
         BadCase{"empty_tiers", "tiers: {}\n", 1, "tiers", "at least one tier"},
@@ -186,7 +188,8 @@ TEST(ConfigFile, MissingFileNamesIt) {
     load_config_file("/nonexistent/sluice.yaml");
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent/sluice.yaml: cannot open"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/sluice.yaml: cannot open"),
+              std::string::npos)
         << e.what();
   }
 }

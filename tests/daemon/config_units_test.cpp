@@ -1,7 +1,7 @@
 // Human units: every accepted spelling, and a clear refusal for the rest.
-#include <gtest/gtest.h>
-
 #include "config_units.h"
+
+#include <gtest/gtest.h>
 
 namespace sluice {
 namespace {

@@ -1,7 +1,7 @@
 // The wire format: what a request must look like, and how errors are spelled.
-#include <gtest/gtest.h>
-
 #include "control_protocol.h"
+
+#include <gtest/gtest.h>
 
 namespace sluice {
 namespace {

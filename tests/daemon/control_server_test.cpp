@@ -1,5 +1,7 @@
 // The control socket server against hostile clients: malformed, oversized,
 // slow, too many, and not root. The loop must keep serving everyone else.
+#include "control_server.h"
+
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -13,7 +15,6 @@
 #include <thread>
 
 #include "control_client.h"
-#include "control_server.h"
 #include "fd.h"
 
 namespace sluice {
@@ -43,7 +44,10 @@ void send_all(int fd, const std::string& data) {
 
 // Reads one response line (or until EOF) with a deadline.
 Response read_response(int fd, std::chrono::milliseconds timeout = 5s) {
-  struct timeval tv {static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  struct timeval tv {
+    static_cast<time_t>(timeout.count() / 1000),
+        static_cast<suseconds_t>((timeout.count() % 1000) * 1000)
+  };
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   std::string reply;
   char buffer[4096];
@@ -62,16 +66,21 @@ class ControlServerTest : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() / ("sluice-ctl-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
     path_ = (dir_ / "run" / "test.sock").string();
-    server_ = std::make_unique<ControlServer>(io_, path_, [this](const Request& request, const PeerCredentials&, ControlServer::Reply reply) {
-      handle(request, std::move(reply));
-    });
+    server_ = std::make_unique<ControlServer>(
+        io_, path_,
+        [this](const Request& request, const PeerCredentials&, ControlServer::Reply reply) {
+          handle(request, std::move(reply));
+        });
     thread_ = std::thread([this] {
       auto guard = boost::asio::make_work_guard(io_);
       io_.run();
     });
   }
   void TearDown() override {
-    boost::asio::post(io_, [this] { server_.reset(); io_.stop(); });
+    boost::asio::post(io_, [this] {
+      server_.reset();
+      io_.stop();
+    });
     thread_.join();
     std::filesystem::remove_all(dir_);
   }
@@ -82,7 +91,9 @@ class ControlServerTest : public ::testing::Test {
     if (request.command == "refuse") throw ControlError(errc::kConflict, "no");
     if (request.command == "later") {
       auto timer = std::make_shared<boost::asio::steady_timer>(io_, 300ms);
-      timer->async_wait([timer, reply](boost::system::error_code) { reply(encode_ok({{"late", true}})); });
+      timer->async_wait([timer, reply](boost::system::error_code) {
+        reply(encode_ok({{"late", true}}));
+      });
       return;
     }
     reply(encode_error(errc::kUnknownCommand, request.command));
@@ -141,7 +152,8 @@ TEST_F(ControlServerTest, RequestWithoutNewlineBeforeEofIsServed) {
 
 TEST_F(ControlServerTest, OversizedRequestIsRefused) {
   Fd fd = connect_raw(path_);
-  std::string huge = R"({"version":1,"command":"echo","args":{"pad":")" + std::string(kMaxRequestBytes + 1000, 'x');
+  std::string huge = R"({"version":1,"command":"echo","args":{"pad":")" +
+                     std::string(kMaxRequestBytes + 1000, 'x');
   std::thread sender([&] { send_all(fd.get(), huge + "\"}}\n"); });
   Response r = read_response(fd.get());
   ::shutdown(fd.get(), SHUT_RDWR);
@@ -188,7 +200,8 @@ TEST_F(ControlServerTest, PeersOtherThanRootAreRefusedEvenOnAnOpenSocket) {
     try {
       Response r = call_daemon(path_, "echo", {}, 3s);
       ::_exit(!r.ok && r.error_code == errc::kPermissionDenied ? 0 : 11);
-    } catch (...) {
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
       ::_exit(12);
     }
   }
@@ -199,7 +212,8 @@ TEST_F(ControlServerTest, PeersOtherThanRootAreRefusedEvenOnAnOpenSocket) {
 
 TEST_F(ControlServerTest, RefusesToStealALiveSocketAndReplacesAStaleOne) {
   try {
-    ControlServer second(io_, path_, [](const Request&, const PeerCredentials&, ControlServer::Reply) {});
+    ControlServer second(io_, path_,
+                         [](const Request&, const PeerCredentials&, ControlServer::Reply) {});
     FAIL() << "a second server took over a live socket";
   } catch (const std::system_error& e) {
     EXPECT_EQ(e.code().value(), EADDRINUSE) << e.what();
@@ -214,7 +228,8 @@ TEST_F(ControlServerTest, RefusesToStealALiveSocketAndReplacesAStaleOne) {
     ASSERT_EQ(::bind(fd.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)), 0);
   }
   boost::asio::io_context other;
-  EXPECT_NO_THROW(ControlServer(other, stale, [](const Request&, const PeerCredentials&, ControlServer::Reply) {}));
+  EXPECT_NO_THROW(ControlServer(
+      other, stale, [](const Request&, const PeerCredentials&, ControlServer::Reply) {}));
 }
 
 TEST(ControlClient, ExplainsAMissingDaemon) {

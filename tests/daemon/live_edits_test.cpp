@@ -1,5 +1,7 @@
 // Live edits as an overlay on the file: merging, each edit's refusals, and
 // their persistence in the state file.
+#include "live_edits.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -8,7 +10,6 @@
 
 #include "config_file.h"
 #include "control_protocol.h"
-#include "live_edits.h"
 #include "state_file.h"
 
 namespace sluice {
@@ -25,7 +26,9 @@ allow: [198.18.2.0/24]
 deny: [198.18.3.0/24]
 )";
 
-Cidr cidr(const char* text) { return Cidr::parse(text); }
+Cidr cidr(const char* text) {
+  return Cidr::parse(text);
+}
 
 std::string refusal(const std::function<void()>& fn) {
   try {
@@ -65,7 +68,8 @@ TEST_F(LiveEditsTest, DeleteTierRefusedWhileUsed) {
             "first");
   EXPECT_EQ(refusal([&] { editor().delete_tier("std"); }).substr(0, 31),
             "conflict: tier 'std' is the def");
-  EXPECT_EQ(refusal([&] { editor().delete_tier("nope"); }), "not_found: tier 'nope' does not exist");
+  EXPECT_EQ(refusal([&] { editor().delete_tier("nope"); }),
+            "not_found: tier 'nope' does not exist");
   edits = editor().remove_prefix(cidr("198.18.1.0/24"));
   edits = editor().delete_tier("gold");
   EXPECT_EQ(merged().tiers.size(), 1u);
@@ -76,11 +80,13 @@ TEST_F(LiveEditsTest, DeleteTierRefusedWhileUsed) {
 TEST_F(LiveEditsTest, PrefixEdits) {
   EXPECT_EQ(refusal([&] { editor().add_prefix(cidr("198.18.9.0/24"), "platinum", false); }),
             "not_found: tier 'platinum' does not exist (see sluicectl tier list)");
-  EXPECT_NE(refusal([&] { editor().add_prefix(cidr("198.18.1.0/24"), "gold", false); })
-                .find("already assigned to tier 'gold'"),
+  EXPECT_NE(refusal([&] {
+              editor().add_prefix(cidr("198.18.1.0/24"), "gold", false);
+            }).find("already assigned to tier 'gold'"),
             std::string::npos);
-  EXPECT_NE(refusal([&] { editor().add_prefix(cidr("198.18.1.0/24"), "std", false); })
-                .find("use --replace"),
+  EXPECT_NE(refusal([&] {
+              editor().add_prefix(cidr("198.18.1.0/24"), "std", false);
+            }).find("use --replace"),
             std::string::npos);
   edits = editor().add_prefix(cidr("198.18.1.0/24"), "std", true);
   EXPECT_EQ(merged().prefixes.at(0).tier, "std");
@@ -91,7 +97,8 @@ TEST_F(LiveEditsTest, PrefixEdits) {
 TEST_F(LiveEditsTest, ListEdits) {
   EXPECT_EQ(refusal([&] { editor().add_allow(cidr("198.18.2.0/24")); }).substr(0, 8), "conflict");
   EXPECT_EQ(refusal([&] { editor().add_deny(cidr("198.18.3.0/24"), 0); }).substr(0, 8), "conflict");
-  EXPECT_EQ(refusal([&] { editor().remove_allow(cidr("198.18.4.0/24")); }).substr(0, 9), "not_found");
+  EXPECT_EQ(refusal([&] { editor().remove_allow(cidr("198.18.4.0/24")); }).substr(0, 9),
+            "not_found");
   edits = editor().remove_deny(cidr("198.18.3.0/24"));
   edits = editor().add_deny(cidr("198.18.5.5"), 1000);
   edits = editor().add_allow(cidr("198.18.6.0/24"));
@@ -121,18 +128,22 @@ TEST_F(LiveEditsTest, InterfaceEdits) {
 TEST_F(LiveEditsTest, EditsSurviveAReloadOfAChangedFile) {
   edits = editor().set_tier(TierSpec{"silver", {300, 1'000'000'000, 0}, {}, {}, false});
   edits = editor().add_prefix(cidr("198.18.7.0/24"), "silver", false);
-  Config edited = parse_config(std::string(kBase) + "  198.18.8.0/24: std\n", "base.yaml");
+  std::string text = kBase;
+  text.replace(text.find("prefixes:\n"), 10, "prefixes:\n  198.18.8.0/24: std\n");
+  Config edited = parse_config(text, "base.yaml");
   Policy p = merge_policy(edited.policy, edits);
   EXPECT_EQ(p.prefixes.size(), 3u);
   EXPECT_NO_THROW(compile_policy(p, TierSlots{}));
 }
 
 TEST_F(LiveEditsTest, StateFileRoundTripIsAtomic) {
-  edits = editor().set_tier(TierSpec{"silver", {300, 60'000'000'000, 20}, {1000, 1'000'000'000, 0}, {}, true});
+  edits = editor().set_tier(
+      TierSpec{"silver", {300, 60'000'000'000, 20}, {1000, 1'000'000'000, 0}, {}, true});
   edits = editor().remove_prefix(cidr("198.18.1.0/24"));
   edits = editor().add_deny(cidr("2001:db8::/48"), 12345);
   edits = editor().attach({"lab1", XdpMode::kNative});
-  auto dir = std::filesystem::temp_directory_path() / ("sluice-state-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("sluice-state-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   const std::string path = (dir / "sub" / "state.json").string();
   EXPECT_FALSE(load_state(path).has_value());

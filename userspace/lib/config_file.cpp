@@ -169,17 +169,17 @@ std::vector<InterfaceSpec> read_interfaces(const Reader& reader, const YAML::Nod
     const std::string field = "interfaces[" + std::to_string(i) + "]";
     const YAML::Node item = node[i];
     InterfaceSpec spec;
-    YAML::Node name_node = item;
     if (item.IsMap()) {
       reader.check_mapping(item, field, {"name", "mode"}, "an interface name or {name, mode}");
       if (!item["name"]) reader.fail(item, field + ".name", "is required");
-      name_node = item["name"];
       if (item["mode"]) {
         std::string mode = reader.scalar(item["mode"], field + ".mode", "auto, native or generic");
         spec.mode =
             reader.converting(item["mode"], field + ".mode", [&] { return parse_xdp_mode(mode); });
       }
     }
+    // Careful: assigning to a YAML::Node writes through it, so pick with a ternary.
+    const YAML::Node name_node = item.IsMap() ? item["name"] : item;
     spec.name = reader.scalar(name_node, field, "an interface name or {name, mode}");
     reader.converting(name_node, field, [&] {
       check_interface_name(spec.name);
@@ -271,6 +271,7 @@ Config read_config(const Reader& reader, const YAML::Node& root) {
   const YAML::Node tiers = root["tiers"];
   if (!tiers) reader.fail(root, "tiers", "is required: at least one tier must be defined");
   reader.check_mapping(tiers, "tiers", {}, "a mapping of tier names to limits");
+  if (tiers.size() == 0) reader.fail(tiers, "tiers", "at least one tier must be defined");
   anchors["tiers"] = {tiers.Mark(), "tiers"};
   for (const auto& entry : tiers) {
     const std::string name = entry.first.Scalar();

@@ -75,6 +75,9 @@ Response call_daemon(const std::string& socket_path, const std::string& command,
     wait_for(fd.get(), POLLOUT, deadline, socket_path);
     ssize_t n = ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
+    // The daemon may answer and hang up before reading everything (busy,
+    // refused, too large): read its answer rather than report a broken pipe.
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) break;
     if (n < 0)
       throw ClientError(ClientError::Kind::kUnreachable,
                         "send to sluiced: " + std::string(std::strerror(errno)));
