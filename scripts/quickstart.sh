@@ -1,0 +1,468 @@
+#!/usr/bin/env bash
+# Sluice quickstart: installs the dependencies, builds, and runs a self-contained
+# demo in a namespace lab:
+#
+#   sluice-demo-clients                         sluice-demo-gw
+#   sdemo-c 198.18.100.10 (legit, 50 pkt/s)  <->  sdemo-gw 198.18.100.1
+#           198.18.100.66 (flood, 5000 pkt/s)     sluiced (XDP) + a UDP receiver
+#
+# sluiced runs with a configuration derived from config/sluice.example.yaml that
+# limits 198.18.100.0/24 to 100 packets/s per source. A live view shows, second by
+# second, what each client sent, what reached the receiver and what Sluice dropped;
+# a summary and a machine-readable RESULT line follow. Everything (namespaces,
+# veth, daemon, pins, temp files) is removed on exit, on failure and on Ctrl-C.
+#
+# Usage: sudo scripts/quickstart.sh [--no-build] [--duration SECONDS] [--build-dir DIR]
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: sudo scripts/quickstart.sh [options]
+
+Installs Sluice's dependencies (Debian 12), builds it into build/, and shows it
+dropping a UDP flood in a namespace lab while a legitimate client keeps its rate.
+
+Options:
+  --no-build        skip installing packages and building (reuse the build)
+  --duration N      seconds of live view (default 12)
+  --build-dir DIR   build directory (default: build/ in the repository)
+  -h, --help        this help
+
+Touches nothing outside its own network namespaces (sluice-demo-clients,
+sluice-demo-gw); an installed sluiced and its /etc, /run/sluice are left alone.
+EOF
+}
+
+# --- options -----------------------------------------------------------------
+BUILD=1
+DURATION=12
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=$REPO/build
+while (($#)); do
+  case $1 in
+    --no-build) BUILD=0 ;;
+    --duration) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; DURATION=$2; shift ;;
+    --duration=*) DURATION=${1#*=} ;;
+    --build-dir) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; BUILD_DIR=$2; shift ;;
+    --build-dir=*) BUILD_DIR=${1#*=} ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "quickstart: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+if ! [[ $DURATION =~ ^[0-9]+$ ]] || ((DURATION < 1 || DURATION > 3600)); then
+  echo "quickstart: --duration wants whole seconds (1..3600), got '$DURATION'" >&2
+  exit 2
+fi
+BUILD_DIR=$(cd "$REPO" && realpath -m "$BUILD_DIR")
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "quickstart: run as root (sudo scripts/quickstart.sh): BPF programs and network namespaces need it" >&2
+  exit 1
+fi
+cd "$REPO"
+
+# --- the lab -------------------------------------------------------------------
+NS_C=sluice-demo-clients
+NS_GW=sluice-demo-gw
+IF_C=sdemo-c
+IF_GW=sdemo-gw
+NET=198.18.100.0/24
+GW_IP=198.18.100.1
+LEGIT_IP=198.18.100.10
+FLOOD_IP=198.18.100.66
+PORT=9000
+LIMIT_PPS=100  # the demo tier: packets per second per source ...
+BURST=100      # ... and its burst
+LEGIT_PPS=50   # under the limit
+FLOOD_PPS=5000 # 50x over it
+PIN_ROOT=/sys/fs/bpf/sluice
+PYTHON=/usr/bin/python3
+[[ -x $PYTHON ]] || PYTHON=$(command -v python3 || echo /usr/bin/python3)
+
+bold() { if [[ -t 1 ]]; then printf '\033[1m%s\033[0m\n' "$*"; else printf '%s\n' "$*"; fi; }
+step() { bold "==> $*"; }
+die() {
+  echo "quickstart: $*" >&2
+  exit 1
+}
+
+# --- install and build -----------------------------------------------------------
+if ((BUILD)); then
+  step "Installing dependencies (scripts/install-deps.sh)"
+  bash scripts/install-deps.sh
+  step "Building into ${BUILD_DIR#"$REPO"/}"
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$BUILD_DIR" -j"$(nproc)"
+fi
+SLUICED=$BUILD_DIR/userspace/sluiced
+SLUICECTL=$BUILD_DIR/userspace/sluicectl
+for bin in "$SLUICED" "$SLUICECTL"; do
+  [[ -x $bin ]] || die "$bin is missing: build first (run without --no-build)"
+done
+for tool in ip nsenter flock "$PYTHON"; do
+  command -v "$tool" >/dev/null || die "$tool is missing: run scripts/install-deps.sh"
+done
+
+# --- cleanup -------------------------------------------------------------------
+TMP=
+DAEMON_PID=
+HELPER_PIDS=()
+CREATED_PIN_ROOT=0
+CLEANED=0
+
+# Waits up to $2 tenths of a second for process $1 to exit.
+wait_gone() {
+  local i
+  for ((i = 0; i < $2; i++)); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+remove_lab() {
+  ip netns del "$NS_C" 2>/dev/null || true
+  ip netns del "$NS_GW" 2>/dev/null || true
+  rm -rf "${PIN_ROOT:?}/$IF_GW" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  trap '' INT TERM HUP PIPE # finish cleaning up even on a second Ctrl-C
+  set +e
+  ((CLEANED)) && return
+  CLEANED=1
+  local pid
+  for pid in "${HELPER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${HELPER_PIDS[@]}"; do wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null; done
+  if [[ -n $DAEMON_PID ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    # SIGTERM: sluiced detaches its program and removes its pins.
+    kill -TERM "$DAEMON_PID" 2>/dev/null
+    if ! wait_gone "$DAEMON_PID" 100; then
+      echo "quickstart: sluiced did not stop within 10 s, killing it" >&2
+      kill -KILL "$DAEMON_PID" 2>/dev/null
+      wait_gone "$DAEMON_PID" 20
+    fi
+  fi
+  # Whatever a killed daemon left: the pins (the link pin holds the program),
+  # then the namespaces (deleting the veth detaches anything still on it).
+  remove_lab
+  if ((CREATED_PIN_ROOT)); then rmdir "$PIN_ROOT" 2>/dev/null; fi
+  if ((rc != 0 && rc < 129)) && [[ -n $TMP && -s $TMP/sluiced.log ]]; then
+    echo "--- last lines of the sluiced log ---" >&2
+    tail -n 20 "$TMP/sluiced.log" >&2
+  fi
+  [[ -n $TMP ]] && rm -rf "$TMP"
+  if ((rc == 130)); then
+    echo "quickstart: interrupted; the lab is removed" >&2
+  elif ((rc == 0)); then
+    echo "Done: namespaces, daemon, pins and temp files are gone."
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP  # the terminal went away
+trap 'exit 141' PIPE # e.g. piped into head
+
+# One demo at a time: the namespace names and pins are fixed.
+LOCK=/run/lock/sluice-quickstart.lock
+[[ -d ${LOCK%/*} ]] || LOCK=/tmp/sluice-quickstart.lock
+exec 9>"$LOCK"
+if ! flock -n 9; then
+  echo "quickstart: another quickstart demo is running; waiting for it (up to 120 s)" >&2
+  flock -w 120 9 || die "another quickstart demo is still running"
+fi
+# We hold the lock, so anything left of the lab is stale (e.g. after kill -9).
+stale_tmp=$(find /tmp -maxdepth 1 -name 'sluice-quickstart.??????' -type d 2>/dev/null)
+if ip netns list | grep -qE "^($NS_C|$NS_GW)( |$)" || [[ -e $PIN_ROOT/$IF_GW || -n $stale_tmp ]]; then
+  echo "quickstart: removing leftovers of an earlier demo"
+  remove_lab
+  find /tmp -maxdepth 1 -name 'sluice-quickstart.??????' -type d -exec rm -rf {} +
+fi
+[[ -d $PIN_ROOT ]] || CREATED_PIN_ROOT=1
+
+TMP=$(mktemp -d /tmp/sluice-quickstart.XXXXXX)
+SOCK=$TMP/sluiced.sock
+CTL=("$SLUICECTL" --socket "$SOCK")
+
+# --- helpers: UDP senders, the receiver, the live view, the summary ---------------
+cat >"$TMP/demo.py" <<'PYEOF'
+"""Quickstart helpers: send, receive, watch, summary. Counts go through small
+JSON files in the demo's temp dir (written atomically)."""
+import json, os, signal, socket, subprocess, sys, time
+
+def write_json(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+def read_json(path, default):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+class Stop(Exception):
+    pass
+
+def on_term(*_):
+    raise Stop()
+
+def send(src, dst, port, pps, out):
+    """UDP datagrams from src to dst:port at pps, paced; {sent, errors, seconds} -> out."""
+    pps = float(pps)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    payload = b"sluice quickstart " + src.encode()
+    sent = errors = 0
+    start = time.monotonic()
+    next_report = start
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        while True:
+            now = time.monotonic()
+            due = int((now - start) * pps) + 1
+            while sent + errors < due:
+                try:
+                    s.sendto(payload, (dst, int(port)))
+                    sent += 1
+                except OSError:
+                    errors += 1  # e.g. ENOBUFS when the veth ring is full
+            if now >= next_report:
+                write_json(out, {"sent": sent, "errors": errors, "seconds": now - start})
+                next_report = now + 0.02
+            time.sleep(max(0.0, min((sent + errors + 1) / pps - (time.monotonic() - start), 0.05)))
+    except Stop:
+        pass
+    write_json(out, {"sent": sent, "errors": errors, "seconds": time.monotonic() - start,
+                     "done": True})
+
+def receive(addr, port, out):
+    """Counts UDP datagrams per source address; {source: count} -> out."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.bind((addr, int(port)))
+    s.settimeout(0.05)
+    counts = {}
+    write_json(out, counts)
+    next_report = time.monotonic() + 0.02
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        while True:
+            try:
+                _, (src, _) = s.recvfrom(2048)
+                counts[src] = counts.get(src, 0) + 1
+            except socket.timeout:
+                pass
+            if time.monotonic() >= next_report:
+                write_json(out, counts)
+                next_report = time.monotonic() + 0.02
+    except Stop:
+        pass
+    # Drain what is already queued, then the final counts.
+    s.setblocking(False)
+    try:
+        while True:
+            _, (src, _) = s.recvfrom(2048)
+            counts[src] = counts.get(src, 0) + 1
+    except OSError:
+        pass
+    write_json(out, counts)
+
+def top(ctl, interval_ms):
+    """Per-source figures from `sluicectl top --json` (rates over interval_ms)."""
+    r = subprocess.run(ctl + ["--json", "top", "--limit", "20", "--interval", str(interval_ms)],
+                       capture_output=True, text=True, timeout=15)
+    if r.returncode != 0:
+        raise SystemExit("sluicectl top failed: " + (r.stderr.strip() or r.stdout.strip()))
+    data = json.loads(r.stdout)
+    rows = {}
+    for row in data["by_rate"] + data["by_drops"]:
+        rows[row["source"]] = row
+    return rows
+
+def watch(tmp, sluicectl, sock, legit, flood, duration):
+    """One line per second: sent/received from the clients' and receiver's counts,
+    dropped/s from Sluice's own per-source counters (sluicectl top)."""
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+    ctl = [sluicectl, "--socket", sock]
+    files = {"legit": os.path.join(tmp, "legit.json"), "flood": os.path.join(tmp, "flood.json")}
+    recv_file = os.path.join(tmp, "received.json")
+    def sample():
+        recv = read_json(recv_file, {})
+        return {k: (read_json(f, {}).get("sent", 0), recv.get(ip, 0))
+                for (k, f), ip in zip(files.items(), (legit, flood))}
+    print("          %-37s %s" % ("legit client " + legit, "flooder " + flood))
+    print("  time    %8s %11s %10s    %8s %11s %10s" %
+          ("sent/s", "received/s", "dropped/s", "sent/s", "received/s", "dropped/s"))
+    prev, prev_t = sample(), time.monotonic()
+    start = prev_t
+    for _ in range(int(duration)):
+        rows = top(ctl, 1000)  # blocks for the 1 s it measures over
+        now, now_t = sample(), time.monotonic()
+        dt = max(now_t - prev_t, 1e-3)
+        cells = []
+        for key, ip in (("legit", legit), ("flood", flood)):
+            sent = (now[key][0] - prev[key][0]) / dt
+            recv = (now[key][1] - prev[key][1]) / dt
+            dropped = rows.get(ip, {}).get("dropped_pps", 0.0)
+            cells.append("%8.0f %11.0f %10.0f" % (sent, recv, dropped))
+        print("  %3.0fs    %s    %s" % (now_t - start, cells[0], cells[1]), flush=True)
+        prev, prev_t = now, now_t
+
+def summary(tmp, sluicectl, sock, legit, flood, limit, burst):
+    ctl = [sluicectl, "--socket", sock]
+    recv = read_json(os.path.join(tmp, "received.json"), {})
+    rows = top(ctl, 100)
+    res = {}
+    for key, ip in (("legit", legit), ("flood", flood)):
+        s = read_json(os.path.join(tmp, key + ".json"), {})
+        res[key] = {"ip": ip, "sent": s.get("sent", 0), "seconds": s.get("seconds", 0.0),
+                    "received": recv.get(ip, 0),
+                    "passed": rows.get(ip, {}).get("passed", 0),
+                    "dropped": rows.get(ip, {}).get("dropped", 0)}
+    seconds = res["flood"]["seconds"]
+    l, f = res["legit"], res["flood"]
+    print("After %.1f s, with a limit of %d packets/s per source (burst %d):" % (seconds, limit, burst))
+    for label, r in (("legit client", l), ("flooder", f)):
+        pct = 100.0 * r["received"] / r["sent"] if r["sent"] else 0.0
+        print("  %-28s sent %7d, received %7d (%5.1f%%)   Sluice: passed %d, dropped %d"
+              % (label + " " + r["ip"] + ":", r["sent"], r["received"], pct, r["passed"],
+                 r["dropped"]))
+    if seconds > 0:
+        print("  The flooder tried %.0f packets/s and got %.0f/s through; the legit client kept "
+              "its %.0f/s." % (f["sent"] / seconds, f["received"] / seconds, l["received"] / seconds))
+    print("RESULT legit_sent=%d legit_received=%d flood_sent=%d flood_received=%d "
+          "flood_dropped=%d limit_pps=%d burst=%d seconds=%.2f"
+          % (l["sent"], l["received"], f["sent"], f["received"], f["dropped"], limit, burst,
+             seconds))
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    {"send": send, "receive": receive, "watch": watch, "summary": summary}[cmd](
+        *[int(a) if cmd == "summary" and i >= 5 else a for i, a in enumerate(args)])
+PYEOF
+
+# --- 1. namespaces and veth -------------------------------------------------------
+step "Building the lab: namespaces $NS_C and $NS_GW, veth $IF_C <-> $IF_GW ($NET)"
+ip netns add "$NS_C"
+ip netns add "$NS_GW"
+ip link add "$IF_C" netns "$NS_C" type veth peer name "$IF_GW" netns "$NS_GW"
+for pair in "$NS_C:$IF_C" "$NS_GW:$IF_GW"; do
+  ns=${pair%%:*} dev=${pair#*:}
+  # IPv4 only: no router solicitations or MLD reports in the figures.
+  nsenter --net="/run/netns/$ns" sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=1"
+  ip -n "$ns" link set lo up
+done
+ip -n "$NS_C" addr add "$LEGIT_IP/24" dev "$IF_C"
+ip -n "$NS_C" addr add "$FLOOD_IP/24" dev "$IF_C"
+ip -n "$NS_GW" addr add "$GW_IP/24" dev "$IF_GW"
+ip -n "$NS_C" link set "$IF_C" up
+ip -n "$NS_GW" link set "$IF_GW" up
+MAC_C=$(ip -n "$NS_C" -br link show "$IF_C" | awk '{print $3}')
+MAC_GW=$(ip -n "$NS_GW" -br link show "$IF_GW" | awk '{print $3}')
+ip -n "$NS_C" neigh replace "$GW_IP" lladdr "$MAC_GW" dev "$IF_C" nud permanent
+ip -n "$NS_GW" neigh replace "$LEGIT_IP" lladdr "$MAC_C" dev "$IF_GW" nud permanent
+ip -n "$NS_GW" neigh replace "$FLOOD_IP" lladdr "$MAC_C" dev "$IF_GW" nud permanent
+
+# --- 2. sluiced ------------------------------------------------------------------
+# The example configuration, attached to the demo's veth, with a "demo" tier of
+# 100 packets/s for 198.18.100.0/24 (more specific than the example's
+# 198.18.0.0/16 -> partner), and a control socket and state file of its own.
+CONFIG=$TMP/sluice.yaml
+step "Starting sluiced on $IF_GW with ${CONFIG#"$TMP"/} (from config/sluice.example.yaml)"
+derive_config() {
+  awk -v iface="$IF_GW" -v sock="$SOCK" -v state="$TMP/state.json" -v net="$NET" \
+    -v limit="$LIMIT_PPS" -v burst="$BURST" '
+    BEGIN { print "# Generated by scripts/quickstart.sh from config/sluice.example.yaml." }
+    /^interfaces:/ { print "interfaces:\n  - name: " iface "\n    mode: auto"; n++; next }
+    /^  socket:/ { print "  socket: " sock; n++; next }
+    /^state_file:/ { print "state_file: " state; n++; next }
+    /^  buckets:/ { print "  buckets: 65536         # plenty for a demo"; next }
+    /^tiers:/ { print; print "  demo:                  # the quickstart demo\n    packets: {rate: " limit "/s, burst: " burst "}"; n++; next }
+    /^prefixes:/ { print; print "  " net ": demo"; n++; next }
+    { print }
+    END { exit n == 5 ? 0 : 1 }' config/sluice.example.yaml
+}
+if ! derive_config >"$CONFIG" || ! "$SLUICED" --config "$CONFIG" --check >"$TMP/check.log" 2>&1; then
+  echo "quickstart: warning: could not derive the demo configuration from config/sluice.example.yaml" >&2
+  [[ -s $TMP/check.log ]] && cat "$TMP/check.log" >&2
+  echo "quickstart: using a minimal configuration instead" >&2
+  cat >"$CONFIG" <<EOF
+interfaces:
+  - name: $IF_GW
+    mode: auto
+control:
+  socket: $SOCK
+state_file: $TMP/state.json
+default_tier: standard
+tiers:
+  standard:
+    packets: {rate: 1000/s, burst: 2000}
+  demo:
+    packets: {rate: $LIMIT_PPS/s, burst: $BURST}
+prefixes:
+  $NET: demo
+EOF
+  "$SLUICED" --config "$CONFIG" --check >/dev/null
+fi
+# nsenter, not `ip netns exec`: that remounts /sys, and the pins would vanish with it.
+nsenter --net="/run/netns/$NS_GW" "$SLUICED" --config "$CONFIG" --socket "$SOCK" \
+  --state-file "$TMP/state.json" >"$TMP/sluiced.log" 2>&1 9>&- &
+DAEMON_PID=$!
+for ((i = 0; ; i++)); do
+  kill -0 "$DAEMON_PID" 2>/dev/null || die "sluiced exited during start (its log follows)"
+  if [[ -S $SOCK ]] && "${CTL[@]}" --timeout 1 status --json >"$TMP/status.json" 2>/dev/null &&
+    grep -q "\"$IF_GW\"" "$TMP/status.json"; then
+    break
+  fi
+  ((i < 150)) || die "sluiced did not come up within 15 s"
+  sleep 0.1
+done
+MODE=$("$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["mode"])' \
+  <"$TMP/status.json")
+echo "    sluiced (pid $DAEMON_PID) enforces on $IF_GW in $MODE XDP mode; log: $TMP/sluiced.log"
+"${CTL[@]}" tier list | sed 's/^/    /'
+
+# --- 3. traffic --------------------------------------------------------------------
+step "Traffic: legit client $LEGIT_IP at $LEGIT_PPS packets/s, flooder $FLOOD_IP at $FLOOD_PPS packets/s, both UDP to $GW_IP:$PORT"
+nsenter --net="/run/netns/$NS_GW" "$PYTHON" "$TMP/demo.py" receive "$GW_IP" "$PORT" \
+  "$TMP/received.json" 9>&- &
+HELPER_PIDS+=($!)
+for ((i = 0; i < 50; i++)); do [[ -e $TMP/received.json ]] && break; sleep 0.1; done
+[[ -e $TMP/received.json ]] || die "the UDP receiver did not start"
+nsenter --net="/run/netns/$NS_C" "$PYTHON" "$TMP/demo.py" send "$LEGIT_IP" "$GW_IP" "$PORT" \
+  "$LEGIT_PPS" "$TMP/legit.json" 9>&- &
+HELPER_PIDS+=($!)
+LEGIT_SENDER=$!
+nsenter --net="/run/netns/$NS_C" "$PYTHON" "$TMP/demo.py" send "$FLOOD_IP" "$GW_IP" "$PORT" \
+  "$FLOOD_PPS" "$TMP/flood.json" 9>&- &
+HELPER_PIDS+=($!)
+FLOOD_SENDER=$!
+
+# --- 4. live view ----------------------------------------------------------------------
+step "Live view for $DURATION s (dropped/s: Sluice's own per-source counters, sluicectl top)"
+echo "    (in another terminal: sudo $SLUICECTL --socket $SOCK top --watch)"
+"$PYTHON" "$TMP/demo.py" watch "$TMP" "$SLUICECTL" "$SOCK" "$LEGIT_IP" "$FLOOD_IP" "$DURATION"
+
+# A snapshot of the top talkers while the flood is still on.
+"${CTL[@]}" top --interval 1000 --limit 5 >"$TMP/top.txt"
+# Stop the clients, let the last datagrams land, then count.
+kill -TERM "$LEGIT_SENDER" "$FLOOD_SENDER"
+wait "$LEGIT_SENDER" "$FLOOD_SENDER" || true
+sleep 0.3
+kill -TERM "${HELPER_PIDS[0]}"
+wait "${HELPER_PIDS[0]}" || true
+
+step "What Sluice saw (sluicectl top, sluicectl stats)"
+sed -n '/^Top by drops/,/^$/p' "$TMP/top.txt" | sed 's/^/    /'
+"${CTL[@]}" stats | sed 's/^/    /'
+echo
+"$PYTHON" "$TMP/demo.py" summary "$TMP" "$SLUICECTL" "$SOCK" "$LEGIT_IP" "$FLOOD_IP" \
+  "$LIMIT_PPS" "$BURST"
+
+step "Cleaning up (sluiced detaches and unpins on SIGTERM; the namespaces go)"
