@@ -121,7 +121,21 @@ wait_gone() {
   return 1
 }
 
+# Ends whatever still runs in the demo namespaces (a daemon or clients left by
+# a demo that was killed with -9), then removes the namespaces and pins.
 remove_lab() {
+  local ns pids pid i
+  for ns in "$NS_C" "$NS_GW"; do
+    pids=$(ip netns pids "$ns" 2>/dev/null) || continue
+    for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in $pids; do
+      for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      kill -KILL "$pid" 2>/dev/null || true
+    done
+  done
   ip netns del "$NS_C" 2>/dev/null || true
   ip netns del "$NS_GW" 2>/dev/null || true
   rm -rf "${PIN_ROOT:?}/$IF_GW" 2>/dev/null || true
@@ -388,7 +402,8 @@ derive_config() {
     { print }
     END { exit n == 5 ? 0 : 1 }' config/sluice.example.yaml
 }
-if ! derive_config >"$CONFIG" || ! "$SLUICED" --config "$CONFIG" --check >"$TMP/check.log" 2>&1; then
+if ! derive_config >"$CONFIG" ||
+  ! nsenter --net="/run/netns/$NS_GW" "$SLUICED" --config "$CONFIG" --check >"$TMP/check.log" 2>&1; then
   echo "quickstart: warning: could not derive the demo configuration from config/sluice.example.yaml" >&2
   [[ -s $TMP/check.log ]] && cat "$TMP/check.log" >&2
   echo "quickstart: using a minimal configuration instead" >&2
@@ -408,7 +423,7 @@ tiers:
 prefixes:
   $NET: demo
 EOF
-  "$SLUICED" --config "$CONFIG" --check >/dev/null
+  nsenter --net="/run/netns/$NS_GW" "$SLUICED" --config "$CONFIG" --check >/dev/null
 fi
 # nsenter, not `ip netns exec`: that remounts /sys, and the pins would vanish with it.
 nsenter --net="/run/netns/$NS_GW" "$SLUICED" --config "$CONFIG" --socket "$SOCK" \
@@ -447,7 +462,7 @@ FLOOD_SENDER=$!
 # --- 4. live view ----------------------------------------------------------------------
 step "Live view for $DURATION s (dropped/s: Sluice's own per-source counters, sluicectl top)"
 echo "    (in another terminal: sudo $SLUICECTL --socket $SOCK top --watch)"
-"$PYTHON" "$TMP/demo.py" watch "$TMP" "$SLUICECTL" "$SOCK" "$LEGIT_IP" "$FLOOD_IP" "$DURATION"
+"$PYTHON" "$TMP/demo.py" watch "$TMP" "$SLUICECTL" "$SOCK" "$LEGIT_IP" "$FLOOD_IP" "$DURATION" 9>&-
 
 # A snapshot of the top talkers while the flood is still on.
 "${CTL[@]}" top --interval 1000 --limit 5 >"$TMP/top.txt"
