@@ -364,6 +364,13 @@ Examples:
   detach->add_option("iface", iface, "interface name")->required();
   detach->callback([&] { action = {"detach", {{"iface", iface}}, said("detached")}; });
 
+  // Help ends with the examples; end them with a newline so the prompt starts clean.
+  std::function<void(CLI::App*)> end_footers = [&](CLI::App* sub) {
+    sub->footer(sub->get_footer() + "\n");
+    for (auto* child : sub->get_subcommands({})) end_footers(child);
+  };
+  end_footers(&app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
