@@ -314,8 +314,7 @@ def watch(tmp, sluicectl, sock, legit, flood, duration):
     print("  time    %8s %11s %10s    %8s %11s %10s" %
           ("sent/s", "received/s", "dropped/s", "sent/s", "received/s", "dropped/s"))
     prev, prev_t = sample(), time.monotonic()
-    start = prev_t
-    for _ in range(int(duration)):
+    for tick in range(1, int(duration) + 1):
         rows = top(ctl, 1000)  # blocks for the 1 s it measures over
         now, now_t = sample(), time.monotonic()
         dt = max(now_t - prev_t, 1e-3)
@@ -325,7 +324,7 @@ def watch(tmp, sluicectl, sock, legit, flood, duration):
             recv = (now[key][1] - prev[key][1]) / dt
             dropped = rows.get(ip, {}).get("dropped_pps", 0.0)
             cells.append("%8.0f %11.0f %10.0f" % (sent, recv, dropped))
-        print("  %3.0fs    %s    %s" % (now_t - start, cells[0], cells[1]), flush=True)
+        print("  %3ds    %s    %s" % (tick, cells[0], cells[1]), flush=True)
         prev, prev_t = now, now_t
 
 def summary(tmp, sluicectl, sock, legit, flood, limit, burst):
