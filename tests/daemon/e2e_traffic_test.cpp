@@ -6,6 +6,9 @@
 
 #include <csignal>
 #include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "daemon_lab.h"
@@ -38,14 +41,16 @@ struct FloodResult {
 FloodResult flood(DaemonLab& lab, const std::vector<Flow>& flows,
                   std::chrono::milliseconds duration,
                   const std::function<void()>& during = nullptr) {
-  UdpCounter counter(lab.lab().rx_ns(), false, kPort);
+  const bool ipv6 = flows.front().src.find(':') != std::string::npos;
+  const std::string destination = ipv6 ? lab.lab().rx_v6() : lab.lab().rx_v4();
+  UdpCounter counter(lab.lab().rx_ns(), ipv6, kPort);
   FloodResult result;
   std::vector<std::thread> senders;
   std::mutex mutex;
   for (const auto& flow : flows) {
     senders.emplace_back([&, flow] {
       SendReport report =
-          send_udp(lab.lab().tx_ns(), flow.src, lab.lab().rx_v4(), kPort, flow.rate, duration);
+          send_udp(lab.lab().tx_ns(), flow.src, destination, kPort, flow.rate, duration);
       std::lock_guard lock(mutex);
       result.sent[flow.src] = report;
     });
@@ -292,6 +297,33 @@ TEST_F(TrafficTest, AttachAndDetachLive) {
   EXPECT_FALSE(std::filesystem::exists(lab().pin_dir()));
   FloodResult free_again = flood(lab(), {{src, 1000}}, 500ms);
   EXPECT_GE(free_again.received_from(src), free_again.sent.at(src).sent * 98 / 100);
+}
+
+// IPv6 sources are limited per /64 (the default aggregation): two addresses
+// of one /64 share a bucket, another /64 has its own; a deny of a /48 stops both.
+TEST_F(TrafficTest, Ipv6SourcesShareABucketPerSlash64) {
+  lab().write_config("tiers:\n  std:\n    packets: {rate: 100/s, burst: 10}\n");
+  lab().start();
+  const std::string first = lab().lab().tx_v6();  // 2001:db8:223::1
+  const std::string same_64 = "2001:db8:223::5";
+  ASSERT_EQ(run("ip -n " + lab().lab().tx_ns() + " addr add " + same_64 + "/64 dev " +
+                lab().lab().tx_if() + " nodad"),
+            0);
+  const std::string other_64 = lab().lab().add_tx_v6(7);  // 2001:db8:223:7::1
+  FloodResult result = flood(lab(), {{first, 1000}, {same_64, 1000}, {other_64, 1000}}, 1500ms);
+  const double seconds = result.seconds(first);
+  expect_near(result.received_from(first) + result.received_from(same_64),
+              admitted(100, seconds, 10), 0.15, "two addresses of one /64 together");
+  expect_near(result.received_from(other_64), admitted(100, result.seconds(other_64), 10), 0.15,
+              "another /64 alone");
+  json top = lab().ctl_json("top -n 10 --interval 100");
+  bool aggregated = false;
+  for (const auto& row : top["by_drops"]) aggregated |= row["source"] == "2001:db8:223::/64";
+  EXPECT_TRUE(aggregated) << top.dump();
+
+  ASSERT_EQ(lab().ctl("deny add 2001:db8:223::/48").exit_code, 0);
+  FloodResult denied = flood(lab(), {{first, 500}, {other_64, 500}}, 500ms);
+  EXPECT_EQ(denied.received_from(first) + denied.received_from(other_64), 0u);
 }
 
 }  // namespace
