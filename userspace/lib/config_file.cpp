@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "config_units.h"
+#include "http_server.h"
 
 namespace sluice {
 namespace {
@@ -214,13 +215,22 @@ void validate_policy(const Reader& reader, const Policy& policy,
   }
 }
 
+// Metrics are for local scrapers: a root daemon's counters are not for the world.
+void check_loopback_listen(const std::string& text) {
+  auto endpoint = parse_listen_address(text);
+  if (!endpoint.address().is_loopback())
+    throw std::invalid_argument("expected a loopback address (127.0.0.1:9464, [::1]:9464), got '" +
+                                text + "'");
+}
+
 Config read_config(const Reader& reader, const YAML::Node& root) {
   Config config;
   config.path = reader.file();
   if (root.IsNull()) reader.fail(root, "", "the file is empty");
   reader.check_mapping(root, "",
-                       {"interfaces", "control", "state_file", "log_level", "maps", "aggregation",
-                        "drop_malformed", "default_tier", "tiers", "prefixes", "allow", "deny"},
+                       {"interfaces", "control", "metrics", "state_file", "log_level", "maps",
+                        "aggregation", "admission", "drop_malformed", "default_tier", "tiers",
+                        "prefixes", "allow", "deny"},
                        "a mapping of settings");
   std::map<std::string, Anchor> anchors;
   auto& settings = config.settings;
@@ -235,6 +245,17 @@ Config read_config(const Reader& reader, const YAML::Node& root) {
           settings.control_socket.size() > 107)
         reader.fail(control["socket"], "control.socket",
                     "expected an absolute path of at most 107 characters");
+    }
+  }
+  if (const auto metrics = root["metrics"]) {
+    reader.check_mapping(metrics, "metrics", {"listen"}, "a mapping with listen");
+    if (metrics["listen"]) {
+      settings.metrics_listen = reader.scalar(metrics["listen"], "metrics.listen", "host:port");
+      if (!settings.metrics_listen.empty())
+        reader.converting(metrics["listen"], "metrics.listen", [&] {
+          check_loopback_listen(settings.metrics_listen);
+          return 0;
+        });
     }
   }
   if (root["state_file"]) {
@@ -267,6 +288,16 @@ Config read_config(const Reader& reader, const YAML::Node& root) {
   }
   if (root["drop_malformed"])
     policy.drop_malformed = reader.boolean(root["drop_malformed"], "drop_malformed");
+  if (const auto admission = root["admission"]) {
+    reader.check_mapping(admission, "admission", {"new_sources", "unadmitted"},
+                         "a mapping with new_sources and unadmitted");
+    if (admission["new_sources"])
+      policy.new_sources = read_limit(reader, admission["new_sources"], "admission.new_sources",
+                                      RateKind::kPackets);
+    if (admission["unadmitted"])
+      policy.unadmitted = read_limit(reader, admission["unadmitted"], "admission.unadmitted",
+                                     RateKind::kPackets);
+  }
 
   const YAML::Node tiers = root["tiers"];
   if (!tiers) reader.fail(root, "tiers", "is required: at least one tier must be defined");

@@ -27,6 +27,8 @@ struct DaemonSettings {
   std::string state_file = "/var/lib/sluice/state.json";
   std::string log_level = "info";
   uint32_t bucket_entries = SLUICE_DEFAULT_BUCKET_ENTRIES;
+  // Prometheus /metrics listener, a loopback host:port; "" turns it off.
+  std::string metrics_listen = "127.0.0.1:9464";
 };
 
 struct Config {

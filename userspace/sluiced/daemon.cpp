@@ -72,6 +72,10 @@ void Daemon::start() {
       [this](const Request& request, const PeerCredentials&, ControlServer::Reply reply) {
         handle_command(*this, request, std::move(reply));
       });
+  if (!config.settings.metrics_listen.empty()) {
+    metrics_ = std::make_unique<MetricsService>(io_, config.settings.metrics_listen, *this);
+    spdlog::info("metrics on http://{}/metrics", config.settings.metrics_listen);
+  }
   ensure_bpffs("/sys/fs/bpf");
   try {
     commit(config, edits, /*starting=*/true);
@@ -97,6 +101,7 @@ void Daemon::stop() {
   if (stopped_) return;
   stopped_ = true;
   if (control_) control_->close();
+  metrics_.reset();
   for (auto& [name, attached] : interfaces_) {
     try {
       if (options_.keep_attached) {
@@ -119,9 +124,10 @@ void Daemon::attach_interface(const InterfaceSpec& spec, uint32_t bucket_entries
                               std::map<std::string, AttachedInterface>& into) const {
   // At start, a pinned link means an earlier daemon died or was upgraded with
   // --keep-attached: take it over so that no bucket is reset. A live `attach`
-  // adopts too: pins there belong to nobody else (one daemon per host).
+  // adopts too: the lock makes sure the pins belong to no running daemon.
+  InterfaceLock lock = InterfaceLock::acquire(spec.name);
   if (auto adopted = Dataplane::adopt(spec.name)) {
-    into.emplace(spec.name, AttachedInterface{std::move(*adopted), spec.mode, true});
+    into.emplace(spec.name, AttachedInterface{std::move(*adopted), spec.mode, true, std::move(lock)});
     return;
   }
   LoadOptions load;
@@ -134,7 +140,8 @@ void Daemon::attach_interface(const InterfaceSpec& spec, uint32_t bucket_entries
     dataplane.detach();
     throw;
   }
-  into.emplace(spec.name, AttachedInterface{std::move(dataplane), spec.mode, false});
+  into.emplace(spec.name,
+               AttachedInterface{std::move(dataplane), spec.mode, false, std::move(lock)});
 }
 
 void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
@@ -202,9 +209,14 @@ void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
   if (!starting && base.settings.control_socket != base_.settings.control_socket)
     spdlog::warn("control.socket changed to {}: takes effect at the next start",
                  base.settings.control_socket);
+  if (!starting && base.settings.metrics_listen != base_.settings.metrics_listen)
+    spdlog::warn("metrics.listen changed to '{}': takes effect at the next start",
+                 base.settings.metrics_listen);
   std::string socket = starting ? base.settings.control_socket : base_.settings.control_socket;
+  std::string metrics = starting ? base.settings.metrics_listen : base_.settings.metrics_listen;
   base_ = base;
   base_.settings.control_socket = socket;
+  base_.settings.metrics_listen = metrics;
   edits_ = edits;
   slots_.commit(compiled.tier_index);
   spdlog::info("policy applied: {} tiers, {} prefixes, {} allow, {} deny, {} interface(s)",

@@ -16,7 +16,9 @@
 #include "config_file.h"
 #include "control_server.h"
 #include "dataplane.h"
+#include "interface_lock.h"
 #include "live_edits.h"
+#include "metrics_service.h"
 #include "policy.h"
 
 namespace sluice {
@@ -34,6 +36,7 @@ struct AttachedInterface {
   Dataplane dataplane;
   XdpMode requested_mode = XdpMode::kAuto;
   bool adopted = false;  // taken over from pins of an earlier daemon
+  InterfaceLock lock;    // held while this daemon manages the interface
 };
 
 class Daemon {
@@ -69,6 +72,8 @@ class Daemon {
   const std::string& socket_path() const { return base_.settings.control_socket; }
   std::chrono::steady_clock::duration uptime() const;
   boost::asio::io_context& io() { return io_; }
+  // The /metrics listener's port, 0 when metrics are off.
+  uint16_t metrics_port() const { return metrics_ ? metrics_->port() : 0; }
 
  private:
   Config read_config() const;
@@ -87,6 +92,7 @@ class Daemon {
   TierSlots slots_;
   std::map<std::string, AttachedInterface> interfaces_;
   std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<MetricsService> metrics_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer expiry_timer_;
   std::chrono::steady_clock::time_point started_;
