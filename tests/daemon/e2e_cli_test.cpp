@@ -393,6 +393,28 @@ TEST_F(CliTest, HostileClientsOnTheSocket) {
   EXPECT_EQ(lab().ctl_json("status")["counts"]["tiers"], 2);
 }
 
+TEST_F(CliTest, ASecondDaemonForTheSameInterfaceIsRefused) {
+  // Same interface, its own socket and state file: without the interface lock
+  // it would adopt the first daemon's pins and overwrite its policy.
+  std::string second = lab().dir() + "/second.yaml";
+  std::ofstream(second) << "interfaces: [" << lab().lab().rx_if()
+                        << "]\ncontrol: {socket: " << lab().dir()
+                        << "/second.sock}\nstate_file: " << lab().dir()
+                        << "/second.json\nmetrics: {listen: \"127.0.0.1:9465\"}\n"
+                        << "tiers:\n  other: {packets: 1/s}\n";
+  CommandResult result = run_captured("timeout 10 " + std::string(SLUICED_BIN) + " --config " +
+                                      second + " --netns " + lab().lab().rx_ns());
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_NE(result.err.find(lab().lab().rx_if() + " is managed by another sluiced (pid " +
+                            std::to_string(lab().pid())),
+            std::string::npos)
+      << result.err;
+  EXPECT_FALSE(std::filesystem::exists(lab().dir() + "/second.sock"));
+  EXPECT_EQ(lab().ctl_json("tier list")["tiers"][0]["name"], "std")
+      << "the first daemon's policy stands";
+  EXPECT_EQ(lab().ctl_json("status")["interfaces"][0]["generation"], 1);
+}
+
 TEST(DaemonStart, InvalidConfigExitsNonZeroNamingTheLine) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   DaemonLab lab("sdbad", 222);

@@ -127,7 +127,8 @@ void Daemon::attach_interface(const InterfaceSpec& spec, uint32_t bucket_entries
   // adopts too: the lock makes sure the pins belong to no running daemon.
   InterfaceLock lock = InterfaceLock::acquire(spec.name);
   if (auto adopted = Dataplane::adopt(spec.name)) {
-    into.emplace(spec.name, AttachedInterface{std::move(*adopted), spec.mode, true, std::move(lock)});
+    into.emplace(spec.name,
+                 AttachedInterface{std::move(*adopted), spec.mode, true, std::move(lock)});
     return;
   }
   LoadOptions load;
