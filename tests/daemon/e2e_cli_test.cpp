@@ -67,6 +67,13 @@ TEST_F(CliTest, StatusReportsTheAttachedInterface) {
   const std::string row = table.out.substr(table.out.find(lab().lab().rx_if()));
   EXPECT_EQ(row.substr(0, row.find('\n')).find("native"), 11u) << table.out;
   EXPECT_TRUE(std::filesystem::exists(lab().pin_dir() + "/v1/link"));
+
+  json stats = lab().ctl_json("stats --iface " + lab().lab().rx_if());
+  EXPECT_EQ(stats["interfaces"], json::array({lab().lab().rx_if()}));
+  EXPECT_EQ(stats["tiers"].size(), 2u);
+  CommandResult missing = lab().ctl("stats --iface nosuch0");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("nosuch0 is not attached"), std::string::npos) << missing.err;
 }
 
 TEST_F(CliTest, TierCommands) {
