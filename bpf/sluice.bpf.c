@@ -14,6 +14,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Load-time knob: judge by sluice_test_now_ns instead of the kernel clock. */
 const volatile __u32 sluice_use_test_clock = 0;
 __u64 sluice_test_now_ns = 0;
+/*
+ * Load-time knob: read CLOCK_MONOTONIC_COARSE (a tick behind at most, no
+ * clocksource read) instead of the precise clock. Half the drop path's cost on
+ * guests whose clocksource is slow; compile_policy then requires every burst to
+ * cover a tick (docs/bucket-algorithm.md).
+ */
+const volatile __u32 sluice_coarse_clock = 0;
 
 #define SLUICE_CAS_RETRIES 8
 
@@ -81,6 +88,8 @@ static __always_inline __u64 clock_now(void)
 {
 	if (sluice_use_test_clock)
 		return sluice_test_now_ns;
+	if (sluice_coarse_clock)
+		return bpf_ktime_get_coarse_ns();
 	return bpf_ktime_get_ns();
 }
 

@@ -1,5 +1,7 @@
 // Each limit dimension over simulated time: admitted = rate x time + burst.
 #include <gtest/gtest.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
 #include "packet_builder.h"
@@ -87,6 +89,26 @@ TEST(Limits, SourcesDoNotShareBuckets) {
   auto b = PacketBuilder().ipv4("198.18.0.2").udp().build();
   EXPECT_EQ(h.run_passed(a, kEpoch, 100), 10);
   EXPECT_EQ(h.run_passed(b, kEpoch, 100), 10) << "b keeps its full burst while a is limited";
+}
+
+TEST(Limits, CoarseClockProgramEnforcesTheBurst) {
+  // The coarse clock cannot be set by the test: at one instant of it, the
+  // burst passes, and at 10/s at most one more token can arrive meanwhile.
+  auto dataplane = Dataplane::load(LoadOptions{.bucket_entries = 1024, .coarse_clock = true});
+  Policy policy = single_tier_policy({10, kSec, 10});
+  policy.coarse_clock = true;
+  TierSlots slots;
+  dataplane.apply(compile_policy(policy, slots));
+  auto frame = PacketBuilder().ipv4("198.18.0.1").udp().build();
+  int passed = 0;
+  for (int i = 0; i < 100; ++i) {
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+                .data_size_in = static_cast<uint32_t>(frame.size()), .repeat = 1);
+    ASSERT_EQ(bpf_prog_test_run_opts(dataplane.prog_fd(), &opts), 0);
+    passed += opts.retval == XDP_PASS;
+  }
+  EXPECT_GE(passed, 10);
+  EXPECT_LE(passed, 11);
 }
 
 TEST(Limits, UnlimitedTierPassesEverything) {

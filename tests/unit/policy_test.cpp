@@ -96,6 +96,18 @@ TEST(Policy, RejectsEveryKindOfBadInput) {
   EXPECT_NE(error_of(p).find("at least one tier"), std::string::npos);
 }
 
+TEST(Policy, CoarseClockNeedsBurstsThatCoverATick) {
+  Policy p = two_tiers();  // free: 100/s burst 10; gold: 10,000/s burst 1000
+  p.coarse_clock = true;
+  EXPECT_EQ(error_of(p), "accepted") << "20 ms of 10,000/s is 200 <= 1000";
+  p.tiers[1].packets.burst = 100;
+  EXPECT_NE(error_of(p).find("tier 'gold' packets: with clock: coarse the burst must cover 20 ms"),
+            std::string::npos)
+      << error_of(p);
+  p.coarse_clock = false;
+  EXPECT_EQ(error_of(p), "accepted") << "the precise clock has no such floor";
+}
+
 TEST(Policy, RefusesMoreTiersThanTheDataPathHolds) {
   Policy p;
   for (int i = 0; i <= SLUICE_MAX_TIERS; ++i) p.tiers.push_back(TierSpec{.name = "t" + std::to_string(i)});

@@ -229,8 +229,8 @@ Config read_config(const Reader& reader, const YAML::Node& root) {
   if (root.IsNull()) reader.fail(root, "", "the file is empty");
   reader.check_mapping(root, "",
                        {"interfaces", "control", "metrics", "state_file", "log_level", "maps",
-                        "aggregation", "admission", "drop_malformed", "default_tier", "tiers",
-                        "prefixes", "allow", "deny"},
+                        "aggregation", "admission", "clock", "drop_malformed", "default_tier",
+                        "tiers", "prefixes", "allow", "deny"},
                        "a mapping of settings");
   std::map<std::string, Anchor> anchors;
   auto& settings = config.settings;
@@ -288,6 +288,12 @@ Config read_config(const Reader& reader, const YAML::Node& root) {
   }
   if (root["drop_malformed"])
     policy.drop_malformed = reader.boolean(root["drop_malformed"], "drop_malformed");
+  if (root["clock"]) {
+    std::string clock = reader.scalar(root["clock"], "clock", "precise or coarse");
+    if (clock != "precise" && clock != "coarse")
+      reader.fail(root["clock"], "clock", "expected precise or coarse, got '" + clock + "'");
+    policy.coarse_clock = clock == "coarse";
+  }
   if (const auto admission = root["admission"]) {
     reader.check_mapping(admission, "admission", {"new_sources", "unadmitted"},
                          "a mapping with new_sources and unadmitted");

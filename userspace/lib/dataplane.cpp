@@ -89,6 +89,7 @@ Dataplane Dataplane::load(const LoadOptions& options) {
   check_libbpf(bpf_map__set_max_entries(skel->maps.sluice_buckets, options.bucket_entries),
                "size bucket map");
   skel->rodata->sluice_use_test_clock = options.test_clock ? 1 : 0;
+  skel->rodata->sluice_coarse_clock = options.coarse_clock ? 1 : 0;
   check_libbpf(sluice_xdp__load(skel), "load BPF program sluice_xdp");
 
   auto& m = dp.maps_;

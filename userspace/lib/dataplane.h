@@ -26,6 +26,8 @@ struct LoadOptions {
   uint32_t bucket_entries = SLUICE_DEFAULT_BUCKET_ENTRIES;
   // Judge time by set_test_clock() instead of the kernel clock (tests only).
   bool test_clock = false;
+  // Read CLOCK_MONOTONIC_COARSE instead of the precise clock (Policy::coarse_clock).
+  bool coarse_clock = false;
 };
 
 // Counters summed over CPUs: [row][counter], row = tier index or SLUICE_TIER_NONE.

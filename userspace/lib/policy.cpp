@@ -33,6 +33,25 @@ void check_within_aggregation(const Cidr& cidr, const Policy& policy, const std:
          ", so rules cannot be finer than that");
 }
 
+// With the coarse clock, time moves in ticks: a meter whose burst is less than a
+// tick's worth of its rate would pass only `burst` per tick.
+void check_covers_a_tick(const TierSpec& tier) {
+  auto check = [&](const RateLimit& limit, const char* what) {
+    if (limit.unlimited()) return;
+    uint64_t burst = limit.burst ? limit.burst : limit.tokens;
+    unsigned __int128 needed =
+        (static_cast<unsigned __int128>(limit.tokens) * kCoarseClockTickNs + limit.period_ns - 1) /
+        limit.period_ns;
+    if (burst < needed)
+      fail("tier '" + tier.name + "' " + what + ": with clock: coarse the burst must cover " +
+           std::to_string(kCoarseClockTickNs / 1'000'000) + " ms of the rate (at least " +
+           std::to_string(static_cast<uint64_t>(needed)) + "), got " + std::to_string(burst));
+  };
+  check(tier.packets, "packets");
+  check(tier.bytes, "bytes");
+  check(tier.syns, "syn");
+}
+
 }  // namespace
 
 std::map<std::string, uint32_t> TierSlots::assign(const std::vector<std::string>& names) const {
@@ -110,6 +129,7 @@ CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots, uint
   out.tier_index = slots.assign(names);
 
   for (const auto& tier : policy.tiers) {
+    if (policy.coarse_clock) check_covers_a_tick(tier);
     auto& slot = out.tiers[out.tier_index.at(tier.name)];
     std::string field = "tier '" + tier.name + "'";
     slot.packets = compile_rate(tier.packets, SLUICE_SPEND_UNIT, field + " packets");

@@ -53,6 +53,10 @@ struct Policy {
   // the packets per second shared by new sources that arrive over that budget.
   RateLimit new_sources{50'000, SLUICE_NSEC_PER_SEC, 50'000};
   RateLimit unadmitted{10'000, SLUICE_NSEC_PER_SEC, 1'000};
+  // The data path reads the coarse monotonic clock (cheaper, a tick behind at
+  // most); every burst must then cover kCoarseClockTickNs of its rate. Takes
+  // effect when the program is loaded, not on a live change.
+  bool coarse_clock = false;
   bool operator==(const Policy&) const = default;
 };
 
@@ -101,6 +105,10 @@ CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots, uint
 // Converts one rate into the data path's form (`spend`: SLUICE_SPEND_UNIT or
 // _BULK); throws PolicyError (with `field` in the message) when out of range.
 struct sluice_rate compile_rate(const RateLimit& limit, uint32_t spend, const std::string& field);
+
+// The longest tick CLOCK_MONOTONIC_COARSE can have (HZ=100), twice: a burst
+// shorter than this would cap a meter at burst per tick.
+inline constexpr uint64_t kCoarseClockTickNs = 20'000'000;
 
 // Longest tier name accepted.
 inline constexpr size_t kMaxTierNameLength = 63;

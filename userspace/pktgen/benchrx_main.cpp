@@ -40,11 +40,13 @@ struct SluiceOptions {
   uint32_t v6_prefix = 64;
   uint32_t entries = SLUICE_DEFAULT_BUCKET_ENTRIES;
   bool test_clock = false;  // judge by a fixed clock: leaves out the kernel clock read
+  bool coarse_clock = false;  // CLOCK_MONOTONIC_COARSE instead of the precise clock
 };
 
 sluice::Dataplane load_sluice(const SluiceOptions& o) {
   auto dp = sluice::Dataplane::load(
-      sluice::LoadOptions{.bucket_entries = o.entries, .test_clock = o.test_clock});
+      sluice::LoadOptions{
+          .bucket_entries = o.entries, .test_clock = o.test_clock, .coarse_clock = o.coarse_clock});
   sluice::Policy policy;
   sluice::TierSpec tier;
   tier.name = "bench";
@@ -53,6 +55,7 @@ sluice::Dataplane load_sluice(const SluiceOptions& o) {
   policy.tiers.push_back(tier);
   policy.default_tier = "bench";
   policy.v6_prefix_len = o.v6_prefix;
+  policy.coarse_clock = o.coarse_clock;
   sluice::TierSlots slots;
   dp.apply(sluice::compile_policy(policy, slots));
   return dp;
@@ -218,6 +221,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--burst", sluice_options.burst, "Sluice: burst in packets (0: one second)");
     cmd->add_option("--v6-prefix", sluice_options.v6_prefix, "Sluice: IPv6 aggregation prefix")
         ->capture_default_str();
+    cmd->add_flag("--coarse-clock", sluice_options.coarse_clock,
+                  "Sluice: read CLOCK_MONOTONIC_COARSE instead of the precise clock");
     cmd->add_option("--entries", sluice_options.entries, "Sluice: bucket map entries")
         ->capture_default_str();
   };

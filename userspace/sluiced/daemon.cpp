@@ -73,8 +73,14 @@ void Daemon::start() {
         handle_command(*this, request, std::move(reply));
       });
   if (!config.settings.metrics_listen.empty()) {
-    metrics_ = std::make_unique<MetricsService>(io_, config.settings.metrics_listen, *this);
-    spdlog::info("metrics on http://{}/metrics", config.settings.metrics_listen);
+    // Enforcement matters more than its metrics: a listener that cannot bind
+    // (port taken, loopback down in a namespace) is logged, not fatal.
+    try {
+      metrics_ = std::make_unique<MetricsService>(io_, config.settings.metrics_listen, *this);
+      spdlog::info("metrics on http://{}/metrics", config.settings.metrics_listen);
+    } catch (const std::system_error& e) {
+      spdlog::error("metrics disabled: {}", e.what());
+    }
   }
   ensure_bpffs("/sys/fs/bpf");
   try {
@@ -120,7 +126,7 @@ void Daemon::stop() {
   io_.stop();
 }
 
-void Daemon::attach_interface(const InterfaceSpec& spec, uint32_t bucket_entries,
+void Daemon::attach_interface(const InterfaceSpec& spec, const LoadOptions& load,
                               std::map<std::string, AttachedInterface>& into) const {
   // At start, a pinned link means an earlier daemon died or was upgraded with
   // --keep-attached: take it over so that no bucket is reset. A live `attach`
@@ -131,8 +137,6 @@ void Daemon::attach_interface(const InterfaceSpec& spec, uint32_t bucket_entries
                  AttachedInterface{std::move(*adopted), spec.mode, true, std::move(lock)});
     return;
   }
-  LoadOptions load;
-  load.bucket_entries = bucket_entries;
   Dataplane dataplane = Dataplane::load(load);
   dataplane.attach(spec.name, spec.mode);
   try {
@@ -169,7 +173,10 @@ void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
                        to_string(spec.mode));
         continue;
       }
-      attach_interface(spec, base.settings.bucket_entries, added);
+      attach_interface(spec,
+                       LoadOptions{.bucket_entries = base.settings.bucket_entries,
+                                   .coarse_clock = policy.coarse_clock},
+                       added);
     }
     for (auto& [name, attached] : added) attached.dataplane.apply(compiled);
     // 3. Persist before the switch: a crash after this point replays the new state.

@@ -79,7 +79,7 @@ class Daemon {
   Config read_config() const;
   // The core of start/update/reload: see update().
   void commit(const Config& base, const LiveEdits& edits, bool starting);
-  void attach_interface(const InterfaceSpec& spec, uint32_t bucket_entries,
+  void attach_interface(const InterfaceSpec& spec, const LoadOptions& load,
                         std::map<std::string, AttachedInterface>& into) const;
   void on_signal(const boost::system::error_code& ec, int signal);
   void wait_for_signal();
