@@ -185,6 +185,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "loopback"},
         BadCase{"metrics_not_address", kTier + "metrics:\n  listen: localhost\n", 5,
                 "metrics.listen", "host:port"},
+        BadCase{"clock", kTier + "clock: fast\n", 4, "clock", "expected precise or coarse"},
+        BadCase{"coarse_small_burst", "clock: coarse\ntiers:\n  a:\n    packets: {rate: 10k/s, burst: 10}\n",
+                4, "tiers.a.packets", "must cover 20 ms"},
         BadCase{"admission_rate", kTier + "admission:\n  new_sources: lots\n", 5,
                 "admission.new_sources", "expected a rate like"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
