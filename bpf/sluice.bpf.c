@@ -72,7 +72,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SLUICE_COUNTER_ROWS * SLUICE_COUNTER_MAX);
+	__uint(max_entries, SLUICE_COUNTER_ROWS *SLUICE_COUNTER_MAX);
 	__type(key, __u32);
 	__type(value, struct sluice_counter);
 } sluice_counters SEC(".maps");
@@ -146,7 +146,8 @@ static __always_inline __u32 listed_tier(const struct sluice_lpm_key *key, __u32
 {
 	__u32 *value;
 
-	value = bpf_map_lookup_elem(slot ? (void *)&sluice_access_1 : (void *)&sluice_access_0, key);
+	value =
+	    bpf_map_lookup_elem(slot ? (void *)&sluice_access_1 : (void *)&sluice_access_0, key);
 	if (!value)
 		return SLUICE_TIER_NONE;
 	return *value == SLUICE_ACCESS_DENY ? SLUICE_TIER_DENY : SLUICE_TIER_ALLOW;
@@ -163,7 +164,8 @@ static __always_inline __u32 resolve_tier(const struct sluice_source *src, __u32
 	listed = listed_tier(&key, slot);
 	if (listed != SLUICE_TIER_NONE)
 		return listed;
-	value = bpf_map_lookup_elem(slot ? (void *)&sluice_prefix_1 : (void *)&sluice_prefix_0, &key);
+	value =
+	    bpf_map_lookup_elem(slot ? (void *)&sluice_prefix_1 : (void *)&sluice_prefix_0, &key);
 	if (value && *value < SLUICE_MAX_TIERS)
 		return *value;
 	return cfg->default_tier;
@@ -212,9 +214,9 @@ static __always_inline __u32 judge(struct sluice_bucket *b, const struct sluice_
 				   __u64 len, __u32 is_syn, __u64 now)
 {
 	struct spend_plan plan = {
-		.pkt_cost = sluice_cost_ns(tier->packets.interval_fp, 1),
-		.byte_cost = sluice_cost_ns(tier->bytes.interval_fp, len),
-		.syn_cost = is_syn ? sluice_cost_ns(tier->syns.interval_fp, 1) : 0,
+	    .pkt_cost = sluice_cost_ns(tier->packets.interval_fp, 1),
+	    .byte_cost = sluice_cost_ns(tier->bytes.interval_fp, len),
+	    .syn_cost = is_syn ? sluice_cost_ns(tier->syns.interval_fp, 1) : 0,
 	};
 	int rc;
 
@@ -250,7 +252,8 @@ static __always_inline int spend_local(__u64 *tat, const struct sluice_rate *rat
 
 	if (!rate->interval_fp)
 		return 1;
-	if (!sluice_gcra_spend(*tat, now, sluice_cost_ns(rate->interval_fp, 1), rate->tau_ns, &next))
+	if (!sluice_gcra_spend(*tat, now, sluice_cost_ns(rate->interval_fp, 1), rate->tau_ns,
+			       &next))
 		return 0;
 	*tat = next;
 	return 1;
@@ -385,7 +388,8 @@ int sluice_xdp(struct xdp_md *ctx)
 	b->dropped++;
 	if ((tier->flags & SLUICE_TIER_F_SHADOW) && verdict != SLUICE_CNT_DROP_CONTENDED) {
 		/* Shadow: count as the matching would-drop counter, then pass. */
-		count(b->tier, verdict - SLUICE_CNT_DROP_PKT_RATE + SLUICE_CNT_SHADOW_PKT_RATE, len);
+		count(b->tier, verdict - SLUICE_CNT_DROP_PKT_RATE + SLUICE_CNT_SHADOW_PKT_RATE,
+		      len);
 		return XDP_PASS;
 	}
 	count(b->tier, verdict, len);

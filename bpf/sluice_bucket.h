@@ -40,7 +40,7 @@
 /* One limit dimension as the data path sees it. interval_fp == 0: unlimited. */
 struct sluice_rate {
 	__u64 interval_fp; /* ns per token, SLUICE_INTERVAL_FRAC_BITS fraction bits */
-	__u64 tau_ns;      /* burst tolerance: burst * interval, saturated */
+	__u64 tau_ns;	   /* burst tolerance: burst * interval, saturated */
 };
 
 SLUICE_INLINE __u64 sluice_sat_add(__u64 a, __u64 b)
@@ -160,7 +160,8 @@ SLUICE_INLINE __u64 sluice_gcra_remaining(__u64 tat, __u64 now, __u64 interval_f
 	if (interval_fp < (1ULL << 47)) {
 		q = avail / interval_fp;
 		r = avail % interval_fp;
-		return (q << SLUICE_INTERVAL_FRAC_BITS) + (r << SLUICE_INTERVAL_FRAC_BITS) / interval_fp;
+		return (q << SLUICE_INTERVAL_FRAC_BITS) +
+		       (r << SLUICE_INTERVAL_FRAC_BITS) / interval_fp;
 	}
 	/* Intervals over ~2 s per token: whole ns are exact to 1 part in 2^31. */
 	return avail / (interval_fp >> SLUICE_INTERVAL_FRAC_BITS);

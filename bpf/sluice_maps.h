@@ -31,7 +31,7 @@
 #define SLUICE_FAMILY_V6 10
 
 /* Tier flags. */
-#define SLUICE_TIER_F_SHADOW (1U << 0) /* count would-be drops, pass everything */
+#define SLUICE_TIER_F_SHADOW (1U << 0)	/* count would-be drops, pass everything */
 #define SLUICE_TIER_F_DEFINED (1U << 1) /* slot holds a configured tier */
 
 /* Access list verdicts (value of the access LPM tries). */
@@ -46,21 +46,21 @@
  * Counters, one row of SLUICE_COUNTER_MAX per tier plus one for
  * SLUICE_TIER_NONE, per CPU. Index: tier * SLUICE_COUNTER_MAX + counter.
  */
-#define SLUICE_CNT_PASSED 0          /* within limits */
+#define SLUICE_CNT_PASSED 0	     /* within limits */
 #define SLUICE_CNT_PASSED_ALLOW 1    /* allow-listed, no limit applied */
 #define SLUICE_CNT_PASSED_OTHER 2    /* not IP (ARP, LLDP...): not limited */
-#define SLUICE_CNT_DROP_DENY 3       /* deny-listed */
+#define SLUICE_CNT_DROP_DENY 3	     /* deny-listed */
 #define SLUICE_CNT_DROP_PKT_RATE 4   /* over packets/s */
 #define SLUICE_CNT_DROP_BYTE_RATE 5  /* over bytes/s */
 #define SLUICE_CNT_DROP_SYN_RATE 6   /* over new TCP connections/s */
-#define SLUICE_CNT_MALFORMED 7       /* truncated or unparseable (verdict configurable) */
+#define SLUICE_CNT_MALFORMED 7	     /* truncated or unparseable (verdict configurable) */
 #define SLUICE_CNT_SHADOW_PKT_RATE 8 /* shadow tier: would have dropped, passed */
 #define SLUICE_CNT_SHADOW_BYTE_RATE 9
 #define SLUICE_CNT_SHADOW_SYN_RATE 10
-#define SLUICE_CNT_DROP_CONTENDED 11 /* bucket update lost every CAS retry */
-#define SLUICE_CNT_NEW_SOURCE 12     /* first packet of a source (bucket created) */
+#define SLUICE_CNT_DROP_CONTENDED 11	/* bucket update lost every CAS retry */
+#define SLUICE_CNT_NEW_SOURCE 12	/* first packet of a source (bucket created) */
 #define SLUICE_CNT_PASSED_UNADMITTED 13 /* new source over the creation budget, passed */
-#define SLUICE_CNT_DROP_UNADMITTED 14   /* new source over the creation budget, dropped */
+#define SLUICE_CNT_DROP_UNADMITTED 14	/* new source over the creation budget, dropped */
 #define SLUICE_COUNTER_MAX 15
 #define SLUICE_COUNTER_ROWS (SLUICE_MAX_TIERS + 1)
 
@@ -74,7 +74,7 @@ struct sluice_tier {
 	struct sluice_rate packets; /* packets/s */
 	struct sluice_rate bytes;   /* bytes/s (L2 frame length) */
 	struct sluice_rate syns;    /* TCP SYN without ACK/s */
-	__u32 flags;                /* SLUICE_TIER_F_* */
+	__u32 flags;		    /* SLUICE_TIER_F_* */
 	__u32 pad;
 };
 
@@ -83,9 +83,9 @@ struct sluice_tier {
  * slot of the active generation, userspace writes the other and then flips.
  */
 struct sluice_config {
-	__u32 default_tier;      /* tier of sources no prefix matches */
-	__u32 v4_prefix_len;     /* IPv4 sources aggregate to this prefix (1..32) */
-	__u32 v6_prefix_len;     /* IPv6 sources aggregate to this prefix (1..128) */
+	__u32 default_tier;	 /* tier of sources no prefix matches */
+	__u32 v4_prefix_len;	 /* IPv4 sources aggregate to this prefix (1..32) */
+	__u32 v6_prefix_len;	 /* IPv6 sources aggregate to this prefix (1..128) */
 	__u32 malformed_verdict; /* SLUICE_VERDICT_PASS or _DROP */
 	/*
 	 * Spoofed-flood defence (docs/spoofed-floods.md): bucket creations per
@@ -105,7 +105,7 @@ struct sluice_admission {
 
 /* Key of the per-source bucket map: the source address masked to its prefix. */
 struct sluice_source {
-	__u32 family; /* SLUICE_FAMILY_V4 or _V6 */
+	__u32 family;  /* SLUICE_FAMILY_V4 or _V6 */
 	__u32 addr[4]; /* network byte order; IPv4 uses addr[0] only */
 };
 
@@ -120,10 +120,10 @@ struct sluice_bucket {
 	__u64 pkt_tat;
 	__u64 byte_tat;
 	__u64 syn_tat;
-	__u32 tier;       /* tier index, or SLUICE_TIER_ALLOW / SLUICE_TIER_DENY */
+	__u32 tier;	  /* tier index, or SLUICE_TIER_ALLOW / SLUICE_TIER_DENY */
 	__u32 generation; /* low 32 bits of the generation `tier` was resolved in */
-	__u64 passed;     /* packets passed (approximate) */
-	__u64 dropped;    /* packets dropped or shadow-dropped (approximate) */
+	__u64 passed;	  /* packets passed (approximate) */
+	__u64 dropped;	  /* packets dropped or shadow-dropped (approximate) */
 };
 
 /*

@@ -66,7 +66,7 @@ struct vlan_tag {
 
 struct sluice_packet {
 	struct sluice_source src; /* full source address */
-	__u32 is_syn;              /* TCP SYN without ACK */
+	__u32 is_syn;		  /* TCP SYN without ACK */
 };
 
 static __always_inline int parse_l4(void *l4, void *data_end, __u8 proto, struct sluice_packet *pkt)
@@ -86,7 +86,8 @@ static __always_inline int parse_l4(void *l4, void *data_end, __u8 proto, struct
 		return (void *)((struct udphdr *)l4 + 1) > data_end ? PARSE_MALFORMED : PARSE_OK;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
-		return (void *)((struct icmp_fixed_hdr *)l4 + 1) > data_end ? PARSE_MALFORMED : PARSE_OK;
+		return (void *)((struct icmp_fixed_hdr *)l4 + 1) > data_end ? PARSE_MALFORMED
+									    : PARSE_OK;
 	default:
 		/* Other protocols are limited by address only. */
 		return PARSE_OK;

@@ -72,7 +72,8 @@ TEST_F(AdmissionTest, LimitedAbuserStaysLimitedThroughAMillionSourceSpoofedFlood
   // The abuser floods at 1000/s for a second before the spoofed flood begins.
   uint64_t now = kEpoch;
   int abuser_passed = 0;
-  for (int i = 0; i < 1000; ++i, now += kSec / 1000) abuser_passed += h.run(abuser, now) == XDP_PASS;
+  for (int i = 0; i < 1000; ++i, now += kSec / 1000)
+    abuser_passed += h.run(abuser, now) == XDP_PASS;
   EXPECT_EQ(abuser_passed, 100 + 100 - 1);
 
   // Then one million distinct spoofed sources over 4 s, the abuser going on at

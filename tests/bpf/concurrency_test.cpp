@@ -1,9 +1,9 @@
 // Two CPUs judging packets of one source at once, on the kernel clock: the
 // compare-and-swap updates must keep the admitted count at rate x time + burst.
-#include <gtest/gtest.h>
-#include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <gtest/gtest.h>
+#include <linux/bpf.h>
 #include <pthread.h>
 #include <sched.h>
 
@@ -64,7 +64,8 @@ TEST(Concurrency, TwoCpusOnOneSourceStayWithinTwoPercent) {
   a.join();
   b.join();
   double seconds =
-      std::chrono::duration<double>(std::max(last[0], last[1]) - std::min(first[0], first[1])).count();
+      std::chrono::duration<double>(std::max(last[0], last[1]) - std::min(first[0], first[1]))
+          .count();
 
   auto counters = dataplane.counters();
   double passed = static_cast<double>(counters.total(SLUICE_CNT_PASSED).packets);

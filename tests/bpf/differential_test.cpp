@@ -54,8 +54,8 @@ TEST(Differential, RandomTrafficGetsTheModelsVerdicts) {
   XdpHarness harness;
   harness.apply(policy);
 
-  const std::vector<std::string> sources = {"198.18.0.1", "198.18.0.2", "198.18.200.1",
-                                            "198.18.200.77", "2001:db8:1::1", "2001:db8:1::2",
+  const std::vector<std::string> sources = {"198.18.0.1",      "198.18.0.2",    "198.18.200.1",
+                                            "198.18.200.77",   "2001:db8:1::1", "2001:db8:1::2",
                                             "2001:db8:200::9", "2001:db8:2::1"};
   // Sources sharing a /64 share a model too, as they share a bucket.
   auto model_key = [](const std::string& s) {
@@ -84,7 +84,8 @@ TEST(Differential, RandomTrafficGetsTheModelsVerdicts) {
     b.payload(rng() % 1400);
     auto frame = b.build();
 
-    bool premium_source = src.find(".200.") != std::string::npos || src.find(":200:") != std::string::npos;
+    bool premium_source =
+        src.find(".200.") != std::string::npos || src.find(":200:") != std::string::npos;
     auto [it, fresh] = models.try_emplace(model_key(src), premium_source ? premium : basic);
     bool expect_pass = it->second.judge(now, frame.size(), syn);
     int verdict = harness.run(frame, now);

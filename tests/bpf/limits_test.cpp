@@ -1,7 +1,7 @@
 // Each limit dimension over simulated time: admitted = rate x time + burst.
-#include <gtest/gtest.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <gtest/gtest.h>
 #include <linux/bpf.h>
 
 #include "packet_builder.h"

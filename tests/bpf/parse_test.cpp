@@ -25,32 +25,49 @@ std::vector<Case> well_formed_packets() {
       {"ipv4_tcp_syn", PacketBuilder().ipv4("198.18.0.1").tcp(kTcpSyn), true},
       {"ipv4_tcp_ack", PacketBuilder().ipv4("198.18.0.1").tcp(kTcpAck).payload(100)},
       {"ipv4_icmp", PacketBuilder().ipv4("198.18.0.1").icmp().payload(56)},
-      {"ipv4_options_tcp_syn", PacketBuilder().ipv4("198.18.0.1").ipv4_options(40).tcp(kTcpSyn), true},
-      {"ipv4_first_fragment", PacketBuilder().ipv4("198.18.0.1").ipv4_fragment(0, true).udp().payload(64)},
-      {"ipv4_later_fragment", PacketBuilder().ipv4("198.18.0.1").ipv4_fragment(185, false).payload(64)},
+      {"ipv4_options_tcp_syn", PacketBuilder().ipv4("198.18.0.1").ipv4_options(40).tcp(kTcpSyn),
+       true},
+      {"ipv4_first_fragment",
+       PacketBuilder().ipv4("198.18.0.1").ipv4_fragment(0, true).udp().payload(64)},
+      {"ipv4_later_fragment",
+       PacketBuilder().ipv4("198.18.0.1").ipv4_fragment(185, false).payload(64)},
       {"ipv4_gre", PacketBuilder().ipv4("198.18.0.1").l4_protocol(47).payload(24)},
       {"vlan_ipv4_udp", PacketBuilder().vlan(0x8100, 10).ipv4("198.18.0.1").udp()},
-      {"qinq_ipv4_tcp_syn", PacketBuilder().vlan(0x88a8, 100).vlan(0x8100, 10).ipv4("198.18.0.1").tcp(kTcpSyn), true},
+      {"qinq_ipv4_tcp_syn",
+       PacketBuilder().vlan(0x88a8, 100).vlan(0x8100, 10).ipv4("198.18.0.1").tcp(kTcpSyn), true},
       {"ipv6_udp", PacketBuilder().ipv6("2001:db8::1").udp().payload(32)},
       {"ipv6_tcp_syn", PacketBuilder().ipv6("2001:db8::1").tcp(kTcpSyn), true},
       {"ipv6_icmpv6", PacketBuilder().ipv6("2001:db8::1").icmp()},
       {"ipv6_hbh_routing_dst_tcp_syn",
-       PacketBuilder().ipv6("2001:db8::1").ipv6_ext(0, 8).ipv6_ext(43, 24).ipv6_ext(60, 16).tcp(kTcpSyn), true},
-      {"ipv6_first_fragment_udp", PacketBuilder().ipv6("2001:db8::1").ipv6_fragment(0, true).udp().payload(64)},
-      {"ipv6_later_fragment", PacketBuilder().ipv6("2001:db8::1").ipv6_fragment(100, false).payload(64)},
+       PacketBuilder()
+           .ipv6("2001:db8::1")
+           .ipv6_ext(0, 8)
+           .ipv6_ext(43, 24)
+           .ipv6_ext(60, 16)
+           .tcp(kTcpSyn),
+       true},
+      {"ipv6_first_fragment_udp",
+       PacketBuilder().ipv6("2001:db8::1").ipv6_fragment(0, true).udp().payload(64)},
+      {"ipv6_later_fragment",
+       PacketBuilder().ipv6("2001:db8::1").ipv6_fragment(100, false).payload(64)},
       {"ipv6_no_next_header", PacketBuilder().ipv6("2001:db8::1").l4_protocol(59)},
-      {"vlan_ipv6_dst_udp", PacketBuilder().vlan(0x8100, 7).ipv6("2001:db8::1").ipv6_ext(60, 8).udp()},
+      {"vlan_ipv6_dst_udp",
+       PacketBuilder().vlan(0x8100, 7).ipv6("2001:db8::1").ipv6_ext(60, 8).udp()},
       {"qinq_ipv6_frag_tcp_syn",
-       PacketBuilder().vlan(0x88a8, 1).vlan(0x8100, 2).ipv6("2001:db8::1").ipv6_fragment(0, true).tcp(kTcpSyn), true},
+       PacketBuilder()
+           .vlan(0x88a8, 1)
+           .vlan(0x8100, 2)
+           .ipv6("2001:db8::1")
+           .ipv6_fragment(0, true)
+           .tcp(kTcpSyn),
+       true},
   };
 }
 
 class ParseTest : public ::testing::Test {
  protected:
   XdpHarness harness;
-  uint64_t count(uint32_t counter) {
-    return harness.dataplane().counter_total(counter).packets;
-  }
+  uint64_t count(uint32_t counter) { return harness.dataplane().counter_total(counter).packets; }
 };
 
 TEST_F(ParseTest, EveryWellFormedPacketIsAttributedToItsSource) {
@@ -66,8 +83,8 @@ TEST_F(ParseTest, EveryWellFormedPacketIsAttributedToItsSource) {
     EXPECT_EQ(counters.total(SLUICE_CNT_PASSED).packets, 1u);
     EXPECT_EQ(counters.total(SLUICE_CNT_DROP_PKT_RATE).packets, 1u);
     EXPECT_EQ(counters.total(SLUICE_CNT_MALFORMED).packets, 0u);
-    const char* expected_source = std::string(c.name).find("ipv6") != std::string::npos
-                                      ? "2001:db8::" : "198.18.0.1";
+    const char* expected_source =
+        std::string(c.name).find("ipv6") != std::string::npos ? "2001:db8::" : "198.18.0.1";
     EXPECT_TRUE(fresh.dataplane().bucket_of(source_key(expected_source)).has_value())
         << "bucket keyed by " << expected_source;
   }
@@ -113,7 +130,13 @@ TEST_F(ParseTest, MalformedHeadersAreCountedNotParsed) {
   short_ihl[14] = 0x44;  // IHL 4 < 5
   auto bad_doff = PacketBuilder().ipv4("198.18.0.1").tcp(kTcpSyn).build();
   bad_doff[14 + 20 + 12] = 0x40;  // data offset 4 < 5
-  auto three_vlans = PacketBuilder().vlan(0x88a8, 1).vlan(0x8100, 2).vlan(0x8100, 3).ipv4("198.18.0.1").udp().build();
+  auto three_vlans = PacketBuilder()
+                         .vlan(0x88a8, 1)
+                         .vlan(0x8100, 2)
+                         .vlan(0x8100, 3)
+                         .ipv4("198.18.0.1")
+                         .udp()
+                         .build();
   PacketBuilder deep;
   deep.ipv6("2001:db8::1");
   for (int i = 0; i < 9; ++i) deep.ipv6_ext(60, 8);
@@ -132,7 +155,8 @@ TEST_F(ParseTest, MalformedTrafficIsStillChargedToItsSource) {
   auto cut_tcp = PacketBuilder().ipv4("198.18.0.1").tcp(kTcpSyn).build();
   cut_tcp.resize(cut_tcp.size() - 8);
   cut_tcp[14 + 3] = static_cast<uint8_t>(cut_tcp.size() - 14);  // IPv4 total length matches
-  auto tiny_fragment = PacketBuilder().ipv4("198.18.0.2").ipv4_fragment(0, true).tcp(kTcpSyn).build();
+  auto tiny_fragment =
+      PacketBuilder().ipv4("198.18.0.2").ipv4_fragment(0, true).tcp(kTcpSyn).build();
   tiny_fragment.resize(tiny_fragment.size() - 12);
   tiny_fragment[14 + 3] = static_cast<uint8_t>(tiny_fragment.size() - 14);
   auto cut_v6_ext = PacketBuilder().ipv6("2001:db8::1").ipv6_ext(0, 16).udp().build();

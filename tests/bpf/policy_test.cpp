@@ -36,7 +36,8 @@ class PolicyTest : public ::testing::Test {
 
 TEST_F(PolicyTest, LongestMatchingPrefixChoosesTheTier) {
   Policy p = tiered_policy();
-  p.prefixes = {{Cidr::parse("198.18.0.0/16"), "five"}, {Cidr::parse("198.18.7.0/24"), "ten"},
+  p.prefixes = {{Cidr::parse("198.18.0.0/16"), "five"},
+                {Cidr::parse("198.18.7.0/24"), "ten"},
                 {Cidr::parse("2001:db8::/32"), "ten"}};
   harness.apply(p);
   EXPECT_EQ(burst_of("198.18.1.1"), 5) << "/16 -> five";
@@ -48,7 +49,8 @@ TEST_F(PolicyTest, LongestMatchingPrefixChoosesTheTier) {
 
 TEST_F(PolicyTest, DenyAndAllowFollowTheDocumentedPrecedence) {
   Policy p = tiered_policy();
-  p.allow = {Cidr::parse("198.18.0.0/16"), Cidr::parse("198.18.5.0/24"), Cidr::parse("2001:db8::/32")};
+  p.allow = {Cidr::parse("198.18.0.0/16"), Cidr::parse("198.18.5.0/24"),
+             Cidr::parse("2001:db8::/32")};
   p.deny = {Cidr::parse("198.18.4.0/24"), Cidr::parse("198.18.5.0/24"), Cidr::parse("198.0.0.0/8"),
             Cidr::parse("2001:db8:bad::/48")};
   harness.apply(p);

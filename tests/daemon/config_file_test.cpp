@@ -186,21 +186,25 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"metrics_not_address", kTier + "metrics:\n  listen: localhost\n", 5,
                 "metrics.listen", "host:port"},
         BadCase{"clock", kTier + "clock: fast\n", 4, "clock", "expected precise or coarse"},
-        BadCase{"coarse_small_burst", "clock: coarse\ntiers:\n  a:\n    packets: {rate: 10k/s, burst: 10}\n",
-                4, "tiers.a.packets", "must cover 20 ms"},
+        BadCase{"coarse_small_burst",
+                "clock: coarse\ntiers:\n  a:\n    packets: {rate: 10k/s, burst: 10}\n", 4,
+                "tiers.a.packets", "must cover 20 ms"},
         BadCase{"admission_rate", kTier + "admission:\n  new_sources: lots\n", 5,
                 "admission.new_sources", "expected a rate like"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
 
 TEST(ConfigFile, MetricsAndAdmissionSettings) {
-  auto c = parse_config(kTier + "metrics: {listen: \"[::1]:9100\"}\n"
-                                "admission:\n  new_sources: {rate: 1k/s, burst: 5000}\n  unadmitted: 100/s\n",
-                        "ok.yaml");
+  auto c = parse_config(
+      kTier +
+          "metrics: {listen: \"[::1]:9100\"}\n"
+          "admission:\n  new_sources: {rate: 1k/s, burst: 5000}\n  unadmitted: 100/s\n",
+      "ok.yaml");
   EXPECT_EQ(c.settings.metrics_listen, "[::1]:9100");
   EXPECT_EQ(c.policy.new_sources.tokens, 1000u);
   EXPECT_EQ(c.policy.new_sources.burst, 5000u);
   EXPECT_EQ(c.policy.unadmitted.tokens, 100u);
-  EXPECT_EQ(parse_config(kTier + "metrics: {listen: \"\"}\n", "off.yaml").settings.metrics_listen, "");
+  EXPECT_EQ(parse_config(kTier + "metrics: {listen: \"\"}\n", "off.yaml").settings.metrics_listen,
+            "");
   EXPECT_EQ(parse_config(kTier, "default.yaml").settings.metrics_listen, "127.0.0.1:9464");
 }
 

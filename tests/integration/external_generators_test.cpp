@@ -7,9 +7,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "dataplane.h"
-#include "lab.h"
-#include "policy.h"
+#include "attached_lab.h"
 #include "traffic.h"
 
 namespace sluice::testing {
@@ -35,34 +33,23 @@ std::string scapy_script() {
   return std::filesystem::path(__FILE__).parent_path() / "scapy_flood.py";
 }
 
-class ExternalGenerators : public ::testing::Test {
+class ExternalGenerators : public AttachedLab {
  protected:
-  VethLab lab{"sxg", 63};
-  Dataplane dataplane = Dataplane::load(LoadOptions{.bucket_entries = 65536});
-  TierSlots slots;
+  ExternalGenerators() : AttachedLab("sxg", 63) {}
 
   void SetUp() override {
-    in_netns(lab.rx_ns(), [&] { dataplane.attach(lab.rx_if(), XdpMode::kNative); });
+    AttachedLab::SetUp();
     Policy p;
     p.tiers = {TierSpec{.name = "default", .packets = {kRate, kSec, kBurst}}};
     p.default_tier = p.tiers[0].name;
     apply(p);
   }
-  void TearDown() override {
-    in_netns(lab.rx_ns(), [&] { dataplane.detach(); });
-  }
-  void apply(const Policy& p) {
-    auto compiled = compile_policy(p, slots);
-    dataplane.apply(compiled);
-    slots.commit(compiled.tier_index);
-  }
-  uint64_t counter(uint32_t c) { return dataplane.counter_total(c).packets; }
 
   // Runs the Scapy script in the tx namespace; returns the seconds it spent sending.
   double scapy(const std::string& kind, int count, const std::string& dst) {
-    std::string out = capture("ip netns exec " + lab.tx_ns() + " /usr/bin/python3 " + scapy_script() +
-                              " " + lab.tx_if() + " " + lab.rx_mac() + " " + kind + " " +
-                              std::to_string(count) + " " + dst);
+    std::string out = capture("ip netns exec " + lab.tx_ns() + " /usr/bin/python3 " +
+                              scapy_script() + " " + lab.tx_if() + " " + lab.rx_mac() + " " + kind +
+                              " " + std::to_string(count) + " " + dst);
     EXPECT_FALSE(out.empty()) << "scapy " << kind << " printed nothing";
     return out.empty() ? 0 : std::stod(out);
   }
@@ -118,7 +105,8 @@ TEST_F(ExternalGenerators, PingFloodOverIpv6IsHeldToTheLimit) {
   // Echo requests are limited on the way in; replies travel the other way.
   std::string out;
   double seconds = timed([&] {
-    out = capture("ip netns exec " + lab.tx_ns() + " ping -6 -q -i 0.001 -c 1500 -W 1 " + lab.rx_v6());
+    out = capture("ip netns exec " + lab.tx_ns() + " ping -6 -q -i 0.001 -c 1500 -W 1 " +
+                  lab.rx_v6());
     return 0;
   });
   auto at = out.find(" received");
@@ -152,7 +140,8 @@ TEST_F(ExternalGenerators, ScapyMalformedPacketsSpendTheirSourcesTokens) {
     uint64_t dropped = counter(SLUICE_CNT_DROP_PKT_RATE);
     scapy(kind, 2000, lab.rx_v4());
     uint64_t passed = counter(SLUICE_CNT_MALFORMED) - malformed;
-    EXPECT_GT(counter(SLUICE_CNT_DROP_PKT_RATE) - dropped, 1000u) << kind << ": limited, not waved through";
+    EXPECT_GT(counter(SLUICE_CNT_DROP_PKT_RATE) - dropped, 1000u)
+        << kind << ": limited, not waved through";
     EXPECT_LT(passed, 1000u) << kind;
     std::printf("[ratio] Scapy %s: %llu of 2000 passed as malformed\n", kind,
                 static_cast<unsigned long long>(passed));

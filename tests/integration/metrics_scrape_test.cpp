@@ -36,7 +36,8 @@ std::string http_get(const std::string& netns, uint16_t port, const std::string&
   std::string response;
   char buffer[8192];
   ssize_t n;
-  while ((n = ::read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, static_cast<size_t>(n));
+  while ((n = ::read(fd, buffer, sizeof(buffer))) > 0)
+    response.append(buffer, static_cast<size_t>(n));
   ::close(fd);
   return response;
 }
@@ -63,12 +64,13 @@ class MetricsScrape : public ::testing::Test {
   void SetUp() override {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
-    std::ofstream(dir / "sluice.yaml") << "interfaces:\n  - name: " << lab.rx_if() << "\n    mode: native\n"
-                                       << "control:\n  socket: " << (dir / "ctl.sock").string() << "\n"
-                                       << "state_file: " << (dir / "state.json").string() << "\n"
-                                       << "metrics:\n  listen: 127.0.0.1:19464\n"
-                                       << "default_tier: small\n"
-                                       << "tiers:\n  small:\n    packets: {rate: 200/s, burst: 20}\n";
+    std::ofstream(dir / "sluice.yaml")
+        << "interfaces:\n  - name: " << lab.rx_if() << "\n    mode: native\n"
+        << "control:\n  socket: " << (dir / "ctl.sock").string() << "\n"
+        << "state_file: " << (dir / "state.json").string() << "\n"
+        << "metrics:\n  listen: 127.0.0.1:19464\n"
+        << "default_tier: small\n"
+        << "tiers:\n  small:\n    packets: {rate: 200/s, burst: 20}\n";
     daemon = fork();
     if (daemon == 0) {
       std::string log = (dir / "sluiced.log").string();
@@ -100,13 +102,16 @@ TEST_F(MetricsScrape, ServesTheFloodsFiguresInPrometheusFormat) {
   std::string body = response.substr(response.find("\r\n\r\n") + 4);
   auto s = samples(body);
   std::string iface = "interface=\"" + lab.rx_if() + "\"";
-  double passed = s["sluice_packets_total{" + iface + ",tier=\"small\",verdict=\"pass\",reason=\"within_limits\"}"];
-  double dropped = s["sluice_packets_total{" + iface + ",tier=\"small\",verdict=\"drop\",reason=\"packet_rate\"}"];
+  double passed = s["sluice_packets_total{" + iface +
+                    ",tier=\"small\",verdict=\"pass\",reason=\"within_limits\"}"];
+  double dropped = s["sluice_packets_total{" + iface +
+                     ",tier=\"small\",verdict=\"drop\",reason=\"packet_rate\"}"];
   double limit = 200 * sent.seconds + 20;
   EXPECT_NEAR(passed, limit, 0.05 * limit);
   EXPECT_NEAR(passed + dropped, static_cast<double>(sent.sent), 0.01 * sent.sent);
-  EXPECT_GT(s["sluice_bytes_total{" + iface + ",tier=\"small\",verdict=\"drop\",reason=\"packet_rate\"}"],
-            dropped * 64);
+  EXPECT_GT(
+      s["sluice_bytes_total{" + iface + ",tier=\"small\",verdict=\"drop\",reason=\"packet_rate\"}"],
+      dropped * 64);
   EXPECT_EQ(s["sluice_xdp_attached{" + iface + ",mode=\"native\"}"], 1);
   EXPECT_GE(s["sluice_bucket_entries{" + iface + "}"], 1);
   EXPECT_EQ(s["sluice_bucket_capacity{" + iface + "}"], 1048576);

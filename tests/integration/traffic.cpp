@@ -60,7 +60,8 @@ void bind_to(const Fd& fd, const Address& a, const std::string& what) {
 std::string address_text(const sockaddr_storage& s) {
   char buffer[INET6_ADDRSTRLEN] = {};
   if (s.ss_family == AF_INET6)
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&s)->sin6_addr, buffer, sizeof(buffer));
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&s)->sin6_addr, buffer,
+              sizeof(buffer));
   else
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&s)->sin_addr, buffer, sizeof(buffer));
   return buffer;
@@ -89,14 +90,16 @@ SendReport paced(uint64_t rate, std::chrono::milliseconds duration, Step step) {
 }  // namespace
 
 SendReport send_udp(const std::string& netns, const std::string& src, const std::string& dst,
-                    uint16_t port, uint64_t rate, std::chrono::milliseconds duration, size_t payload) {
+                    uint16_t port, uint64_t rate, std::chrono::milliseconds duration,
+                    size_t payload) {
   Address to = make_address(dst, port);
   Fd fd = open_socket(netns, to.family, SOCK_DGRAM);
   bind_to(fd, make_address(src, 0), src);
   std::vector<char> data(payload, 'x');
   return paced(rate, duration, [&](uint64_t) {
     // A full socket buffer only delays us; the datagram counts as offered either way.
-    ::sendto(fd.get(), data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&to.storage), to.len);
+    ::sendto(fd.get(), data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&to.storage),
+             to.len);
   });
 }
 
@@ -122,7 +125,8 @@ void UdpCounter::loop() {
     if (::poll(&p, 1, 20) > 0) {
       sockaddr_storage from{};
       socklen_t len = sizeof(from);
-      if (::recvfrom(socket_.get(), buffer, sizeof(buffer), 0, reinterpret_cast<sockaddr*>(&from), &len) > 0) {
+      if (::recvfrom(socket_.get(), buffer, sizeof(buffer), 0, reinterpret_cast<sockaddr*>(&from),
+                     &len) > 0) {
         ++counts_[address_text(from)];
         last_packet = Clock::now();
       }
@@ -147,7 +151,9 @@ TcpAcceptCounter::TcpAcceptCounter(const std::string& netns, bool ipv6, uint16_t
   thread_ = std::thread([this] { loop(); });
 }
 
-TcpAcceptCounter::~TcpAcceptCounter() { stop(); }
+TcpAcceptCounter::~TcpAcceptCounter() {
+  stop();
+}
 
 void TcpAcceptCounter::loop() {
   while (!stopping_) {

@@ -34,7 +34,8 @@ class UdpCounter {
   UdpCounter(const std::string& netns, bool ipv6, uint16_t port);
   ~UdpCounter();
   // Stops after the socket stayed quiet for `quiet`, and returns the counts.
-  std::map<std::string, uint64_t> stop(std::chrono::milliseconds quiet = std::chrono::milliseconds(300));
+  std::map<std::string, uint64_t> stop(
+      std::chrono::milliseconds quiet = std::chrono::milliseconds(300));
 
  private:
   void loop();

@@ -4,9 +4,7 @@
 
 #include <filesystem>
 
-#include "dataplane.h"
-#include "lab.h"
-#include "policy.h"
+#include "attached_lab.h"
 #include "traffic.h"
 
 namespace sluice::testing {
@@ -19,18 +17,9 @@ constexpr uint16_t kPort = 9000;
 // The limit every test sets for the default tier: 400 packets/s, burst 40.
 constexpr uint64_t kRate = 400, kBurst = 40;
 
-class XdpLab : public ::testing::Test {
+class XdpLab : public AttachedLab {
  protected:
-  VethLab lab{"sxl", 61};
-  Dataplane dataplane = Dataplane::load(LoadOptions{.bucket_entries = 65536});
-  TierSlots slots;
-
-  void SetUp() override {
-    in_netns(lab.rx_ns(), [&] { dataplane.attach(lab.rx_if(), XdpMode::kNative); });
-  }
-  void TearDown() override {
-    in_netns(lab.rx_ns(), [&] { dataplane.detach(); });
-  }
+  XdpLab() : AttachedLab("sxl", 61) {}
 
   Policy policy() {
     Policy p;
@@ -38,11 +27,6 @@ class XdpLab : public ::testing::Test {
                TierSpec{.name = "syn", .syns = {50, kSec, 10}}};
     p.default_tier = p.tiers[0].name;
     return p;
-  }
-  void apply(const Policy& p) {
-    auto compiled = compile_policy(p, slots);
-    dataplane.apply(compiled);
-    slots.commit(compiled.tier_index);
   }
   static double expected(const SendReport& r) { return kRate * r.seconds + kBurst; }
 };
@@ -62,7 +46,8 @@ TEST_F(XdpLab, AttachesNativelyToVeth) {
 TEST_F(XdpLab, UdpFloodArrivesAtRateTimesTimePlusBurst) {
   apply(policy());
   UdpCounter counter(lab.rx_ns(), false, kPort);
-  auto sent = send_udp(lab.tx_ns(), lab.tx_v4(), lab.rx_v4(), kPort, 10 * kRate, milliseconds(2500));
+  auto sent =
+      send_udp(lab.tx_ns(), lab.tx_v4(), lab.rx_v4(), kPort, 10 * kRate, milliseconds(2500));
   auto got = counter.stop()[lab.tx_v4()];
   double limit = expected(sent);
   report("IPv4 UDP flood at 10x", got, limit);
@@ -85,7 +70,8 @@ TEST_F(XdpLab, SecondSourceKeepsItsFullRateWhileTheFirstFloods) {
   EXPECT_GE(counts[legit], calm.sent * 99 / 100) << "the legitimate source under its limit";
   EXPECT_NEAR(static_cast<double>(counts[lab.tx_v4()]), expected(flood), 0.05 * expected(flood));
   report("IPv4 flooder beside a legitimate source", counts[lab.tx_v4()], expected(flood));
-  report("IPv4 legitimate source (limit = what it sent)", counts[legit], static_cast<double>(calm.sent));
+  report("IPv4 legitimate source (limit = what it sent)", counts[legit],
+         static_cast<double>(calm.sent));
 }
 
 TEST_F(XdpLab, AllowListedSourceIsUntouched) {
@@ -93,7 +79,8 @@ TEST_F(XdpLab, AllowListedSourceIsUntouched) {
   p.allow = {Cidr::parse(lab.tx_v4() + "/32")};
   apply(p);
   UdpCounter counter(lab.rx_ns(), false, kPort);
-  auto sent = send_udp(lab.tx_ns(), lab.tx_v4(), lab.rx_v4(), kPort, 10 * kRate, milliseconds(2000));
+  auto sent =
+      send_udp(lab.tx_ns(), lab.tx_v4(), lab.rx_v4(), kPort, 10 * kRate, milliseconds(2000));
   EXPECT_GE(counter.stop()[lab.tx_v4()], sent.sent * 99 / 100);
 }
 
@@ -129,7 +116,8 @@ TEST_F(XdpLab, TcpConnectionRateIsHeldToTheSynLimit) {
   p.default_tier = "syn";  // 50 new connections/s, burst 10, packets unlimited
   apply(p);
   TcpAcceptCounter server(lab.rx_ns(), false, kPort);
-  auto attempts = connect_tcp(lab.tx_ns(), lab.tx_v4(), lab.rx_v4(), kPort, 250, milliseconds(3000));
+  auto attempts =
+      connect_tcp(lab.tx_ns(), lab.tx_v4(), lab.rx_v4(), kPort, 250, milliseconds(3000));
   uint64_t accepted = server.stop();
   double limit = 50 * attempts.seconds + 10;
   EXPECT_NEAR(static_cast<double>(accepted), limit, 0.05 * limit) << attempts.sent << " attempts";

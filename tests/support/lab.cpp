@@ -76,8 +76,8 @@ VethLab::VethLab(const std::string& name, int subnet)
     run_or_throw("ip netns add " + rx_ns_);
     run_or_throw("ip link add " + tx_if_ + " netns " + tx_ns_ + " type veth peer name " + rx_if_ +
                  " netns " + rx_ns_);
-    for (const auto& [ns, ifname, host] :
-         {std::tuple{tx_ns_, tx_if_, std::string("1")}, std::tuple{rx_ns_, rx_if_, std::string("2")}}) {
+    for (const auto& [ns, ifname, host] : {std::tuple{tx_ns_, tx_if_, std::string("1")},
+                                           std::tuple{rx_ns_, rx_if_, std::string("2")}}) {
       std::string in = "ip -n " + ns + " ";
       run_or_throw(in + "link set lo up");
       run_or_throw(in + "addr add 198.18." + s + "." + host + "/24 dev " + ifname);

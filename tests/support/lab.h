@@ -46,8 +46,8 @@ class VethLab {
   // Stacks VLAN links on both ends ("802.1ad 100" then "802.1Q 10", say) and
   // addresses the innermost ones 198.19.<subnet>.1 (tx) and .2 (rx); returns
   // the tx and rx addresses.
-  std::pair<std::string, std::string> add_vlans(const std::vector<std::pair<std::string, int>>& stack,
-                                                int subnet);
+  std::pair<std::string, std::string> add_vlans(
+      const std::vector<std::pair<std::string, int>>& stack, int subnet);
   // An extra source address on the tx side: 198.18.<subnet>.<host> / 2001:db8:<subnet>:<host>::1.
   std::string add_tx_v4(int host);
   std::string add_tx_v6(int host);

@@ -61,7 +61,8 @@ PacketBuilder& PacketBuilder::ipv4_options(size_t bytes) {
 PacketBuilder& PacketBuilder::ipv4_fragment(uint16_t offset_units, bool more_fragments) {
   auto& ip = layers_.back();
   if (ip.kind != Kind::kIpv4) throw std::invalid_argument("ipv4_fragment follows ipv4()");
-  put16(ip.bytes, 6, static_cast<uint16_t>((more_fragments ? 0x2000 : 0) | (offset_units & 0x1fff)));
+  put16(ip.bytes, 6,
+        static_cast<uint16_t>((more_fragments ? 0x2000 : 0) | (offset_units & 0x1fff)));
   return *this;
 }
 

@@ -27,7 +27,7 @@ class PacketBuilder {
   PacketBuilder& ipv6_fragment(uint16_t offset_units, bool more_fragments);
   PacketBuilder& tcp(uint8_t flags, uint16_t sport = 40000, uint16_t dport = 80);
   PacketBuilder& udp(uint16_t sport = 40000, uint16_t dport = 53);
-  PacketBuilder& icmp();    // ICMP echo (IPv4) / ICMPv6 echo (IPv6)
+  PacketBuilder& icmp();                         // ICMP echo (IPv4) / ICMPv6 echo (IPv6)
   PacketBuilder& l4_protocol(uint8_t protocol);  // an L4 protocol we do not parse
   PacketBuilder& payload(size_t bytes);
 

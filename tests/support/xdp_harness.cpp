@@ -9,7 +9,8 @@
 namespace sluice::testing {
 
 XdpHarness::XdpHarness(uint32_t bucket_entries)
-    : dataplane_(Dataplane::load(LoadOptions{.bucket_entries = bucket_entries, .test_clock = true})) {}
+    : dataplane_(
+          Dataplane::load(LoadOptions{.bucket_entries = bucket_entries, .test_clock = true})) {}
 
 void XdpHarness::apply(const Policy& policy, uint32_t cpus) {
   CompiledPolicy compiled = compile_policy(policy, slots_, cpus);

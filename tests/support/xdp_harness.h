@@ -35,8 +35,12 @@ class XdpHarness {
 Policy single_tier_policy(RateLimit packets, RateLimit bytes = {}, RateLimit syns = {});
 
 // Whole seconds in nanoseconds, for readable test clocks.
-constexpr uint64_t seconds(uint64_t s) { return s * 1'000'000'000ULL; }
-constexpr uint64_t millis(uint64_t ms) { return ms * 1'000'000ULL; }
+constexpr uint64_t seconds(uint64_t s) {
+  return s * 1'000'000'000ULL;
+}
+constexpr uint64_t millis(uint64_t ms) {
+  return ms * 1'000'000ULL;
+}
 // The test clock starts well after zero, as a real monotonic clock does.
 inline constexpr uint64_t kEpoch = 1'000'000'000'000ULL;
 

@@ -82,8 +82,10 @@ TEST(Bucket, CostLargerThanBurstNeverPasses) {
 TEST(Bucket, RateOutOfRangeIsRejected) {
   struct sluice_rate rate {};
   EXPECT_EQ(sluice_rate_make(&rate, 1, 0, 1, SLUICE_SPEND_UNIT), -1) << "zero period";
-  EXPECT_EQ(sluice_rate_make(&rate, 1, SLUICE_PERIOD_MAX_NS + 1, 1, SLUICE_SPEND_UNIT), -1) << "over a day";
-  EXPECT_EQ(sluice_rate_make(&rate, 1ULL << 62, 1, 1, SLUICE_SPEND_UNIT), -1) << "interval rounds to zero";
+  EXPECT_EQ(sluice_rate_make(&rate, 1, SLUICE_PERIOD_MAX_NS + 1, 1, SLUICE_SPEND_UNIT), -1)
+      << "over a day";
+  EXPECT_EQ(sluice_rate_make(&rate, 1ULL << 62, 1, 1, SLUICE_SPEND_UNIT), -1)
+      << "interval rounds to zero";
 }
 
 TEST(Bucket, OnePerHourWithMaximalBurstSaturatesInsteadOfOverflowing) {
@@ -92,7 +94,8 @@ TEST(Bucket, OnePerHourWithMaximalBurstSaturatesInsteadOfOverflowing) {
   EXPECT_EQ(rate.interval_fp >> SLUICE_INTERVAL_FRAC_BITS, 3600 * kSec);
   EXPECT_EQ(rate.tau_ns, SLUICE_TIME_MAX) << "2^32 hours do not fit: clamped, not wrapped";
   __u64 tat = 0, next = 0;
-  ASSERT_TRUE(sluice_gcra_spend(tat, kEpoch, sluice_cost_ns(rate.interval_fp, 1), rate.tau_ns, &next));
+  ASSERT_TRUE(
+      sluice_gcra_spend(tat, kEpoch, sluice_cost_ns(rate.interval_fp, 1), rate.tau_ns, &next));
   EXPECT_EQ(next, kEpoch + 3600 * kSec);
 }
 
@@ -129,9 +132,11 @@ TEST(Bucket, FractionalIntervalNeverAdmitsMoreThanTheRate) {
 TEST(Bucket, WaitAndRemainingDescribeTheState) {
   Meter meter(10, kSec, 5);
   uint64_t cost = sluice_cost_ns(meter.rate.interval_fp, 1);
-  EXPECT_EQ(sluice_gcra_remaining(meter.tat, kEpoch, meter.rate.interval_fp, meter.rate.tau_ns), 5u);
+  EXPECT_EQ(sluice_gcra_remaining(meter.tat, kEpoch, meter.rate.interval_fp, meter.rate.tau_ns),
+            5u);
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(meter.spend(kEpoch, 1));
-  EXPECT_EQ(sluice_gcra_remaining(meter.tat, kEpoch, meter.rate.interval_fp, meter.rate.tau_ns), 0u);
+  EXPECT_EQ(sluice_gcra_remaining(meter.tat, kEpoch, meter.rate.interval_fp, meter.rate.tau_ns),
+            0u);
   EXPECT_EQ(sluice_gcra_wait_ns(meter.tat, kEpoch, cost, meter.rate.tau_ns), 100'000'000u);
   EXPECT_EQ(sluice_gcra_remaining(meter.tat, kEpoch + 250'000'000, meter.rate.interval_fp,
                                   meter.rate.tau_ns),

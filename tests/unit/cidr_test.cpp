@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "cidr.h"
+
+#include <gtest/gtest.h>
 
 namespace sluice {
 namespace {

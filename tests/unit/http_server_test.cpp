@@ -1,5 +1,7 @@
 // The HTTP listener against a raw socket client: answers, keep-alive, and
 // every way a client can misbehave.
+#include "http_server.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -8,8 +10,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <thread>
-
-#include "http_server.h"
 
 namespace sluice {
 namespace {
@@ -25,7 +25,8 @@ class HttpServerTest : public ::testing::Test {
         io, parse_listen_address("127.0.0.1:0"),
         [](const HttpRequest& r) {
           if (r.path() != "/hello") return HttpResponse{.status = 404, .body = "no\n"};
-          return HttpResponse{.headers = {{"X-Seen-Agent", r.header("user-agent")}}, .body = "hi\n"};
+          return HttpResponse{.headers = {{"X-Seen-Agent", r.header("user-agent")}},
+                              .body = "hi\n"};
         },
         limits);
     loop = std::thread([this] { io.run(); });
@@ -90,7 +91,9 @@ TEST_F(HttpServerTest, RefusesWhatItDoesNotServe) {
   start();
   EXPECT_EQ(exchange("GET /nope HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 404", 0), 0u);
   EXPECT_EQ(exchange("POST /hello HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405", 0), 0u);
-  EXPECT_EQ(exchange("GET /hello HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello").rfind("HTTP/1.1 413", 0), 0u);
+  EXPECT_EQ(
+      exchange("GET /hello HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello").rfind("HTTP/1.1 413", 0),
+      0u);
   EXPECT_EQ(exchange("garbage\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
   EXPECT_EQ(exchange("GET hello HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
   EXPECT_EQ(exchange("GET /hello HTTP/9\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);

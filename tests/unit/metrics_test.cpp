@@ -1,12 +1,12 @@
 // The Prometheus rendering: valid exposition format, names and labels as
 // documented, figures where they belong.
+#include "metrics.h"
+
 #include <gtest/gtest.h>
 
 #include <regex>
 #include <set>
 #include <sstream>
-
-#include "metrics.h"
 
 namespace sluice {
 namespace {
@@ -35,7 +35,8 @@ MetricsSnapshot sample() {
 
 TEST(Metrics, EveryLineIsValidExpositionFormat) {
   std::string text = render_metrics(sample());
-  std::regex sample_line(R"re(^[a-z_:][a-z0-9_:]*(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.e+]+$)re");
+  std::regex sample_line(
+      R"re(^[a-z_:][a-z0-9_:]*(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.e+]+$)re");
   std::set<std::string> typed;
   std::istringstream lines(text);
   std::string line;
@@ -57,10 +58,14 @@ TEST(Metrics, EveryLineIsValidExpositionFormat) {
 TEST(Metrics, FiguresLandOnTheirLabels) {
   std::string text = render_metrics(sample());
   auto has = [&](const std::string& line) { return text.find(line + "\n") != std::string::npos; };
-  EXPECT_TRUE(has(R"(sluice_packets_total{interface="eth-lab",tier="free",verdict="pass",reason="within_limits"} 100)"));
-  EXPECT_TRUE(has(R"(sluice_bytes_total{interface="eth-lab",tier="free",verdict="pass",reason="within_limits"} 6400)"));
-  EXPECT_TRUE(has(R"(sluice_packets_total{interface="eth-lab",tier="gold",verdict="drop",reason="packet_rate"} 42)"));
-  EXPECT_TRUE(has(R"(sluice_packets_total{interface="eth-lab",tier="",verdict="drop",reason="deny_list"} 5)"));
+  EXPECT_TRUE(has(
+      R"(sluice_packets_total{interface="eth-lab",tier="free",verdict="pass",reason="within_limits"} 100)"));
+  EXPECT_TRUE(has(
+      R"(sluice_bytes_total{interface="eth-lab",tier="free",verdict="pass",reason="within_limits"} 6400)"));
+  EXPECT_TRUE(has(
+      R"(sluice_packets_total{interface="eth-lab",tier="gold",verdict="drop",reason="packet_rate"} 42)"));
+  EXPECT_TRUE(has(
+      R"(sluice_packets_total{interface="eth-lab",tier="",verdict="drop",reason="deny_list"} 5)"));
   EXPECT_TRUE(has(R"(sluice_sources_created_total{interface="eth-lab",tier="free"} 10)"));
   EXPECT_TRUE(has(R"(sluice_bucket_entries{interface="eth-lab"} 8)"));
   EXPECT_TRUE(has(R"(sluice_bucket_evictions_total{interface="eth-lab"} 2)"));

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "policy.h"
+
+#include <gtest/gtest.h>
 
 namespace sluice {
 namespace {
@@ -110,7 +110,8 @@ TEST(Policy, CoarseClockNeedsBurstsThatCoverATick) {
 
 TEST(Policy, RefusesMoreTiersThanTheDataPathHolds) {
   Policy p;
-  for (int i = 0; i <= SLUICE_MAX_TIERS; ++i) p.tiers.push_back(TierSpec{.name = "t" + std::to_string(i)});
+  for (int i = 0; i <= SLUICE_MAX_TIERS; ++i)
+    p.tiers.push_back(TierSpec{.name = "t" + std::to_string(i)});
   p.default_tier = "t0";
   EXPECT_NE(error_of(p).find("too many tiers"), std::string::npos);
 }

@@ -298,11 +298,11 @@ Config read_config(const Reader& reader, const YAML::Node& root) {
     reader.check_mapping(admission, "admission", {"new_sources", "unadmitted"},
                          "a mapping with new_sources and unadmitted");
     if (admission["new_sources"])
-      policy.new_sources = read_limit(reader, admission["new_sources"], "admission.new_sources",
-                                      RateKind::kPackets);
+      policy.new_sources =
+          read_limit(reader, admission["new_sources"], "admission.new_sources", RateKind::kPackets);
     if (admission["unadmitted"])
-      policy.unadmitted = read_limit(reader, admission["unadmitted"], "admission.unadmitted",
-                                     RateKind::kPackets);
+      policy.unadmitted =
+          read_limit(reader, admission["unadmitted"], "admission.unadmitted", RateKind::kPackets);
   }
 
   const YAML::Node tiers = root["tiers"];

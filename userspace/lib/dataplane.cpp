@@ -2,11 +2,10 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <spdlog/spdlog.h>
-
-#include <fcntl.h>
 
 #include <cstring>
 #include <filesystem>
@@ -160,11 +159,11 @@ void Dataplane::attach(const std::string& ifname, XdpMode mode) {
 }
 
 std::vector<std::pair<const char*, Fd*>> Dataplane::pinned_objects() {
-  return {{"active", &maps_.active},     {"config", &maps_.config},
-          {"tiers", &maps_.tiers},       {"prefix_0", &maps_.prefix[0]},
+  return {{"active", &maps_.active},      {"config", &maps_.config},
+          {"tiers", &maps_.tiers},        {"prefix_0", &maps_.prefix[0]},
           {"prefix_1", &maps_.prefix[1]}, {"access_0", &maps_.access[0]},
           {"access_1", &maps_.access[1]}, {"buckets", &maps_.buckets},
-          {"counters", &maps_.counters}, {"link", &link_}};
+          {"counters", &maps_.counters},  {"link", &link_}};
 }
 
 void Dataplane::pin() {
@@ -203,7 +202,9 @@ void Dataplane::detach() {
   remove_pins();
 }
 
-void Dataplane::release_keep_attached() { link_.reset(); }
+void Dataplane::release_keep_attached() {
+  link_.reset();
+}
 
 std::optional<Dataplane> Dataplane::adopt(const std::string& ifname) {
   route_libbpf_logs_to_spdlog();
@@ -246,7 +247,8 @@ std::optional<Dataplane> Dataplane::adopt(const std::string& ifname) {
 uint64_t Dataplane::generation() const {
   uint32_t zero = 0;
   uint64_t gen = 0;
-  if (bpf_map_lookup_elem(maps_.active.get(), &zero, &gen) != 0) throw_last_errno("read generation");
+  if (bpf_map_lookup_elem(maps_.active.get(), &zero, &gen) != 0)
+    throw_last_errno("read generation");
   return gen;
 }
 
@@ -267,7 +269,8 @@ struct sluice_tier Dataplane::active_tier(uint32_t index) const {
 
 void Dataplane::write_lpm_slot(int fd, const std::vector<LpmEntry>& entries) {
   std::vector<struct sluice_lpm_key> stale;
-  struct sluice_lpm_key key {}, next {};
+  struct sluice_lpm_key key {
+  }, next{};
   void* cursor = nullptr;
   while (bpf_map_get_next_key(fd, cursor, &next) == 0) {
     stale.push_back(next);
@@ -275,7 +278,8 @@ void Dataplane::write_lpm_slot(int fd, const std::vector<LpmEntry>& entries) {
     cursor = &key;
   }
   for (const auto& old : stale)
-    if (bpf_map_delete_elem(fd, &old) != 0 && errno != ENOENT) throw_last_errno("clear prefix slot");
+    if (bpf_map_delete_elem(fd, &old) != 0 && errno != ENOENT)
+      throw_last_errno("clear prefix slot");
   for (const auto& entry : entries) update(fd, &entry.key, &entry.value, "prefix slot");
 }
 
@@ -341,45 +345,44 @@ struct sluice_counter Dataplane::counter_total(uint32_t counter) const {
   return sum;
 }
 
-std::vector<SourceEntry> Dataplane::sources() const {
-  constexpr uint32_t kBatch = 4096;
+namespace {
+
+// Walks the bucket map in batches, calling visit(keys, values, count) per batch.
+template <typename Visit>
+void walk_buckets(int fd, Visit visit) {
+  constexpr uint32_t kBatch = 8192;
   std::vector<struct sluice_source> keys(kBatch);
   std::vector<struct sluice_bucket> values(kBatch);
-  std::vector<SourceEntry> out;
-  struct sluice_source in_batch {}, out_batch {};
-  bool first = true;
-  for (;;) {
+  struct sluice_source in_batch {
+  }, out_batch{};
+  for (bool first = true;; first = false) {
     uint32_t count = kBatch;
     LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    int rc = bpf_map_lookup_batch(maps_.buckets.get(), first ? nullptr : &in_batch, &out_batch,
-                                  keys.data(), values.data(), &count, &opts);
+    int rc = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, keys.data(),
+                                  values.data(), &count, &opts);
     int err = rc < 0 ? errno : 0;
     if (rc < 0 && err != ENOENT) throw_errno(err, "read bucket map");
-    for (uint32_t i = 0; i < count; ++i) out.push_back({keys[i], values[i]});
-    if (err == ENOENT) break;
+    visit(keys, values, count);
+    if (err == ENOENT) return;  // that was the last batch
     in_batch = out_batch;
-    first = false;
   }
+}
+
+}  // namespace
+
+std::vector<SourceEntry> Dataplane::sources() const {
+  std::vector<SourceEntry> out;
+  walk_buckets(maps_.buckets.get(), [&](const auto& keys, const auto& values, uint32_t count) {
+    for (uint32_t i = 0; i < count; ++i) out.push_back({keys[i], values[i]});
+  });
   return out;
 }
 
 uint64_t Dataplane::bucket_count() const {
-  constexpr uint32_t kBatch = 8192;
-  std::vector<struct sluice_source> keys(kBatch);
-  std::vector<struct sluice_bucket> values(kBatch);
-  struct sluice_source in_batch {}, out_batch {};
   uint64_t total = 0;
-  for (bool first = true;; first = false) {
-    uint32_t count = kBatch;
-    LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    int rc = bpf_map_lookup_batch(maps_.buckets.get(), first ? nullptr : &in_batch, &out_batch,
-                                  keys.data(), values.data(), &count, &opts);
-    int err = rc < 0 ? errno : 0;
-    if (rc < 0 && err != ENOENT) throw_errno(err, "count bucket map");
-    total += count;
-    if (err == ENOENT) return total;
-    in_batch = out_batch;
-  }
+  walk_buckets(maps_.buckets.get(),
+               [&](const auto&, const auto&, uint32_t count) { total += count; });
+  return total;
 }
 
 std::optional<struct sluice_bucket> Dataplane::bucket_of(const struct sluice_source& source) const {

@@ -34,7 +34,9 @@ struct LoadOptions {
 struct Counters {
   std::vector<std::array<struct sluice_counter, SLUICE_COUNTER_MAX>> rows;
   struct sluice_counter total(uint32_t counter) const;
-  struct sluice_counter at(uint32_t row, uint32_t counter) const { return rows.at(row).at(counter); }
+  struct sluice_counter at(uint32_t row, uint32_t counter) const {
+    return rows.at(row).at(counter);
+  }
 };
 
 struct SourceEntry {

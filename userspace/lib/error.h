@@ -12,7 +12,9 @@ namespace sluice {
 [[noreturn]] void throw_errno(int err, const std::string& what);
 
 // Reads errno now (call right after the failing call) and throws.
-[[noreturn]] inline void throw_last_errno(const std::string& what) { throw_errno(errno, what); }
+[[noreturn]] inline void throw_last_errno(const std::string& what) {
+  throw_errno(errno, what);
+}
 
 // libbpf returns -errno from most calls; turn a negative result into a throw.
 inline int check_libbpf(int rc, const std::string& what) {

@@ -1,13 +1,13 @@
 #include "http_server.h"
 
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/streambuf.hpp>
-#include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
 #include <istream>
 #include <memory>
 #include <stdexcept>
@@ -26,20 +26,34 @@ std::string HttpRequest::header(const std::string& name) const {
 
 const char* http_reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
   }
 }
 
@@ -48,7 +62,8 @@ tcp::endpoint parse_listen_address(const std::string& text) {
   if (colon == std::string::npos || colon + 1 == text.size())
     throw std::invalid_argument("'" + text + "' is not host:port");
   std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   int port = 0;
   try {
     size_t used = 0;
@@ -107,7 +122,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void on_head(const boost::system::error_code& ec, size_t bytes) {
     if (ec == asio::error::not_found) return respond_and_close(431);  // head over the limit
-    if (ec) return;  // closed, reset or timed out
+    if (ec) return;                                                   // closed, reset or timed out
     HttpRequest request;
     if (!parse(bytes, request)) return respond_and_close(400);
     buffer_.consume(bytes);
@@ -129,7 +144,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   bool parse(size_t bytes, HttpRequest& request) {
-    std::string head(asio::buffers_begin(buffer_.data()), asio::buffers_begin(buffer_.data()) + bytes);
+    std::string head(asio::buffers_begin(buffer_.data()),
+                     asio::buffers_begin(buffer_.data()) + bytes);
     size_t line_end = head.find("\r\n");
     std::string line = head.substr(0, line_end);
     auto first = line.find(' '), second = line.rfind(' ');
@@ -147,7 +163,8 @@ class Session : public std::enable_shared_from_this<Session> {
       auto colon = field.find(':');
       if (colon == std::string::npos || colon == 0) return false;
       std::string name = field.substr(0, colon);
-      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
       std::string value = field.substr(colon + 1);
       value.erase(0, value.find_first_not_of(" \t"));
       value.erase(value.find_last_not_of(" \t") + 1);
@@ -162,7 +179,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write(const HttpResponse& response, bool keep_alive) {
-    out_ = "HTTP/1.1 " + std::to_string(response.status) + " " + http_reason(response.status) + "\r\n";
+    out_ =
+        "HTTP/1.1 " + std::to_string(response.status) + " " + http_reason(response.status) + "\r\n";
     out_ += "Content-Type: " + response.content_type + "\r\n";
     out_ += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
     for (const auto& [name, value] : response.headers) out_ += name + ": " + value + "\r\n";
@@ -218,9 +236,13 @@ HttpServer::HttpServer(asio::io_context& io, const tcp::endpoint& endpoint, Http
   accept_loop(shared_);
 }
 
-HttpServer::~HttpServer() { close(); }
+HttpServer::~HttpServer() {
+  close();
+}
 
-uint16_t HttpServer::port() const { return shared_->acceptor.local_endpoint().port(); }
+uint16_t HttpServer::port() const {
+  return shared_->acceptor.local_endpoint().port();
+}
 
 void HttpServer::close() {
   boost::system::error_code ignored;

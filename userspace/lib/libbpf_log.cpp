@@ -32,6 +32,8 @@ int print_to_spdlog(enum libbpf_print_level level, const char* format, va_list a
 
 }  // namespace
 
-void route_libbpf_logs_to_spdlog() { libbpf_set_print(print_to_spdlog); }
+void route_libbpf_logs_to_spdlog() {
+  libbpf_set_print(print_to_spdlog);
+}
 
 }  // namespace sluice

@@ -29,21 +29,36 @@ void family(std::string& out, const char* name, const char* type, const char* he
 
 CounterLabels counter_labels(uint32_t counter, bool malformed_dropped) {
   switch (counter) {
-    case SLUICE_CNT_PASSED: return {"pass", "within_limits"};
-    case SLUICE_CNT_PASSED_ALLOW: return {"pass", "allow_list"};
-    case SLUICE_CNT_PASSED_OTHER: return {"pass", "not_ip"};
-    case SLUICE_CNT_DROP_DENY: return {"drop", "deny_list"};
-    case SLUICE_CNT_DROP_PKT_RATE: return {"drop", "packet_rate"};
-    case SLUICE_CNT_DROP_BYTE_RATE: return {"drop", "byte_rate"};
-    case SLUICE_CNT_DROP_SYN_RATE: return {"drop", "syn_rate"};
-    case SLUICE_CNT_MALFORMED: return {malformed_dropped ? "drop" : "pass", "malformed"};
-    case SLUICE_CNT_SHADOW_PKT_RATE: return {"shadow_drop", "packet_rate"};
-    case SLUICE_CNT_SHADOW_BYTE_RATE: return {"shadow_drop", "byte_rate"};
-    case SLUICE_CNT_SHADOW_SYN_RATE: return {"shadow_drop", "syn_rate"};
-    case SLUICE_CNT_DROP_CONTENDED: return {"drop", "contended"};
-    case SLUICE_CNT_PASSED_UNADMITTED: return {"pass", "new_source_over_budget"};
-    case SLUICE_CNT_DROP_UNADMITTED: return {"drop", "new_source_over_budget"};
-    default: return {"", "new_source"};
+    case SLUICE_CNT_PASSED:
+      return {"pass", "within_limits"};
+    case SLUICE_CNT_PASSED_ALLOW:
+      return {"pass", "allow_list"};
+    case SLUICE_CNT_PASSED_OTHER:
+      return {"pass", "not_ip"};
+    case SLUICE_CNT_DROP_DENY:
+      return {"drop", "deny_list"};
+    case SLUICE_CNT_DROP_PKT_RATE:
+      return {"drop", "packet_rate"};
+    case SLUICE_CNT_DROP_BYTE_RATE:
+      return {"drop", "byte_rate"};
+    case SLUICE_CNT_DROP_SYN_RATE:
+      return {"drop", "syn_rate"};
+    case SLUICE_CNT_MALFORMED:
+      return {malformed_dropped ? "drop" : "pass", "malformed"};
+    case SLUICE_CNT_SHADOW_PKT_RATE:
+      return {"shadow_drop", "packet_rate"};
+    case SLUICE_CNT_SHADOW_BYTE_RATE:
+      return {"shadow_drop", "byte_rate"};
+    case SLUICE_CNT_SHADOW_SYN_RATE:
+      return {"shadow_drop", "syn_rate"};
+    case SLUICE_CNT_DROP_CONTENDED:
+      return {"drop", "contended"};
+    case SLUICE_CNT_PASSED_UNADMITTED:
+      return {"pass", "new_source_over_budget"};
+    case SLUICE_CNT_DROP_UNADMITTED:
+      return {"drop", "new_source_over_budget"};
+    default:
+      return {"", "new_source"};
   }
 }
 
@@ -75,17 +90,18 @@ std::string render_metrics(const MetricsSnapshot& s) {
   for (const char* unit : {"packets", "bytes"}) {
     std::string name = fmt::format("sluice_{}_total", unit);
     family(out, name.c_str(), "counter",
-           unit[0] == 'p' ? "Packets judged by the XDP program, by verdict, reason and tier."
-                          : "Bytes (frame length) judged by the XDP program, by verdict, reason and tier.");
+           unit[0] == 'p'
+               ? "Packets judged by the XDP program, by verdict, reason and tier."
+               : "Bytes (frame length) judged by the XDP program, by verdict, reason and tier.");
     for (const auto& i : s.interfaces) {
       for (uint32_t row : rows_of(i)) {
         for (uint32_t c = 0; c < SLUICE_COUNTER_MAX; ++c) {
           if (c == SLUICE_CNT_NEW_SOURCE) continue;
           auto labels = counter_labels(c, i.malformed_dropped);
           const auto& value = i.counters.rows[row][c];
-          out += fmt::format("{}{{interface=\"{}\",tier=\"{}\",verdict=\"{}\",reason=\"{}\"}} {}\n", name,
-                             escape(i.name), escape(tier_of(row)), labels.verdict, labels.reason,
-                             unit[0] == 'p' ? value.packets : value.bytes);
+          out += fmt::format("{}{{interface=\"{}\",tier=\"{}\",verdict=\"{}\",reason=\"{}\"}} {}\n",
+                             name, escape(i.name), escape(tier_of(row)), labels.verdict,
+                             labels.reason, unit[0] == 'p' ? value.packets : value.bytes);
         }
       }
     }
@@ -100,10 +116,13 @@ std::string render_metrics(const MetricsSnapshot& s) {
 
   family(out, "sluice_bucket_entries", "gauge", "Sources with a bucket in the map now.");
   for (const auto& i : s.interfaces)
-    out += fmt::format("sluice_bucket_entries{{interface=\"{}\"}} {}\n", escape(i.name), i.buckets_in_use);
-  family(out, "sluice_bucket_capacity", "gauge", "Size of the bucket map (LRU: the least recent go first).");
+    out += fmt::format("sluice_bucket_entries{{interface=\"{}\"}} {}\n", escape(i.name),
+                       i.buckets_in_use);
+  family(out, "sluice_bucket_capacity", "gauge",
+         "Size of the bucket map (LRU: the least recent go first).");
   for (const auto& i : s.interfaces)
-    out += fmt::format("sluice_bucket_capacity{{interface=\"{}\"}} {}\n", escape(i.name), i.bucket_capacity);
+    out += fmt::format("sluice_bucket_capacity{{interface=\"{}\"}} {}\n", escape(i.name),
+                       i.bucket_capacity);
   family(out, "sluice_bucket_evictions_total", "counter",
          "Buckets created but no longer in the map: evicted by the LRU.");
   for (const auto& i : s.interfaces) {
@@ -116,7 +135,8 @@ std::string render_metrics(const MetricsSnapshot& s) {
   for (const auto& i : s.interfaces)
     out += fmt::format("sluice_xdp_attached{{interface=\"{}\",mode=\"{}\"}} 1\n", escape(i.name),
                        escape(i.attach_mode));
-  family(out, "sluice_policy_generation", "gauge", "Generation of the policy the data path judges by.");
+  family(out, "sluice_policy_generation", "gauge",
+         "Generation of the policy the data path judges by.");
   for (const auto& i : s.interfaces)
     out += fmt::format("sluice_policy_generation{{interface=\"{}\"}} {}\n", escape(i.name),
                        i.policy_generation);

@@ -8,7 +8,9 @@
 namespace sluice {
 namespace {
 
-[[noreturn]] void fail(const std::string& message) { throw PolicyError(message); }
+[[noreturn]] void fail(const std::string& message) {
+  throw PolicyError(message);
+}
 
 void check_tier_name(const std::string& name) {
   if (name.empty()) fail("tier name must not be empty");
@@ -28,9 +30,8 @@ void check_within_aggregation(const Cidr& cidr, const Policy& policy, const std:
   uint32_t aggregation = cidr.is_v4() ? policy.v4_prefix_len : policy.v6_prefix_len;
   if (cidr.prefix_len > aggregation)
     fail(what + " " + cidr.to_string() + " is longer than the " + (cidr.is_v4() ? "IPv4" : "IPv6") +
-         " aggregation prefix /" + std::to_string(aggregation) +
-         ": sources are limited per /" + std::to_string(aggregation) +
-         ", so rules cannot be finer than that");
+         " aggregation prefix /" + std::to_string(aggregation) + ": sources are limited per /" +
+         std::to_string(aggregation) + ", so rules cannot be finer than that");
 }
 
 // With the coarse clock, time moves in ticks: a meter whose burst is less than a
@@ -98,7 +99,8 @@ struct sluice_rate compile_rate(const RateLimit& limit, uint32_t spend, const st
 }
 
 // A host-wide rate as the per-CPU share each CPU's meter enforces.
-static struct sluice_rate per_cpu_rate(const RateLimit& host, uint32_t cpus, const std::string& field) {
+static struct sluice_rate per_cpu_rate(const RateLimit& host, uint32_t cpus,
+                                       const std::string& field) {
   if (host.unlimited()) return compile_rate(host, SLUICE_SPEND_UNIT, field);
   RateLimit share = host;
   share.tokens = std::max<uint64_t>(1, host.tokens / cpus);

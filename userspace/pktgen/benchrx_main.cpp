@@ -39,14 +39,13 @@ struct SluiceOptions {
   uint64_t burst = 0;    // 0: one second's worth
   uint32_t v6_prefix = 64;
   uint32_t entries = SLUICE_DEFAULT_BUCKET_ENTRIES;
-  bool test_clock = false;  // judge by a fixed clock: leaves out the kernel clock read
+  bool test_clock = false;    // judge by a fixed clock: leaves out the kernel clock read
   bool coarse_clock = false;  // CLOCK_MONOTONIC_COARSE instead of the precise clock
 };
 
 sluice::Dataplane load_sluice(const SluiceOptions& o) {
-  auto dp = sluice::Dataplane::load(
-      sluice::LoadOptions{
-          .bucket_entries = o.entries, .test_clock = o.test_clock, .coarse_clock = o.coarse_clock});
+  auto dp = sluice::Dataplane::load(sluice::LoadOptions{
+      .bucket_entries = o.entries, .test_clock = o.test_clock, .coarse_clock = o.coarse_clock});
   sluice::Policy policy;
   sluice::TierSpec tier;
   tier.name = "bench";

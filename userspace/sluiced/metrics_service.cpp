@@ -22,7 +22,8 @@ HttpResponse MetricsService::handle(const HttpRequest& request) {
 uint64_t MetricsService::occupancy(const std::string& ifname, const Dataplane& dataplane) {
   auto now = std::chrono::steady_clock::now();
   auto& cached = occupancy_[ifname];
-  if (cached.taken == std::chrono::steady_clock::time_point{} || now - cached.taken > kOccupancyMaxAge) {
+  if (cached.taken == std::chrono::steady_clock::time_point{} ||
+      now - cached.taken > kOccupancyMaxAge) {
     cached.count = dataplane.bucket_count();
     cached.taken = now;
   }
