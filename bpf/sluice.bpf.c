@@ -72,7 +72,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SLUICE_COUNTER_ROWS *SLUICE_COUNTER_MAX);
+	__uint(max_entries, (SLUICE_COUNTER_ROWS * SLUICE_COUNTER_MAX));
 	__type(key, __u32);
 	__type(value, struct sluice_counter);
 } sluice_counters SEC(".maps");
