@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 #include "dataplane.h"
@@ -11,6 +12,11 @@
 #include "policy.h"
 
 namespace sluice::testing {
+
+// Prints a measured figure against its limit; BENCHMARKS.md quotes these lines.
+inline void report_ratio(const char* what, double got, double limit) {
+  std::printf("[ratio] %s: %.0f, limit %.0f, ratio %.4f\n", what, got, limit, got / limit);
+}
 
 class AttachedLab : public ::testing::Test {
  protected:

@@ -18,10 +18,6 @@ constexpr uint64_t kSec = SLUICE_NSEC_PER_SEC;
 constexpr uint16_t kPort = 9000;
 constexpr uint64_t kRate = 200, kBurst = 20;
 
-void report(const char* what, double got, double limit) {
-  std::printf("[ratio] %s: %.0f, limit %.0f, ratio %.4f\n", what, got, limit, got / limit);
-}
-
 // Seconds a command took.
 double timed(const std::function<int()>& command) {
   auto start = Clock::now();
@@ -60,7 +56,7 @@ class ExternalGenerators : public AttachedLab {
     double seconds = scapy(kind, 12000, lab.rx_v4());
     double passed = static_cast<double>(counter(SLUICE_CNT_PASSED) - passed_before);
     double limit = kRate * seconds + kBurst;
-    report(what, passed, limit);
+    report_ratio(what, passed, limit);
     EXPECT_LE(passed, limit * 1.05);
     EXPECT_GE(passed, limit * 0.90);
     EXPECT_GT(counter(SLUICE_CNT_DROP_PKT_RATE), 8000u);
@@ -92,8 +88,8 @@ TEST_F(ExternalGenerators, KernelFragmentsAreEachChargedToTheSource) {
     uint64_t passed = counter(SLUICE_CNT_PASSED) - passed_before;
     EXPECT_GE(judged, 1500u) << "every fragment is judged";
     double limit = kRate * seconds + kBurst;
-    report(family[1] == '4' ? "ping -4 fragments passed" : "ping -6 fragments passed",
-           static_cast<double>(passed), limit);
+    report_ratio(family[1] == '4' ? "ping -4 fragments passed" : "ping -6 fragments passed",
+                 static_cast<double>(passed), limit);
     EXPECT_LE(static_cast<double>(passed), limit * 1.05);
     EXPECT_GE(static_cast<double>(passed), limit * 0.90);
     // Later sources start fresh; let this one's bucket refill.
@@ -113,7 +109,7 @@ TEST_F(ExternalGenerators, PingFloodOverIpv6IsHeldToTheLimit) {
   ASSERT_NE(at, std::string::npos) << out;
   uint64_t received = std::stoull(out.substr(out.rfind(' ', at - 1) + 1));
   double limit = kRate * seconds + kBurst;
-  report("ping -6 flood, echo replies", static_cast<double>(received), limit);
+  report_ratio("ping -6 flood, echo replies", static_cast<double>(received), limit);
   EXPECT_LE(static_cast<double>(received), limit * 1.05);
   EXPECT_GE(static_cast<double>(received), limit * 0.85);
 }
@@ -128,7 +124,8 @@ TEST_F(ExternalGenerators, ScapySpoofedSourcesAreBoundByTheCreationBudget) {
   double seconds = scapy("spoofed", 10000, lab.rx_v4());
   uint64_t created = dataplane.sources().size();
   double budget = 200 * seconds + 200 + 2;  // + rounding of the per-CPU split
-  report("Scapy spoofed sources given buckets (10,000 sent)", static_cast<double>(created), budget);
+  report_ratio("Scapy spoofed sources given buckets (10,000 sent)", static_cast<double>(created),
+               budget);
   EXPECT_LE(static_cast<double>(created), budget);
   EXPECT_LT(created, 5000u) << "most spoofed sources never get a bucket";
   EXPECT_GT(counter(SLUICE_CNT_DROP_UNADMITTED), 1000u);

@@ -31,12 +31,6 @@ class XdpLab : public AttachedLab {
   static double expected(const SendReport& r) { return kRate * r.seconds + kBurst; }
 };
 
-// Prints the measured ratio; BENCHMARKS.md quotes these lines.
-void report(const char* what, uint64_t got, double limit) {
-  std::printf("[ratio] %s: received %llu, limit %.0f, received/limit %.4f\n", what,
-              static_cast<unsigned long long>(got), limit, static_cast<double>(got) / limit);
-}
-
 TEST_F(XdpLab, AttachesNativelyToVeth) {
   in_netns(lab.rx_ns(), [&] { EXPECT_EQ(dataplane.attached_mode(), XdpMode::kNative); });
   EXPECT_NE(capture("ip -n " + lab.rx_ns() + " link show dev " + lab.rx_if()).find("xdp"),
@@ -50,7 +44,7 @@ TEST_F(XdpLab, UdpFloodArrivesAtRateTimesTimePlusBurst) {
       send_udp(lab.tx_ns(), lab.tx_v4(), lab.rx_v4(), kPort, 10 * kRate, milliseconds(2500));
   auto got = counter.stop()[lab.tx_v4()];
   double limit = expected(sent);
-  report("IPv4 UDP flood at 10x", got, limit);
+  report_ratio("IPv4 UDP flood at 10x", static_cast<double>(got), limit);
   EXPECT_NEAR(static_cast<double>(got), limit, 0.05 * limit)
       << "sent " << sent.sent << " in " << sent.seconds << " s";
   EXPECT_GT(dataplane.counter_total(SLUICE_CNT_DROP_PKT_RATE).packets, sent.sent / 2);
@@ -69,9 +63,10 @@ TEST_F(XdpLab, SecondSourceKeepsItsFullRateWhileTheFirstFloods) {
   auto counts = counter.stop();
   EXPECT_GE(counts[legit], calm.sent * 99 / 100) << "the legitimate source under its limit";
   EXPECT_NEAR(static_cast<double>(counts[lab.tx_v4()]), expected(flood), 0.05 * expected(flood));
-  report("IPv4 flooder beside a legitimate source", counts[lab.tx_v4()], expected(flood));
-  report("IPv4 legitimate source (limit = what it sent)", counts[legit],
-         static_cast<double>(calm.sent));
+  report_ratio("IPv4 flooder beside a legitimate source", static_cast<double>(counts[lab.tx_v4()]),
+               expected(flood));
+  report_ratio("IPv4 legitimate source (limit = what it sent)", static_cast<double>(counts[legit]),
+               static_cast<double>(calm.sent));
 }
 
 TEST_F(XdpLab, AllowListedSourceIsUntouched) {
@@ -107,8 +102,9 @@ TEST_F(XdpLab, Ipv6FloodIsLimitedPerSlash64AndOtherPrefixesKeepTheirRate) {
   auto counts = counter.stop();
   EXPECT_NEAR(static_cast<double>(counts[lab.tx_v6()]), expected(flood), 0.05 * expected(flood));
   EXPECT_GE(counts[other_64], calm.sent * 99 / 100);
-  report("IPv6 /64 flood at 10x", counts[lab.tx_v6()], expected(flood));
-  report("IPv6 other /64 (limit = what it sent)", counts[other_64], static_cast<double>(calm.sent));
+  report_ratio("IPv6 /64 flood at 10x", static_cast<double>(counts[lab.tx_v6()]), expected(flood));
+  report_ratio("IPv6 other /64 (limit = what it sent)", static_cast<double>(counts[other_64]),
+               static_cast<double>(calm.sent));
 }
 
 TEST_F(XdpLab, TcpConnectionRateIsHeldToTheSynLimit) {
@@ -121,7 +117,7 @@ TEST_F(XdpLab, TcpConnectionRateIsHeldToTheSynLimit) {
   uint64_t accepted = server.stop();
   double limit = 50 * attempts.seconds + 10;
   EXPECT_NEAR(static_cast<double>(accepted), limit, 0.05 * limit) << attempts.sent << " attempts";
-  report("TCP connections at 5x the SYN limit", accepted, limit);
+  report_ratio("TCP connections at 5x the SYN limit", static_cast<double>(accepted), limit);
   EXPECT_GT(dataplane.counter_total(SLUICE_CNT_DROP_SYN_RATE).packets, attempts.sent / 2);
 }
 

@@ -82,6 +82,10 @@ std::string render_metrics(const MetricsSnapshot& s) {
     return rows;
   };
 
+  // Computed once per interface: three families below walk the same rows.
+  std::vector<std::vector<uint32_t>> rows_by_interface;
+  for (const auto& i : s.interfaces) rows_by_interface.push_back(rows_of(i));
+
   family(out, "sluice_build_info", "gauge", "Version of the running sluiced.");
   out += fmt::format("sluice_build_info{{version=\"{}\"}} 1\n", escape(s.version));
   family(out, "sluice_uptime_seconds", "gauge", "Seconds since sluiced started.");
@@ -93,8 +97,9 @@ std::string render_metrics(const MetricsSnapshot& s) {
            unit[0] == 'p'
                ? "Packets judged by the XDP program, by verdict, reason and tier."
                : "Bytes (frame length) judged by the XDP program, by verdict, reason and tier.");
-    for (const auto& i : s.interfaces) {
-      for (uint32_t row : rows_of(i)) {
+    for (size_t n = 0; n < s.interfaces.size(); ++n) {
+      const auto& i = s.interfaces[n];
+      for (uint32_t row : rows_by_interface[n]) {
         for (uint32_t c = 0; c < SLUICE_COUNTER_MAX; ++c) {
           if (c == SLUICE_CNT_NEW_SOURCE) continue;
           auto labels = counter_labels(c, i.malformed_dropped);
@@ -108,11 +113,11 @@ std::string render_metrics(const MetricsSnapshot& s) {
   }
 
   family(out, "sluice_sources_created_total", "counter", "Per-source buckets created, by tier.");
-  for (const auto& i : s.interfaces)
-    for (uint32_t row : rows_of(i))
+  for (size_t n = 0; n < s.interfaces.size(); ++n)
+    for (uint32_t row : rows_by_interface[n])
       out += fmt::format("sluice_sources_created_total{{interface=\"{}\",tier=\"{}\"}} {}\n",
-                         escape(i.name), escape(tier_of(row)),
-                         i.counters.rows[row][SLUICE_CNT_NEW_SOURCE].packets);
+                         escape(s.interfaces[n].name), escape(tier_of(row)),
+                         s.interfaces[n].counters.rows[row][SLUICE_CNT_NEW_SOURCE].packets);
 
   family(out, "sluice_bucket_entries", "gauge", "Sources with a bucket in the map now.");
   for (const auto& i : s.interfaces)
