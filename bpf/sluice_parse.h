@@ -18,7 +18,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-#include "sluice_maps.h"
+#include "sluice_layout.h"
 
 #define SLUICE_MAX_VLAN_TAGS 2
 #define SLUICE_MAX_EXT_HDRS 8

@@ -21,16 +21,22 @@ set(BPF_CFLAGS -target bpf -mcpu=v3 -O2 -g -Wall -Wextra -Werror
     -idirafter /usr/include/${BPF_MULTIARCH}
     -I${PROJECT_SOURCE_DIR}/bpf)
 
+# The data path's headers: the layout shared with C++ (sluice_layout.h), the
+# bucket math, and the BPF-only ones.
+file(GLOB SLUICE_BPF_HEADERS ${PROJECT_SOURCE_DIR}/bpf/*.h)
+
 function(bpf_object name source)
   set(obj ${CMAKE_CURRENT_BINARY_DIR}/bpf/${name}.bpf.o)
   set(skel ${CMAKE_CURRENT_BINARY_DIR}/bpf/${name}.skel.h)
   set(extra_cflags ${ARGN})
-  file(GLOB bpf_headers ${PROJECT_SOURCE_DIR}/bpf/*.h)
+  # A program finds its own folder's headers too (bench/bpf/pktgen.h).
+  get_filename_component(source_dir ${source} DIRECTORY)
+  file(GLOB local_headers ${source_dir}/*.h)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/bpf
-    COMMAND ${BPF_CLANG} ${BPF_CFLAGS} ${extra_cflags} -c ${source} -o ${obj}
-    DEPENDS ${source} ${bpf_headers}
+    COMMAND ${BPF_CLANG} ${BPF_CFLAGS} -I${source_dir} ${extra_cflags} -c ${source} -o ${obj}
+    DEPENDS ${source} ${SLUICE_BPF_HEADERS} ${local_headers}
     COMMENT "BPF ${name}.bpf.o"
     VERBATIM)
   add_custom_command(

@@ -95,8 +95,8 @@ if ((BUILD)); then
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)"
 fi
-SLUICED=$BUILD_DIR/userspace/sluiced
-SLUICECTL=$BUILD_DIR/userspace/sluicectl
+SLUICED=$BUILD_DIR/bin/sluiced
+SLUICECTL=$BUILD_DIR/bin/sluicectl
 for bin in "$SLUICED" "$SLUICECTL"; do
   [[ -x $bin ]] || die "$bin is missing: build first (run without --no-build)"
 done

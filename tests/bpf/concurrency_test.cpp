@@ -38,7 +38,7 @@ TEST(Concurrency, TwoCpusOnOneSourceStayWithinTwoPercent) {
   policy.tiers = {TierSpec{.name = "t", .packets = {rate, SLUICE_NSEC_PER_SEC, burst}}};
   policy.default_tier = "t";
   TierSlots slots;
-  dataplane.apply(compile_policy(policy, slots));
+  dataplane.apply(compile_policy(policy, slots, datapath_cpus()));
 
   auto frame = PacketBuilder().ipv4("198.18.0.1").udp().payload(18).build();
   const auto duration = std::chrono::seconds(3);

@@ -98,7 +98,7 @@ TEST(Limits, CoarseClockProgramEnforcesTheBurst) {
   Policy policy = single_tier_policy({10, kSec, 10});
   policy.coarse_clock = true;
   TierSlots slots;
-  dataplane.apply(compile_policy(policy, slots));
+  dataplane.apply(compile_policy(policy, slots, datapath_cpus()));
   auto frame = PacketBuilder().ipv4("198.18.0.1").udp().build();
   int passed = 0;
   for (int i = 0; i < 100; ++i) {

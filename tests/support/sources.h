@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "cidr.h"
-#include "sluice_maps.h"
+#include "sluice_layout.h"
 
 namespace sluice::testing {
 

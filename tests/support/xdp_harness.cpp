@@ -13,7 +13,7 @@ XdpHarness::XdpHarness(uint32_t bucket_entries)
           Dataplane::load(LoadOptions{.bucket_entries = bucket_entries, .test_clock = true})) {}
 
 void XdpHarness::apply(const Policy& policy, uint32_t cpus) {
-  CompiledPolicy compiled = compile_policy(policy, slots_, cpus);
+  CompiledPolicy compiled = compile_policy(policy, slots_, cpus ? cpus : datapath_cpus());
   dataplane_.apply(compiled);
   slots_.commit(compiled.tier_index);
 }

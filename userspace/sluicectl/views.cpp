@@ -1,7 +1,7 @@
 #include "views.h"
 
-#include "config_units.h"
 #include "table.h"
+#include "units.h"
 
 namespace sluice::ctl {
 namespace {

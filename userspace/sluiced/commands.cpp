@@ -8,9 +8,9 @@
 #include <map>
 
 #include "config_json.h"
-#include "config_units.h"
 #include "daemon.h"
 #include "traffic_report.h"
+#include "units.h"
 
 namespace sluice {
 namespace {

@@ -9,6 +9,7 @@
 #include "bpffs.h"
 #include "commands.h"
 #include "control_protocol.h"
+#include "daemon_metrics.h"
 #include "state_file.h"
 
 namespace sluice {
@@ -76,7 +77,9 @@ void Daemon::start() {
     // Enforcement matters more than its metrics: a listener that cannot bind
     // (port taken, loopback down in a namespace) is logged, not fatal.
     try {
-      metrics_ = std::make_unique<MetricsService>(io_, config.settings.metrics_listen, *this);
+      metrics_ = std::make_unique<MetricsService>(io_, config.settings.metrics_listen, [this] {
+        return metrics_snapshot(*this, occupancy_);
+      });
       spdlog::info("metrics on http://{}/metrics", config.settings.metrics_listen);
     } catch (const std::system_error& e) {
       spdlog::error("metrics disabled: {}", e.what());
@@ -152,7 +155,7 @@ void Daemon::attach_interface(const InterfaceSpec& spec, const LoadOptions& load
 void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
   // 1. Validate everything before touching the kernel.
   const Policy policy = merge_policy(base.policy, edits);
-  const CompiledPolicy compiled = compile_policy(policy, slots_);
+  const CompiledPolicy compiled = compile_policy(policy, slots_, datapath_cpus());
   const std::vector<InterfaceSpec> wanted = merge_interfaces(base.settings.interfaces, edits);
 
   // 2. Attach what is new; a failure rolls back what this call attached.

@@ -92,6 +92,7 @@ class Daemon {
   TierSlots slots_;
   std::map<std::string, AttachedInterface> interfaces_;
   std::unique_ptr<ControlServer> control_;
+  OccupancyCache occupancy_;
   std::unique_ptr<MetricsService> metrics_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer expiry_timer_;

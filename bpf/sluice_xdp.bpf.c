@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Sluice XDP program: per-source token buckets (GCRA) at the driver.
+ *
+ * Hot path, as a flood exercises it: parse, one bucket lookup, a read-only
+ * check of the meters (an over-limit packet is dropped without any atomic),
+ * one per-CPU counter. The LPM tries (tiers, allow/deny) are consulted only
+ * when a source is first seen or the policy generation has moved on.
+ */
+#include "sluice_maps.bpf.h"
+#include "sluice_parse.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Load-time knob: judge by sluice_test_now_ns instead of the kernel clock. */
+const volatile __u32 sluice_use_test_clock = 0;
+__u64 sluice_test_now_ns = 0;
+/*
+ * Load-time knob: read CLOCK_MONOTONIC_COARSE (a tick behind at most, no
+ * clocksource read) instead of the precise clock. Half the drop path's cost on
+ * guests whose clocksource is slow; compile_policy then requires every burst to
+ * cover a tick (docs/bucket-algorithm.md).
+ */
+const volatile __u32 sluice_coarse_clock = 0;
+
+#define SLUICE_CAS_RETRIES 8
+
+static __always_inline __u64 clock_now(void)
+{
+	if (sluice_use_test_clock)
+		return sluice_test_now_ns;
+	if (sluice_coarse_clock)
+		return bpf_ktime_get_coarse_ns();
+	return bpf_ktime_get_ns();
+}
+
+static __always_inline void count(__u32 tier, __u32 counter, __u64 bytes)
+{
+	__u32 row = tier < SLUICE_MAX_TIERS ? tier : SLUICE_TIER_NONE;
+	__u32 key = row * SLUICE_COUNTER_MAX + counter;
+	struct sluice_counter *c = bpf_map_lookup_elem(&sluice_counters, &key);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+static __always_inline __u32 prefix_mask(__u32 bits)
+{
+	return bits >= 32 ? 0xffffffffU : bits == 0 ? 0 : bpf_htonl(~0U << (32 - bits));
+}
+
+/* Masks the source to its aggregation prefix, in place. */
+static __always_inline void aggregate(struct sluice_source *src, const struct sluice_config *cfg)
+{
+	if (src->family == SLUICE_FAMILY_V4) {
+		src->addr[0] &= prefix_mask(cfg->v4_prefix_len);
+		return;
+	}
+#pragma unroll
+	for (__u32 i = 0; i < 4; i++) {
+		__u32 len = cfg->v6_prefix_len;
+		__u32 bits = len > i * 32 ? len - i * 32 : 0;
+
+		src->addr[i] &= prefix_mask(bits);
+	}
+}
+
+/* The trie key of an aggregated source: its full address behind the family byte. */
+static __always_inline void lpm_key_of(const struct sluice_source *src, struct sluice_lpm_key *key)
+{
+	__builtin_memset(key, 0, sizeof(*key));
+	if (src->family == SLUICE_FAMILY_V4) {
+		key->prefixlen = SLUICE_LPM_FAMILY_BITS + 32;
+		key->family = SLUICE_LPM_FAMILY_V4;
+		__builtin_memcpy(key->addr, src->addr, 4);
+	} else {
+		key->prefixlen = SLUICE_LPM_FAMILY_BITS + 128;
+		key->family = SLUICE_LPM_FAMILY_V6;
+		__builtin_memcpy(key->addr, src->addr, 16);
+	}
+}
+
+/* SLUICE_TIER_DENY or _ALLOW when the lists of `slot` name the source, else SLUICE_TIER_NONE. */
+static __always_inline __u32 listed_tier(const struct sluice_lpm_key *key, __u32 slot)
+{
+	__u32 *value;
+
+	value =
+	    bpf_map_lookup_elem(slot ? (void *)&sluice_access_1 : (void *)&sluice_access_0, key);
+	if (!value)
+		return SLUICE_TIER_NONE;
+	return *value == SLUICE_ACCESS_DENY ? SLUICE_TIER_DENY : SLUICE_TIER_ALLOW;
+}
+
+/* Tier of a source under the policy of `slot`: deny, allow, prefix, default. */
+static __always_inline __u32 resolve_tier(const struct sluice_source *src, __u32 slot,
+					  const struct sluice_config *cfg)
+{
+	struct sluice_lpm_key key;
+	__u32 *value, listed;
+
+	lpm_key_of(src, &key);
+	listed = listed_tier(&key, slot);
+	if (listed != SLUICE_TIER_NONE)
+		return listed;
+	value =
+	    bpf_map_lookup_elem(slot ? (void *)&sluice_prefix_1 : (void *)&sluice_prefix_0, &key);
+	if (value && *value < SLUICE_MAX_TIERS)
+		return *value;
+	return cfg->default_tier;
+}
+
+/* Would spending `cost` on this meter be allowed now? Read-only. */
+static __always_inline int meter_allows(const __u64 *tat, const struct sluice_rate *rate,
+					__u64 cost, __u64 now)
+{
+	__u64 next;
+
+	return sluice_gcra_spend(READ_ONCE(*tat), now, cost, rate->tau_ns, &next);
+}
+
+/* Spends `cost`: 1 done, 0 over the limit, -1 lost every CAS race. */
+static __always_inline int meter_spend(__u64 *tat, const struct sluice_rate *rate, __u64 cost,
+				       __u64 now)
+{
+	__u64 old = READ_ONCE(*tat), seen, next;
+
+	for (int i = 0; i < SLUICE_CAS_RETRIES; i++) {
+		if (!sluice_gcra_spend(old, now, cost, rate->tau_ns, &next))
+			return 0;
+		seen = __sync_val_compare_and_swap(tat, old, next);
+		if (seen == old)
+			return 1;
+		old = seen;
+	}
+	return -1;
+}
+
+struct spend_plan {
+	__u64 pkt_cost;
+	__u64 byte_cost;
+	__u64 syn_cost;
+};
+
+/*
+ * Judges one packet against its tier. Returns SLUICE_CNT_PASSED or the drop
+ * counter of the first meter over its limit. Every meter is checked
+ * read-only first, so a packet that is dropped spends no tokens anywhere;
+ * then the meters are spent with compare-and-swap. Two CPUs racing past the
+ * check can both spend; the spend re-checks, so the loser is dropped.
+ */
+static __always_inline __u32 judge(struct sluice_bucket *b, const struct sluice_tier *tier,
+				   __u64 len, __u32 is_syn, __u64 now)
+{
+	struct spend_plan plan = {
+	    .pkt_cost = sluice_cost_ns(tier->packets.interval_fp, 1),
+	    .byte_cost = sluice_cost_ns(tier->bytes.interval_fp, len),
+	    .syn_cost = is_syn ? sluice_cost_ns(tier->syns.interval_fp, 1) : 0,
+	};
+	int rc;
+
+	if (plan.syn_cost && !meter_allows(&b->syn_tat, &tier->syns, plan.syn_cost, now))
+		return SLUICE_CNT_DROP_SYN_RATE;
+	if (plan.pkt_cost && !meter_allows(&b->pkt_tat, &tier->packets, plan.pkt_cost, now))
+		return SLUICE_CNT_DROP_PKT_RATE;
+	if (plan.byte_cost && !meter_allows(&b->byte_tat, &tier->bytes, plan.byte_cost, now))
+		return SLUICE_CNT_DROP_BYTE_RATE;
+
+	if (plan.syn_cost) {
+		rc = meter_spend(&b->syn_tat, &tier->syns, plan.syn_cost, now);
+		if (rc <= 0)
+			return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_SYN_RATE;
+	}
+	if (plan.pkt_cost) {
+		rc = meter_spend(&b->pkt_tat, &tier->packets, plan.pkt_cost, now);
+		if (rc <= 0)
+			return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_PKT_RATE;
+	}
+	if (plan.byte_cost) {
+		rc = meter_spend(&b->byte_tat, &tier->bytes, plan.byte_cost, now);
+		if (rc <= 0)
+			return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_BYTE_RATE;
+	}
+	return SLUICE_CNT_PASSED;
+}
+
+/* Spends one token of a per-CPU meter: no other CPU writes it, so no atomics. */
+static __always_inline int spend_local(__u64 *tat, const struct sluice_rate *rate, __u64 now)
+{
+	__u64 next;
+
+	if (!rate->interval_fp)
+		return 1;
+	if (!sluice_gcra_spend(*tat, now, sluice_cost_ns(rate->interval_fp, 1), rate->tau_ns,
+			       &next))
+		return 0;
+	*tat = next;
+	return 1;
+}
+
+/*
+ * Takes one bucket creation from the per-CPU budget. The budget is what keeps
+ * a spoofed flood from churning the LRU map: at most that many buckets are
+ * created per second, so existing ones (a limited abuser's among them) stay.
+ */
+static __always_inline int take_creation_budget(const struct sluice_config *cfg, __u64 now)
+{
+	struct sluice_admission *adm;
+	__u32 zero = 0;
+
+	adm = bpf_map_lookup_elem(&sluice_admission, &zero);
+	return adm && spend_local(&adm->new_source_tat, &cfg->new_sources, now);
+}
+
+/* Creates the bucket of a source seen for the first time. */
+static __always_inline struct sluice_bucket *create_bucket(const struct sluice_source *src,
+							   __u32 tier, __u64 gen, __u64 len)
+{
+	struct sluice_bucket fresh = {.tier = tier, .generation = (__u32)gen};
+
+	/* BPF_NOEXIST: a CPU that lost the race to create it uses the winner's. */
+	bpf_map_update_elem(&sluice_buckets, src, &fresh, BPF_NOEXIST);
+	count(tier, SLUICE_CNT_NEW_SOURCE, len);
+	return bpf_map_lookup_elem(&sluice_buckets, src);
+}
+
+/*
+ * Verdict for a new source that got no bucket: the lists still apply (one
+ * trie lookup), everything else shares the per-CPU `unadmitted` meter.
+ */
+static __always_inline int judge_unadmitted(const struct sluice_source *src, __u32 slot,
+					    const struct sluice_config *cfg, __u64 now, __u64 len)
+{
+	struct sluice_admission *adm;
+	struct sluice_lpm_key key;
+	__u32 zero = 0, tier;
+
+	lpm_key_of(src, &key);
+	tier = listed_tier(&key, slot);
+	if (tier == SLUICE_TIER_DENY) {
+		count(SLUICE_TIER_NONE, SLUICE_CNT_DROP_DENY, len);
+		return XDP_DROP;
+	}
+	if (tier == SLUICE_TIER_ALLOW) {
+		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_ALLOW, len);
+		return XDP_PASS;
+	}
+	adm = bpf_map_lookup_elem(&sluice_admission, &zero);
+	if (adm && spend_local(&adm->unadmitted_tat, &cfg->unadmitted, now)) {
+		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_UNADMITTED, len);
+		return XDP_PASS;
+	}
+	count(SLUICE_TIER_NONE, SLUICE_CNT_DROP_UNADMITTED, len);
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int sluice_xdp(struct xdp_md *ctx)
+{
+	__u64 len = ctx->data_end - ctx->data;
+	struct sluice_packet pkt = {};
+	struct sluice_config *cfg;
+	struct sluice_tier *tier;
+	struct sluice_bucket *b;
+	__u32 zero = 0, slot, tier_key, verdict, passed_counter = SLUICE_CNT_PASSED;
+	__u64 *active, gen, now;
+	int rc;
+
+	active = bpf_map_lookup_elem(&sluice_active, &zero);
+	if (!active)
+		return XDP_PASS;
+	gen = READ_ONCE(*active);
+	slot = gen & 1;
+	cfg = bpf_map_lookup_elem(&sluice_config, &slot);
+	if (!cfg)
+		return XDP_PASS;
+
+	rc = sluice_parse(ctx, &pkt);
+	if (rc == PARSE_NOT_IP) {
+		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_OTHER, len);
+		return XDP_PASS;
+	}
+	if (rc != PARSE_OK) {
+		if (!pkt.src.family || cfg->malformed_verdict == SLUICE_VERDICT_DROP) {
+			count(SLUICE_TIER_NONE, SLUICE_CNT_MALFORMED, len);
+			return cfg->malformed_verdict == SLUICE_VERDICT_DROP ? XDP_DROP : XDP_PASS;
+		}
+		/* The source is known: pass only within its limits, counted as malformed. */
+		passed_counter = SLUICE_CNT_MALFORMED;
+	}
+
+	aggregate(&pkt.src, cfg);
+	now = clock_now();
+	b = bpf_map_lookup_elem(&sluice_buckets, &pkt.src);
+	if (!b) {
+		if (take_creation_budget(cfg, now))
+			b = create_bucket(&pkt.src, resolve_tier(&pkt.src, slot, cfg), gen, len);
+		if (!b)
+			return judge_unadmitted(&pkt.src, slot, cfg, now, len);
+	} else if (b->generation != (__u32)gen) {
+		/* Policy changed: re-resolve. Racing CPUs compute the same answer. */
+		b->tier = resolve_tier(&pkt.src, slot, cfg);
+		b->generation = (__u32)gen;
+	}
+
+	if (b->tier == SLUICE_TIER_DENY) {
+		b->dropped++;
+		count(SLUICE_TIER_NONE, SLUICE_CNT_DROP_DENY, len);
+		return XDP_DROP;
+	}
+	if (b->tier == SLUICE_TIER_ALLOW) {
+		b->passed++;
+		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_ALLOW, len);
+		return XDP_PASS;
+	}
+
+	tier_key = slot * SLUICE_MAX_TIERS + (b->tier & (SLUICE_MAX_TIERS - 1));
+	tier = bpf_map_lookup_elem(&sluice_tiers, &tier_key);
+	if (!tier)
+		return XDP_PASS;
+	verdict = judge(b, tier, len, pkt.is_syn, now);
+	if (verdict == SLUICE_CNT_PASSED) {
+		b->passed++;
+		count(b->tier, passed_counter, len);
+		return XDP_PASS;
+	}
+	b->dropped++;
+	if ((tier->flags & SLUICE_TIER_F_SHADOW) && verdict != SLUICE_CNT_DROP_CONTENDED) {
+		/* Shadow: count as the matching would-drop counter, then pass. */
+		count(b->tier, verdict - SLUICE_CNT_DROP_PKT_RATE + SLUICE_CNT_SHADOW_PKT_RATE,
+		      len);
+		return XDP_PASS;
+	}
+	count(b->tier, verdict, len);
+	return XDP_DROP;
+}

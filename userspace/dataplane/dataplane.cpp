@@ -1,0 +1,404 @@
+#include "dataplane.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "bpffs.h"
+#include "error.h"
+#include "libbpf_log.h"
+#include "sluice_xdp.skel.h"
+
+namespace sluice {
+namespace {
+
+static_assert(sizeof(struct sluice_rate) == 16);
+static_assert(sizeof(struct sluice_tier) == 56);
+static_assert(sizeof(struct sluice_config) == 48);
+static_assert(sizeof(struct sluice_admission) == 16);
+static_assert(sizeof(struct sluice_source) == 20);
+static_assert(sizeof(struct sluice_bucket) == 48);
+static_assert(sizeof(struct sluice_lpm_key) == 24);
+static_assert(sizeof(struct sluice_counter) == 16);
+
+// A switch never reuses the slot that readers of the previous generation may
+// still be in: XDP runs one packet in well under a microsecond, so a
+// millisecond between switches is a wide margin (userspace cannot wait for RCU).
+constexpr auto kSlotGrace = std::chrono::milliseconds(1);
+
+Fd dup_fd(int fd, const std::string& what) {
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (copy < 0) throw_last_errno("dup fd of " + what);
+  return Fd(copy);
+}
+
+void update(int fd, const void* key, const void* value, const std::string& what) {
+  if (bpf_map_update_elem(fd, key, value, BPF_ANY) != 0) throw_last_errno("update " + what);
+}
+
+}  // namespace
+
+uint32_t datapath_cpus() {
+  int possible = libbpf_num_possible_cpus();
+  return possible > 0 ? static_cast<uint32_t>(possible) : 1;
+}
+
+struct sluice_counter Counters::total(uint32_t counter) const {
+  struct sluice_counter sum {};
+  for (const auto& row : rows) {
+    sum.packets += row.at(counter).packets;
+    sum.bytes += row.at(counter).bytes;
+  }
+  return sum;
+}
+
+std::string pin_dir_of(const std::string& ifname, const std::string& bpffs_root) {
+  return bpffs_root + "/sluice/" + ifname + "/v" + std::to_string(SLUICE_LAYOUT_VERSION);
+}
+
+void Dataplane::SkeletonDeleter::operator()(struct sluice_xdp* skel) const {
+  sluice_xdp__destroy(skel);
+}
+
+Dataplane::Dataplane(Dataplane&&) noexcept = default;
+Dataplane& Dataplane::operator=(Dataplane&&) noexcept = default;
+Dataplane::~Dataplane() = default;
+
+Dataplane Dataplane::load(const LoadOptions& options) {
+  route_libbpf_logs_to_spdlog();
+  Dataplane dp;
+  dp.skel_.reset(sluice_xdp__open());
+  if (!dp.skel_) throw_last_errno("open BPF object sluice_xdp");
+  auto* skel = dp.skel_.get();
+  if (options.bucket_entries == 0) throw_errno(EINVAL, "bucket map size must be positive");
+  check_libbpf(bpf_map__set_max_entries(skel->maps.sluice_buckets, options.bucket_entries),
+               "size bucket map");
+  skel->rodata->sluice_use_test_clock = options.test_clock ? 1 : 0;
+  skel->rodata->sluice_coarse_clock = options.coarse_clock ? 1 : 0;
+  check_libbpf(sluice_xdp__load(skel), "load BPF program sluice_xdp");
+
+  auto& m = dp.maps_;
+  m.active = dup_fd(bpf_map__fd(skel->maps.sluice_active), "map active");
+  m.config = dup_fd(bpf_map__fd(skel->maps.sluice_config), "map config");
+  m.tiers = dup_fd(bpf_map__fd(skel->maps.sluice_tiers), "map tiers");
+  m.prefix[0] = dup_fd(bpf_map__fd(skel->maps.sluice_prefix_0), "map prefix_0");
+  m.prefix[1] = dup_fd(bpf_map__fd(skel->maps.sluice_prefix_1), "map prefix_1");
+  m.access[0] = dup_fd(bpf_map__fd(skel->maps.sluice_access_0), "map access_0");
+  m.access[1] = dup_fd(bpf_map__fd(skel->maps.sluice_access_1), "map access_1");
+  m.buckets = dup_fd(bpf_map__fd(skel->maps.sluice_buckets), "map buckets");
+  m.counters = dup_fd(bpf_map__fd(skel->maps.sluice_counters), "map counters");
+  dp.prog_fd_ = dup_fd(bpf_program__fd(skel->progs.sluice_xdp), "program sluice_xdp");
+
+  // Until a policy is applied: one unlimited tier, default aggregation, pass
+  // malformed packets. Both slots, so that the first switch starts from sane data.
+  struct sluice_config config {
+    .default_tier = 0, .v4_prefix_len = 32, .v6_prefix_len = 64,
+    .malformed_verdict = SLUICE_VERDICT_PASS,
+  };
+  for (uint32_t slot = 0; slot < 2; ++slot) update(m.config.get(), &slot, &config, "map config");
+  return dp;
+}
+
+XdpMode Dataplane::attached_mode() const {
+  if (!ifindex_) return XdpMode::kAuto;
+  LIBBPF_OPTS(bpf_xdp_query_opts, query);
+  check_libbpf(bpf_xdp_query(ifindex_, 0, &query), "query XDP mode of " + ifname_);
+  switch (query.attach_mode) {
+    case XDP_ATTACHED_DRV:
+      return XdpMode::kNative;
+    case XDP_ATTACHED_SKB:
+      return XdpMode::kGeneric;
+    default:
+      return XdpMode::kAuto;
+  }
+}
+
+void Dataplane::attach(const std::string& ifname, XdpMode mode) {
+  if (link_) throw_errno(EALREADY, "attach to " + ifname + ": already attached to " + ifname_);
+  int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
+  if (!ifindex) throw_last_errno("attach to " + ifname + ": no such interface");
+
+  auto try_attach = [&](uint32_t flags) {
+    LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);
+    return bpf_link_create(prog_fd_.get(), ifindex, BPF_XDP, &opts);
+  };
+  int fd = -1;
+  if (mode == XdpMode::kGeneric) {
+    fd = try_attach(XDP_FLAGS_SKB_MODE);
+  } else {
+    fd = try_attach(XDP_FLAGS_DRV_MODE);
+    if (fd < 0 && mode == XdpMode::kAuto && (errno == EOPNOTSUPP || errno == EINVAL)) {
+      spdlog::info("{}: no native XDP support ({}), falling back to generic", ifname,
+                   std::strerror(errno));
+      fd = try_attach(XDP_FLAGS_SKB_MODE);
+    }
+  }
+  if (fd < 0) {
+    int err = errno;
+    std::string hint = err == EBUSY || err == EEXIST ? " (another XDP program is attached)" : "";
+    throw_errno(err, "attach XDP (" + std::string(to_string(mode)) + ") to " + ifname + hint);
+  }
+  link_.reset(fd);
+  ifname_ = ifname;
+  ifindex_ = ifindex;
+  spdlog::info("attached to {} in {} mode", ifname, to_string(attached_mode()));
+}
+
+std::vector<std::pair<const char*, Fd*>> Dataplane::pinned_objects() {
+  return {{"active", &maps_.active},      {"config", &maps_.config},
+          {"tiers", &maps_.tiers},        {"prefix_0", &maps_.prefix[0]},
+          {"prefix_1", &maps_.prefix[1]}, {"access_0", &maps_.access[0]},
+          {"access_1", &maps_.access[1]}, {"buckets", &maps_.buckets},
+          {"counters", &maps_.counters},  {"link", &link_}};
+}
+
+void Dataplane::pin() {
+  if (!link_) throw_errno(ENOTCONN, "pin: not attached");
+  const std::string dir = pin_dir_of(ifname_);
+  ensure_bpffs("/sys/fs/bpf");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::system_error(ec, "create pin directory " + dir);
+  for (auto& [file, fd] : pinned_objects()) {
+    std::string path = dir + "/" + file;
+    // A leftover pin belongs to a program that is no longer attached (attach
+    // would have failed with EBUSY otherwise): replace it.
+    ::unlink(path.c_str());
+    if (bpf_obj_pin(fd->get(), path.c_str()) != 0) throw_last_errno("pin " + path);
+  }
+  spdlog::debug("pinned {} maps and link under {}", pinned_objects().size() - 1, dir);
+}
+
+void Dataplane::remove_pins() {
+  if (ifname_.empty()) return;
+  const std::string dir = pin_dir_of(ifname_);
+  for (auto& [file, fd] : pinned_objects()) ::unlink((dir + "/" + file).c_str());
+  // Remove the now empty version and interface directories, keep /sys/fs/bpf/sluice.
+  ::rmdir(dir.c_str());
+  ::rmdir(std::filesystem::path(dir).parent_path().c_str());
+}
+
+void Dataplane::detach() {
+  if (link_) {
+    if (bpf_link_detach(link_.get()) != 0 && errno != ENOLINK)
+      throw_last_errno("detach XDP from " + ifname_);
+    link_.reset();
+    spdlog::info("detached from {}", ifname_);
+  }
+  remove_pins();
+}
+
+void Dataplane::release_keep_attached() {
+  link_.reset();
+}
+
+std::optional<Dataplane> Dataplane::adopt(const std::string& ifname) {
+  route_libbpf_logs_to_spdlog();
+  const std::string dir = pin_dir_of(ifname);
+  if (!std::filesystem::exists(dir + "/link")) return std::nullopt;
+
+  Dataplane dp;
+  dp.ifname_ = ifname;
+  for (auto& [file, fd] : dp.pinned_objects()) {
+    std::string path = dir + "/" + file;
+    int raw = bpf_obj_get(path.c_str());
+    if (raw < 0) throw_last_errno("open pinned " + path);
+    fd->reset(raw);
+  }
+
+  struct bpf_link_info info {};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(dp.link_.get(), &info, &len) != 0)
+    throw_last_errno("inspect pinned link " + dir + "/link");
+  if (info.type != BPF_LINK_TYPE_XDP) throw_errno(EINVAL, dir + "/link is not an XDP link");
+  if (info.xdp.ifindex == 0) {
+    // The interface went away (or was detached behind our back): the pins are stale.
+    spdlog::warn("{}: pinned link is no longer attached; discarding stale pins", ifname);
+    dp.link_.reset();
+    dp.remove_pins();
+    return std::nullopt;
+  }
+  int current = static_cast<int>(if_nametoindex(ifname.c_str()));
+  if (current != static_cast<int>(info.xdp.ifindex))
+    throw_errno(ENODEV, "pinned link of " + ifname + " is attached to ifindex " +
+                            std::to_string(info.xdp.ifindex) + ", not to " + ifname);
+  dp.ifindex_ = current;
+  int prog = bpf_prog_get_fd_by_id(info.prog_id);
+  if (prog < 0) throw_last_errno("open program of pinned link " + dir + "/link");
+  dp.prog_fd_.reset(prog);
+  spdlog::info("adopted the program attached to {} (generation {})", ifname, dp.generation());
+  return dp;
+}
+
+uint64_t Dataplane::generation() const {
+  uint32_t zero = 0;
+  uint64_t gen = 0;
+  if (bpf_map_lookup_elem(maps_.active.get(), &zero, &gen) != 0)
+    throw_last_errno("read generation");
+  return gen;
+}
+
+struct sluice_config Dataplane::active_config() const {
+  uint32_t slot = generation() & 1;
+  struct sluice_config config {};
+  if (bpf_map_lookup_elem(maps_.config.get(), &slot, &config) != 0) throw_last_errno("read config");
+  return config;
+}
+
+struct sluice_tier Dataplane::active_tier(uint32_t index) const {
+  if (index >= SLUICE_MAX_TIERS) throw_errno(EINVAL, "tier index " + std::to_string(index));
+  uint32_t key = static_cast<uint32_t>(generation() & 1) * SLUICE_MAX_TIERS + index;
+  struct sluice_tier tier {};
+  if (bpf_map_lookup_elem(maps_.tiers.get(), &key, &tier) != 0) throw_last_errno("read tier");
+  return tier;
+}
+
+void Dataplane::write_lpm_slot(int fd, const std::vector<LpmEntry>& entries) {
+  std::vector<struct sluice_lpm_key> stale;
+  struct sluice_lpm_key key {
+  }, next{};
+  void* cursor = nullptr;
+  while (bpf_map_get_next_key(fd, cursor, &next) == 0) {
+    stale.push_back(next);
+    key = next;
+    cursor = &key;
+  }
+  for (const auto& old : stale)
+    if (bpf_map_delete_elem(fd, &old) != 0 && errno != ENOENT)
+      throw_last_errno("clear prefix slot");
+  for (const auto& entry : entries) update(fd, &entry.key, &entry.value, "prefix slot");
+}
+
+void Dataplane::apply(const CompiledPolicy& policy) {
+  const uint64_t next = generation() + 1;
+  const uint32_t slot = next & 1;
+
+  auto since = std::chrono::steady_clock::now() - last_switch_;
+  if (since < kSlotGrace) std::this_thread::sleep_for(kSlotGrace - since);
+
+  // Everything goes into the inactive slot first; a failure here leaves the
+  // active policy untouched.
+  update(maps_.config.get(), &slot, &policy.config, "map config");
+  for (uint32_t i = 0; i < SLUICE_MAX_TIERS; ++i) {
+    uint32_t key = slot * SLUICE_MAX_TIERS + i;
+    update(maps_.tiers.get(), &key, &policy.tiers[i], "map tiers");
+  }
+  write_lpm_slot(maps_.prefix[slot].get(), policy.prefixes);
+  write_lpm_slot(maps_.access[slot].get(), policy.access);
+
+  uint32_t zero = 0;
+  update(maps_.active.get(), &zero, &next, "map active");
+  last_switch_ = std::chrono::steady_clock::now();
+  spdlog::debug("policy generation {} active", next);
+}
+
+namespace {
+
+// Sums one per-CPU counter slot over all possible CPUs.
+struct sluice_counter read_counter(int fd, uint32_t row, uint32_t counter) {
+  static const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) throw_errno(-cpus, "count possible CPUs");
+  std::vector<struct sluice_counter> per_cpu(static_cast<size_t>(cpus));
+  uint32_t key = row * SLUICE_COUNTER_MAX + counter;
+  if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0) throw_last_errno("read counters");
+  struct sluice_counter sum {};
+  for (const auto& c : per_cpu) {
+    sum.packets += c.packets;
+    sum.bytes += c.bytes;
+  }
+  return sum;
+}
+
+}  // namespace
+
+Counters Dataplane::counters() const {
+  Counters out;
+  out.rows.resize(SLUICE_COUNTER_ROWS);
+  for (uint32_t row = 0; row < SLUICE_COUNTER_ROWS; ++row)
+    for (uint32_t counter = 0; counter < SLUICE_COUNTER_MAX; ++counter)
+      out.rows[row][counter] = read_counter(maps_.counters.get(), row, counter);
+  return out;
+}
+
+struct sluice_counter Dataplane::counter_total(uint32_t counter) const {
+  if (counter >= SLUICE_COUNTER_MAX) throw_errno(EINVAL, "counter " + std::to_string(counter));
+  struct sluice_counter sum {};
+  for (uint32_t row = 0; row < SLUICE_COUNTER_ROWS; ++row) {
+    auto c = read_counter(maps_.counters.get(), row, counter);
+    sum.packets += c.packets;
+    sum.bytes += c.bytes;
+  }
+  return sum;
+}
+
+namespace {
+
+// Walks the bucket map in batches, calling visit(keys, values, count) per batch.
+template <typename Visit>
+void walk_buckets(int fd, Visit visit) {
+  constexpr uint32_t kBatch = 8192;
+  std::vector<struct sluice_source> keys(kBatch);
+  std::vector<struct sluice_bucket> values(kBatch);
+  struct sluice_source in_batch {
+  }, out_batch{};
+  for (bool first = true;; first = false) {
+    uint32_t count = kBatch;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    int rc = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, keys.data(),
+                                  values.data(), &count, &opts);
+    int err = rc < 0 ? errno : 0;
+    if (rc < 0 && err != ENOENT) throw_errno(err, "read bucket map");
+    visit(keys, values, count);
+    if (err == ENOENT) return;  // that was the last batch
+    in_batch = out_batch;
+  }
+}
+
+}  // namespace
+
+std::vector<SourceEntry> Dataplane::sources() const {
+  std::vector<SourceEntry> out;
+  walk_buckets(maps_.buckets.get(), [&](const auto& keys, const auto& values, uint32_t count) {
+    for (uint32_t i = 0; i < count; ++i) out.push_back({keys[i], values[i]});
+  });
+  return out;
+}
+
+uint64_t Dataplane::bucket_count() const {
+  uint64_t total = 0;
+  walk_buckets(maps_.buckets.get(),
+               [&](const auto&, const auto&, uint32_t count) { total += count; });
+  return total;
+}
+
+std::optional<struct sluice_bucket> Dataplane::bucket_of(const struct sluice_source& source) const {
+  struct sluice_bucket bucket {};
+  if (bpf_map_lookup_elem(maps_.buckets.get(), &source, &bucket) != 0) {
+    if (errno == ENOENT) return std::nullopt;
+    throw_last_errno("read bucket");
+  }
+  return bucket;
+}
+
+uint32_t Dataplane::bucket_capacity() const {
+  struct bpf_map_info info {};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(maps_.buckets.get(), &info, &len) != 0)
+    throw_last_errno("inspect bucket map");
+  return info.max_entries;
+}
+
+void Dataplane::set_test_clock(uint64_t now_ns) {
+  if (!skel_ || !skel_->rodata->sluice_use_test_clock)
+    throw_errno(EPERM, "set_test_clock: program was not loaded with test_clock");
+  skel_->bss->sluice_test_now_ns = now_ns;
+}
+
+}  // namespace sluice

@@ -1,0 +1,125 @@
+// The kernel data plane of one interface: the Sluice XDP program, its maps, its
+// attachment and its pins. RAII: destroying a Dataplane closes its fds; the
+// program stays attached only while the link is pinned (see detach()).
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fd.h"
+#include "policy.h"
+#include "sluice_layout.h"
+#include "xdp_mode.h"
+
+struct sluice_xdp;
+
+namespace sluice {
+
+// The CPUs the data path runs on, over which compile_policy splits per-host
+// budgets (the admission meters are per CPU).
+uint32_t datapath_cpus();
+
+struct LoadOptions {
+  uint32_t bucket_entries = SLUICE_DEFAULT_BUCKET_ENTRIES;
+  // Judge time by set_test_clock() instead of the kernel clock (tests only).
+  bool test_clock = false;
+  // Read CLOCK_MONOTONIC_COARSE instead of the precise clock (Policy::coarse_clock).
+  bool coarse_clock = false;
+};
+
+// Counters summed over CPUs: [row][counter], row = tier index or SLUICE_TIER_NONE.
+struct Counters {
+  std::vector<std::array<struct sluice_counter, SLUICE_COUNTER_MAX>> rows;
+  struct sluice_counter total(uint32_t counter) const;
+  struct sluice_counter at(uint32_t row, uint32_t counter) const {
+    return rows.at(row).at(counter);
+  }
+};
+
+struct SourceEntry {
+  struct sluice_source source;
+  struct sluice_bucket bucket;
+};
+
+// Where the pins of an interface live: /sys/fs/bpf/sluice/<ifname>/v<layout>/.
+std::string pin_dir_of(const std::string& ifname, const std::string& bpffs_root = "/sys/fs/bpf");
+
+class Dataplane {
+ public:
+  // Opens and loads a fresh program and maps, with a permissive default policy
+  // (one unlimited tier) in place; not attached.
+  static Dataplane load(const LoadOptions& options = {});
+
+  // Takes over the program, link and maps pinned for `ifname` by an earlier
+  // daemon; std::nullopt when nothing is pinned there. Buckets keep their state.
+  static std::optional<Dataplane> adopt(const std::string& ifname);
+
+  Dataplane(Dataplane&&) noexcept;
+  Dataplane& operator=(Dataplane&&) noexcept;
+  ~Dataplane();
+
+  // Attaches to `ifname` through a BPF link. kAuto tries native XDP and falls
+  // back to generic when the driver has no native support.
+  void attach(const std::string& ifname, XdpMode mode = XdpMode::kAuto);
+  // Pins link and maps under pin_dir_of(ifname), mounting bpffs if needed.
+  void pin();
+  // Detaches the program from the interface and removes the pins.
+  void detach();
+  // Forgets the link without detaching: the pinned link keeps enforcing.
+  void release_keep_attached();
+
+  bool attached() const { return link_.valid(); }
+  const std::string& ifname() const { return ifname_; }
+  // The mode the kernel reports for the attached program.
+  XdpMode attached_mode() const;
+  int prog_fd() const { return prog_fd_.get(); }
+
+  // Writes `policy` into the inactive slot and switches to it: packets are
+  // judged by the old or the new policy, never by a mix. Buckets are kept.
+  void apply(const CompiledPolicy& policy);
+  uint64_t generation() const;
+  // The policy settings currently active (as read back from the maps).
+  struct sluice_config active_config() const;
+  struct sluice_tier active_tier(uint32_t index) const;
+
+  Counters counters() const;
+  // One counter summed over every tier row and CPU (cheaper than counters()).
+  struct sluice_counter counter_total(uint32_t counter) const;
+  std::vector<SourceEntry> sources() const;
+  // Sources with a bucket now. Walks the map in batches (about 0.1 s per
+  // million entries): callers cache it rather than ask per packet or request.
+  uint64_t bucket_count() const;
+  std::optional<struct sluice_bucket> bucket_of(const struct sluice_source& source) const;
+  uint32_t bucket_capacity() const;
+
+  // Sets the clock the program judges by (load with test_clock only).
+  void set_test_clock(uint64_t now_ns);
+
+ private:
+  struct Maps {
+    Fd active, config, tiers, prefix[2], access[2], buckets, counters;
+  };
+
+  Dataplane() = default;
+  std::vector<std::pair<const char*, Fd*>> pinned_objects();
+  void remove_pins();
+  void write_lpm_slot(int fd, const std::vector<LpmEntry>& entries);
+
+  struct SkeletonDeleter {
+    void operator()(struct sluice_xdp* skel) const;
+  };
+  std::unique_ptr<struct sluice_xdp, SkeletonDeleter> skel_;
+  Maps maps_;
+  Fd prog_fd_;
+  Fd link_;
+  std::string ifname_;
+  int ifindex_ = 0;
+  std::chrono::steady_clock::time_point last_switch_{};
+};
+
+}  // namespace sluice
