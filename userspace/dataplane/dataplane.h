@@ -101,8 +101,17 @@ class Dataplane {
   void set_test_clock(uint64_t now_ns);
 
  private:
+  // One fd per SLUICE_PINNED_MAPS entry, named after it.
   struct Maps {
-    Fd active, config, tiers, prefix[2], access[2], buckets, counters;
+#define SLUICE_MAP_FD(name) Fd name;
+    SLUICE_PINNED_MAPS(SLUICE_MAP_FD)
+#undef SLUICE_MAP_FD
+    const Fd& prefix(uint32_t slot) const {
+      return slot ? prefix_1 : prefix_0;
+    }
+    const Fd& access(uint32_t slot) const {
+      return slot ? access_1 : access_0;
+    }
   };
 
   Dataplane() = default;

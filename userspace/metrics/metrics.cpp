@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "counter_table.h"
+
 namespace sluice {
 namespace {
 
@@ -28,38 +30,9 @@ void family(std::string& out, const char* name, const char* type, const char* he
 }  // namespace
 
 CounterLabels counter_labels(uint32_t counter, bool malformed_dropped) {
-  switch (counter) {
-    case SLUICE_CNT_PASSED:
-      return {"pass", "within_limits"};
-    case SLUICE_CNT_PASSED_ALLOW:
-      return {"pass", "allow_list"};
-    case SLUICE_CNT_PASSED_OTHER:
-      return {"pass", "not_ip"};
-    case SLUICE_CNT_DROP_DENY:
-      return {"drop", "deny_list"};
-    case SLUICE_CNT_DROP_PKT_RATE:
-      return {"drop", "packet_rate"};
-    case SLUICE_CNT_DROP_BYTE_RATE:
-      return {"drop", "byte_rate"};
-    case SLUICE_CNT_DROP_SYN_RATE:
-      return {"drop", "syn_rate"};
-    case SLUICE_CNT_MALFORMED:
-      return {malformed_dropped ? "drop" : "pass", "malformed"};
-    case SLUICE_CNT_SHADOW_PKT_RATE:
-      return {"shadow_drop", "packet_rate"};
-    case SLUICE_CNT_SHADOW_BYTE_RATE:
-      return {"shadow_drop", "byte_rate"};
-    case SLUICE_CNT_SHADOW_SYN_RATE:
-      return {"shadow_drop", "syn_rate"};
-    case SLUICE_CNT_DROP_CONTENDED:
-      return {"drop", "contended"};
-    case SLUICE_CNT_PASSED_UNADMITTED:
-      return {"pass", "new_source_over_budget"};
-    case SLUICE_CNT_DROP_UNADMITTED:
-      return {"drop", "new_source_over_budget"};
-    default:
-      return {"", "new_source"};
-  }
+  const CounterInfo* info = counter_info(counter);
+  if (!info) return {"", "unknown"};
+  return {info->verdict(malformed_dropped), info->reason};
 }
 
 std::string render_metrics(const MetricsSnapshot& s) {
