@@ -273,6 +273,14 @@ void Dataplane::write_lpm_slot(int fd, const std::vector<LpmEntry>& entries) {
   for (const auto& entry : entries) update(fd, &entry.key, &entry.value, "prefix slot");
 }
 
+void Dataplane::zero_counter_row(uint32_t row) {
+  std::vector<struct sluice_counter> zeros(datapath_cpus());
+  for (uint32_t counter = 0; counter < SLUICE_COUNTER_MAX; ++counter) {
+    uint32_t key = row * SLUICE_COUNTER_MAX + counter;
+    update(maps_.counters.get(), &key, zeros.data(), "map counters");
+  }
+}
+
 void Dataplane::apply(const CompiledPolicy& policy) {
   const uint64_t next = generation() + 1;
   const uint32_t slot = next & 1;
@@ -289,6 +297,11 @@ void Dataplane::apply(const CompiledPolicy& policy) {
   }
   write_lpm_slot(maps_.prefix(slot).get(), policy.prefixes);
   write_lpm_slot(maps_.access(slot).get(), policy.access);
+
+  // Before the switch, while no packet is judged by a tier in a fresh slot
+  // (only packets in flight under the old generation, if the slot held a
+  // tier deleted in this same change, may still land there: accepted).
+  for (uint32_t row : policy.fresh_slots) zero_counter_row(row);
 
   uint32_t zero = 0;
   update(maps_.active.get(), &zero, &next, "map active");

@@ -38,10 +38,16 @@ CounterLabels counter_labels(uint32_t counter, bool malformed_dropped) {
 std::string render_metrics(const MetricsSnapshot& s) {
   std::string out;
   out.reserve(16384);
+  // Every row gets a tier label of its own, so that no two samples share a
+  // label set: a configured tier its name, the no-tier row "" (no tier name is
+  // empty), and a slot no tier holds now "#<slot>" ('#' is not allowed in tier
+  // names). Such a slot keeps the counts of its deleted tier until the slot is
+  // given to a tier again; then its rows are zeroed (CompiledPolicy::fresh_slots)
+  // and the new tier's series starts from zero.
   auto tier_of = [&](uint32_t row) -> std::string {
     if (row == SLUICE_TIER_NONE) return "";
     auto it = s.tier_names.find(row);
-    return it == s.tier_names.end() ? "" : it->second;
+    return it == s.tier_names.end() ? "#" + std::to_string(row) : it->second;
   };
   // Rows worth exporting: configured tiers, the "no tier" row, and any row that
   // still holds counts from a tier that has since been removed.
@@ -92,7 +98,12 @@ std::string render_metrics(const MetricsSnapshot& s) {
                          escape(s.interfaces[n].name), escape(tier_of(row)),
                          s.interfaces[n].counters.rows[row][SLUICE_CNT_NEW_SOURCE].packets);
 
-  family(out, "sluice_bucket_entries", "gauge", "Sources with a bucket in the map now.");
+  // No evictions counter: the map does not count them, and created minus
+  // occupancy goes down when buckets time out of use, which a counter must
+  // never do. increase(sluice_sources_created_total) - delta(sluice_bucket_entries)
+  // estimates them.
+  family(out, "sluice_bucket_entries", "gauge",
+         "Sources with a bucket in the map now (refreshed at most every 10 s).");
   for (const auto& i : s.interfaces)
     out += fmt::format("sluice_bucket_entries{{interface=\"{}\"}} {}\n", escape(i.name),
                        i.buckets_in_use);
@@ -101,14 +112,6 @@ std::string render_metrics(const MetricsSnapshot& s) {
   for (const auto& i : s.interfaces)
     out += fmt::format("sluice_bucket_capacity{{interface=\"{}\"}} {}\n", escape(i.name),
                        i.bucket_capacity);
-  family(out, "sluice_bucket_evictions_total", "counter",
-         "Buckets created but no longer in the map: evicted by the LRU.");
-  for (const auto& i : s.interfaces) {
-    uint64_t created = i.counters.total(SLUICE_CNT_NEW_SOURCE).packets;
-    out += fmt::format("sluice_bucket_evictions_total{{interface=\"{}\"}} {}\n", escape(i.name),
-                       created > i.buckets_in_use ? created - i.buckets_in_use : 0);
-  }
-
   family(out, "sluice_xdp_attached", "gauge", "1 for the XDP attach mode of each interface.");
   for (const auto& i : s.interfaces)
     out += fmt::format("sluice_xdp_attached{{interface=\"{}\",mode=\"{}\"}} 1\n", escape(i.name),
