@@ -204,6 +204,18 @@ TEST_F(HttpServerTest, ServesPostWithABoundedBody) {
                         std::string(16, 'c') + "\r\n1\r\nc\r\n0\r\n\r\n";
   EXPECT_EQ(exchange(chunked).rfind("HTTP/1.1 413", 0), 0u);
   EXPECT_EQ(exchange("PUT /echo HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405", 0), 0u);
+  // A client that waits for "100 Continue" before it sends the body gets it.
+  int fd = connect_client();
+  std::string head = "POST /echo HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n";
+  ASSERT_EQ(::write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  char buffer[64];
+  ssize_t n = ::read(fd, buffer, sizeof(buffer));
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buffer, static_cast<size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(::write(fd, "body", 4), 4);
+  std::string answer = read_response(fd);
+  EXPECT_EQ(answer.substr(answer.size() - 9), "POST body") << answer;
+  ::close(fd);
 }
 
 TEST_F(HttpServerTest, HeadSendsTheLengthButNoBody) {

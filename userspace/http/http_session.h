@@ -73,6 +73,18 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
         methods.end())
       return respond_and_close(405);
     if (parser_->is_done()) return on_request();
+    // curl and others wait (a second, for curl) for this before they send a body.
+    if (beast::iequals(head[http::field::expect], "100-continue")) {
+      continue_.emplace(http::status::continue_, head.version());
+      return http::async_write(stream_, *continue_,
+                               [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                                 if (!ec) self->read_body();
+                               });
+    }
+    read_body();
+  }
+
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
                        if (ec == http::error::body_limit) return self->respond_and_close(413);
@@ -135,6 +147,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> response_;
+  std::optional<http::response<http::empty_body>> continue_;
   std::shared_ptr<HttpServer::Shared> shared_;
 };
 
