@@ -54,12 +54,19 @@ class HttpServerTest : public ::testing::Test {
     if (loop.joinable()) loop.join();
   }
 
-  int connect_client() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in server_address() const {
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_port = htons(server->port());
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return to;
+  }
+  // A connected client; `receive_buffer` bytes of socket buffer when not 0.
+  int connect_client(int receive_buffer = 0) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (receive_buffer)
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
+    sockaddr_in to = server_address();
     EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
     timeval tv{3, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -81,6 +88,12 @@ class HttpServerTest : public ::testing::Test {
       in.append(buffer, static_cast<size_t>(n));
     }
   }
+  // Sends `request` on `fd` and reads one response.
+  static std::string ask(int fd, const std::string& request) {
+    EXPECT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    return read_response(fd);
+  }
   std::string exchange(const std::string& request) {
     int fd = connect_client();
     EXPECT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
@@ -95,8 +108,7 @@ TEST_F(HttpServerTest, AnswersAndKeepsTheConnectionAlive) {
   int fd = connect_client();
   for (int i = 0; i < 3; ++i) {
     std::string request = "GET /hello?x=1 HTTP/1.1\r\nHost: a\r\nUser-Agent: test/1\r\n\r\n";
-    ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
-    std::string response = read_response(fd);
+    std::string response = ask(fd, request);
     EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << response;
     EXPECT_NE(response.find("X-Seen-Agent: test/1\r\n"), std::string::npos);
     EXPECT_NE(response.find("Connection: keep-alive"), std::string::npos);
@@ -138,14 +150,7 @@ TEST_F(HttpServerTest, CutsOffASlowClient) {
 // socket buffers, the write deadline passes, the session goes.
 TEST_F(HttpServerTest, ClosesAPipeliningClientThatNeverReads) {
   start(HttpLimits{.write_timeout = std::chrono::milliseconds(300)});
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  int small = 4096;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(server->port());
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+  int fd = connect_client(4096);
   std::string requests;
   for (int i = 0; i < 400; ++i) requests += "GET /big HTTP/1.1\r\nHost: a\r\n\r\n";  // 25 MiB asked
   ASSERT_EQ(::send(fd, requests.data(), requests.size(), MSG_NOSIGNAL),
@@ -243,13 +248,11 @@ TEST_F(HttpServerTest, KeepsOneSessionForManyRequestsAndClosesHttp10) {
   int fd = connect_client();
   for (int i = 0; i < 5; ++i) {
     std::string request = "GET /hello HTTP/1.1\r\n\r\n";
-    ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
-    EXPECT_EQ(read_response(fd).rfind("HTTP/1.1 200", 0), 0u);
+    EXPECT_EQ(ask(fd, request).rfind("HTTP/1.1 200", 0), 0u);
     EXPECT_EQ(server->sessions(), 1u) << "request " << i;
   }
   std::string last = "GET /hello HTTP/1.0\r\n\r\n";
-  ASSERT_EQ(::write(fd, last.data(), last.size()), static_cast<ssize_t>(last.size()));
-  EXPECT_NE(read_response(fd).find("Connection: close\r\n"), std::string::npos);
+  EXPECT_NE(ask(fd, last).find("Connection: close\r\n"), std::string::npos);
   char c;
   EXPECT_EQ(::read(fd, &c, 1), 0) << "HTTP/1.0 without keep-alive: closed";
   ::close(fd);
@@ -262,9 +265,7 @@ TEST_F(HttpServerTest, ClosesConnectionsOverTheSessionLimit) {
   for (int i = 0; i < 2; ++i) {
     held.push_back(connect_client());
     std::string request = "GET /hello HTTP/1.1\r\n\r\n";
-    ASSERT_EQ(::write(held.back(), request.data(), request.size()),
-              static_cast<ssize_t>(request.size()));
-    EXPECT_EQ(read_response(held.back()).rfind("HTTP/1.1 200", 0), 0u);
+    EXPECT_EQ(ask(held.back(), request).rfind("HTTP/1.1 200", 0), 0u);
   }
   ASSERT_TRUE(sessions_become(2));
   int over = connect_client();
@@ -290,10 +291,7 @@ TEST_F(HttpServerTest, BacksOffWhileAcceptFails) {
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
   std::vector<int> filler;
   for (int fd; (fd = ::dup(client)) >= 0;) filler.push_back(fd);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(server->port());
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sockaddr_in to = server_address();
   ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
 
   rusage before{}, after{};
@@ -312,8 +310,7 @@ TEST_F(HttpServerTest, BacksOffWhileAcceptFails) {
   timeval tv{3, 0};
   setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   std::string request = "GET /hello HTTP/1.1\r\n\r\n";
-  ASSERT_EQ(::write(client, request.data(), request.size()), static_cast<ssize_t>(request.size()));
-  EXPECT_EQ(read_response(client).rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(ask(client, request).rfind("HTTP/1.1 200", 0), 0u);
   ::close(client);
 }
 
@@ -345,8 +342,7 @@ TEST_F(HttpServerTest, ListensOnAUnixSocket) {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   for (int i = 0; i < 2; ++i) {
     std::string request = "GET /hello HTTP/1.1\r\nUser-Agent: nginx\r\n\r\n";
-    ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
-    std::string response = read_response(fd);
+    std::string response = ask(fd, request);
     EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << response;
     EXPECT_NE(response.find("X-Seen-Agent: nginx\r\n"), std::string::npos);
   }
