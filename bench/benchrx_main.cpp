@@ -25,6 +25,7 @@
 #include <string>
 
 #include "bench_drop.skel.h"
+#include "counter_table.h"
 #include "dataplane.h"
 #include "error.h"
 #include "fd.h"
@@ -74,20 +75,22 @@ DropSkel load_drop() {
 std::string sluice_stats(const sluice::Dataplane& dp) {
   const auto c = dp.counters();
   auto total = [&](uint32_t counter) { return c.total(counter).packets; };
+  auto total_of = [&](sluice::CounterClass wanted) {
+    uint64_t sum = 0;
+    for (const auto& counter : sluice::kCounterTable)
+      if (counter.counter_class == wanted) sum += total(counter.index);
+    return sum;
+  };
   const uint64_t unadmitted_passed = total(SLUICE_CNT_PASSED_UNADMITTED);
   const uint64_t unadmitted_dropped = total(SLUICE_CNT_DROP_UNADMITTED);
-  const uint64_t passed = total(SLUICE_CNT_PASSED) + total(SLUICE_CNT_PASSED_ALLOW) +
-                          total(SLUICE_CNT_PASSED_OTHER) + unadmitted_passed;
-  const uint64_t dropped = total(SLUICE_CNT_DROP_DENY) + total(SLUICE_CNT_DROP_PKT_RATE) +
-                           total(SLUICE_CNT_DROP_BYTE_RATE) + total(SLUICE_CNT_DROP_SYN_RATE) +
-                           total(SLUICE_CNT_DROP_CONTENDED) + unadmitted_dropped;
+  const uint64_t passed = total_of(sluice::CounterClass::kPass);
+  const uint64_t dropped = total_of(sluice::CounterClass::kDrop);
   return fmt::format(
       "{{\"passed\": {}, \"dropped\": {}, \"new_sources\": {}, \"unadmitted_passed\": {}, "
       "\"unadmitted_dropped\": {}, \"contended\": {}, \"malformed\": {}, \"shadow\": {}}}",
       passed, dropped, total(SLUICE_CNT_NEW_SOURCE), unadmitted_passed, unadmitted_dropped,
       total(SLUICE_CNT_DROP_CONTENDED), total(SLUICE_CNT_MALFORMED),
-      total(SLUICE_CNT_SHADOW_PKT_RATE) + total(SLUICE_CNT_SHADOW_BYTE_RATE) +
-          total(SLUICE_CNT_SHADOW_SYN_RATE));
+      total_of(sluice::CounterClass::kShadow));
 }
 
 // The bucket key of `address` under the benchmark policy (IPv4 /32, IPv6 /v6_prefix).

@@ -43,25 +43,81 @@
 #define SLUICE_VERDICT_DROP 1
 
 /*
+ * The maps the daemon pins under /sys/fs/bpf/sluice/<iface>/v<N>/ and adopts
+ * on restart: each is defined as sluice_<name> in sluice_maps.bpf.h and pinned
+ * as <name>. The C++ side derives its map fds and pin list from this (a name
+ * without a map fails to compile there). sluice_admission is not listed: it is
+ * the program's own per-CPU scratch, which the adopted program keeps using.
+ */
+/* clang-format off */
+#define SLUICE_PINNED_MAPS(X)                                                                     \
+	X(active) X(config) X(tiers)                                                              \
+	X(prefix_0) X(prefix_1) X(access_0) X(access_1)                                           \
+	X(buckets) X(counters)
+/* clang-format on */
+
+/*
  * Counters, one row of SLUICE_COUNTER_MAX per tier plus one for
  * SLUICE_TIER_NONE, per CPU. Index: tier * SLUICE_COUNTER_MAX + counter.
+ *
+ * The one list of counters: the SLUICE_CNT_* indices below, the C++ table
+ * (userspace/policy/counter_table.h) that the daemon's JSON, the metrics and
+ * sluicectl read, are all derived from it. Indices are the map layout: never
+ * reorder, only append (and then bump SLUICE_LAYOUT_VERSION).
+ *
+ * X(NAME, name, index, class, reason, column, description)
+ *   name         JSON key (`sluicectl stats --json`)
+ *   class        SLUICE_CNT_CLASS_*: what the counted packets became
+ *   reason       the `reason` label of sluice_packets_total
+ *   column       the `sluicectl stats` column it is summed into ("": shown
+ *                in the summary line under its description instead)
+ *   description  a short phrase for people
  */
-#define SLUICE_CNT_PASSED 0	     /* within limits */
-#define SLUICE_CNT_PASSED_ALLOW 1    /* allow-listed, no limit applied */
-#define SLUICE_CNT_PASSED_OTHER 2    /* not IP (ARP, LLDP...): not limited */
-#define SLUICE_CNT_DROP_DENY 3	     /* deny-listed */
-#define SLUICE_CNT_DROP_PKT_RATE 4   /* over packets/s */
-#define SLUICE_CNT_DROP_BYTE_RATE 5  /* over bytes/s */
-#define SLUICE_CNT_DROP_SYN_RATE 6   /* over new TCP connections/s */
-#define SLUICE_CNT_MALFORMED 7	     /* truncated or unparseable (verdict configurable) */
-#define SLUICE_CNT_SHADOW_PKT_RATE 8 /* shadow tier: would have dropped, passed */
-#define SLUICE_CNT_SHADOW_BYTE_RATE 9
-#define SLUICE_CNT_SHADOW_SYN_RATE 10
-#define SLUICE_CNT_DROP_CONTENDED 11	/* bucket update lost every CAS retry */
-#define SLUICE_CNT_NEW_SOURCE 12	/* first packet of a source (bucket created) */
-#define SLUICE_CNT_PASSED_UNADMITTED 13 /* new source over the creation budget, passed */
-#define SLUICE_CNT_DROP_UNADMITTED 14	/* new source over the creation budget, dropped */
-#define SLUICE_COUNTER_MAX 15
+#define SLUICE_CNT_CLASS_PASS 0	      /* passed */
+#define SLUICE_CNT_CLASS_DROP 1	      /* dropped */
+#define SLUICE_CNT_CLASS_SHADOW 2     /* would have been dropped; passed (shadow tier) */
+#define SLUICE_CNT_CLASS_CONFIGURED 3 /* passed or dropped by sluice_config.malformed_verdict */
+#define SLUICE_CNT_CLASS_EVENT 4      /* not a verdict: counted besides one */
+
+/* clang-format off */
+#define SLUICE_COUNTERS(X)                                                                        \
+	/* within limits */                                                                       \
+	X(PASSED, passed, 0, PASS, "within_limits", "PASSED", "passed")                          \
+	/* allow-listed, no limit applied */                                                      \
+	X(PASSED_ALLOW, passed_allow, 1, PASS, "allow_list", "", "allow-listed passed")          \
+	/* not IP (ARP, LLDP...): not limited */                                                  \
+	X(PASSED_OTHER, passed_other, 2, PASS, "not_ip", "", "non-IP passed")                    \
+	/* deny-listed */                                                                         \
+	X(DROP_DENY, drop_deny, 3, DROP, "deny_list", "", "deny-listed dropped")                 \
+	/* over packets/s */                                                                      \
+	X(DROP_PKT_RATE, drop_pkt_rate, 4, DROP, "packet_rate", "PKT-RATE", "over packets/s")    \
+	/* over bytes/s */                                                                        \
+	X(DROP_BYTE_RATE, drop_byte_rate, 5, DROP, "byte_rate", "BYTE-RATE", "over bytes/s")     \
+	/* over new TCP connections/s */                                                          \
+	X(DROP_SYN_RATE, drop_syn_rate, 6, DROP, "syn_rate", "SYN-RATE", "over SYN/s")           \
+	/* truncated or unparseable (verdict configurable) */                                     \
+	X(MALFORMED, malformed, 7, CONFIGURED, "malformed", "", "malformed")                     \
+	/* shadow tier: would have dropped, passed */                                             \
+	X(SHADOW_PKT_RATE, shadow_pkt_rate, 8, SHADOW, "packet_rate", "SHADOW", "shadow over packets/s") \
+	X(SHADOW_BYTE_RATE, shadow_byte_rate, 9, SHADOW, "byte_rate", "SHADOW", "shadow over bytes/s") \
+	X(SHADOW_SYN_RATE, shadow_syn_rate, 10, SHADOW, "syn_rate", "SHADOW", "shadow over SYN/s") \
+	/* bucket update lost every CAS retry */                                                  \
+	X(DROP_CONTENDED, drop_contended, 11, DROP, "contended", "", "contended dropped")         \
+	/* first packet of a source (bucket created) */                                           \
+	X(NEW_SOURCE, new_source, 12, EVENT, "new_source", "SOURCES", "new sources")             \
+	/* new source over the creation budget, passed */                                         \
+	X(PASSED_UNADMITTED, passed_unadmitted, 13, PASS, "new_source_over_budget", "",          \
+	  "unadmitted passed")                                                                    \
+	/* new source over the creation budget, dropped */                                        \
+	X(DROP_UNADMITTED, drop_unadmitted, 14, DROP, "new_source_over_budget", "",              \
+	  "unadmitted dropped")
+/* clang-format on */
+
+#define SLUICE_CNT_ENUM_ENTRY(NAME, name, index, class, reason, column, description)               \
+	SLUICE_CNT_##NAME = index,
+enum sluice_counter_index { SLUICE_COUNTERS(SLUICE_CNT_ENUM_ENTRY) SLUICE_COUNTER_MAX };
+#undef SLUICE_CNT_ENUM_ENTRY
+
 #define SLUICE_COUNTER_ROWS (SLUICE_MAX_TIERS + 1)
 
 struct sluice_counter {

@@ -186,6 +186,19 @@ static __always_inline __u32 judge(struct sluice_bucket *b, const struct sluice_
 	return SLUICE_CNT_PASSED;
 }
 
+/* The shadow twin of a rate drop counter (judge() returns no other drop here). */
+static __always_inline __u32 shadow_counter(__u32 drop_counter)
+{
+	switch (drop_counter) {
+	case SLUICE_CNT_DROP_BYTE_RATE:
+		return SLUICE_CNT_SHADOW_BYTE_RATE;
+	case SLUICE_CNT_DROP_SYN_RATE:
+		return SLUICE_CNT_SHADOW_SYN_RATE;
+	default:
+		return SLUICE_CNT_SHADOW_PKT_RATE;
+	}
+}
+
 /* Spends one token of a per-CPU meter: no other CPU writes it, so no atomics. */
 static __always_inline int spend_local(__u64 *tat, const struct sluice_rate *rate, __u64 now)
 {
@@ -329,8 +342,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	b->dropped++;
 	if ((tier->flags & SLUICE_TIER_F_SHADOW) && verdict != SLUICE_CNT_DROP_CONTENDED) {
 		/* Shadow: count as the matching would-drop counter, then pass. */
-		count(b->tier, verdict - SLUICE_CNT_DROP_PKT_RATE + SLUICE_CNT_SHADOW_PKT_RATE,
-		      len);
+		count(b->tier, shadow_counter(verdict), len);
 		return XDP_PASS;
 	}
 	count(b->tier, verdict, len);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
 
+#include "counter_table.h"
 #include "packet_builder.h"
 #include "sources.h"
 #include "xdp_harness.h"
@@ -145,6 +146,36 @@ TEST_F(PolicyTest, CountersAreKeptPerTierWithBytes) {
   ASSERT_TRUE(bucket.has_value());
   EXPECT_EQ(bucket->passed, 5u);
   EXPECT_EQ(bucket->dropped, 3u);
+}
+
+// A tier deleted keeps its counts in its slot (sluicectl shows them as
+// deleted) until the slot is given to another tier, which starts from zero;
+// tiers that keep their slot keep their counts.
+TEST_F(PolicyTest, AReusedTierSlotStartsFromZero) {
+  Policy p = tiered_policy();
+  p.prefixes = {{Cidr::parse("198.18.1.0/24"), "five"}};
+  harness.apply(p);
+  harness.run_passed(udp_from("198.18.1.1"), kEpoch, 8);
+  burst_of("198.18.2.1");  // default tier "one"
+  const uint32_t five = harness.tier_index("five"), one = harness.tier_index("one");
+  ASSERT_EQ(harness.counters().at(five, SLUICE_CNT_PASSED).packets, 5u);
+
+  p.tiers.erase(p.tiers.begin() + 1);
+  p.prefixes.clear();
+  harness.apply(p);
+  EXPECT_EQ(harness.counters().at(five, SLUICE_CNT_PASSED).packets, 5u)
+      << "deleted, not yet reused";
+
+  p.tiers.push_back(TierSpec{.name = "new", .packets = {5, kSec, 0}});
+  p.prefixes = {{Cidr::parse("198.18.3.0/24"), "new"}};
+  harness.apply(p);
+  ASSERT_EQ(harness.tier_index("new"), five) << "the freed slot is reused";
+  auto counters = harness.counters();
+  for (uint32_t c = 0; c < SLUICE_COUNTER_MAX; ++c)
+    EXPECT_EQ(counters.at(five, c).packets, 0u) << counter_info(c)->name;
+  EXPECT_EQ(counters.at(one, SLUICE_CNT_PASSED).packets, 1u) << "kept by a tier that stays";
+  harness.run_passed(udp_from("198.18.3.1"), kEpoch + 5 * kSec, 8);
+  EXPECT_EQ(harness.counters().at(five, SLUICE_CNT_PASSED).packets, 5u);
 }
 
 }  // namespace

@@ -1,15 +1,23 @@
-// The HTTP listener against a raw socket client: answers, keep-alive, and
-// every way a client can misbehave.
+// The HTTP server against raw socket clients, over TCP and a unix socket:
+// answers, keep-alive, bodies, and every way a client can misbehave (slow
+// heads, pipelining without reading, oversized heads and bodies, too many
+// connections) or the host can fail (accept out of file descriptors).
 #include "http_server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <thread>
+#include <vector>
 
 namespace sluice {
 namespace {
@@ -21,27 +29,44 @@ class HttpServerTest : public ::testing::Test {
   std::thread loop;
 
   void start(HttpLimits limits = {}) {
-    server = std::make_unique<HttpServer>(
-        io, parse_listen_address("127.0.0.1:0"),
-        [](const HttpRequest& r) {
-          if (r.path() != "/hello") return HttpResponse{.status = 404, .body = "no\n"};
-          return HttpResponse{.headers = {{"X-Seen-Agent", r.header("user-agent")}},
-                              .body = "hi\n"};
-        },
-        limits);
+    server = std::make_unique<HttpServer>(io, parse_listen_address("127.0.0.1:0"), handler,
+                                          std::move(limits));
     loop = std::thread([this] { io.run(); });
+  }
+  // /hello answers, /big sends 64 KiB, /echo returns method and body.
+  static HttpResponse handler(const HttpRequest& r) {
+    if (r.path() == "/big") return HttpResponse{.body = std::string(64 * 1024, 'x')};
+    if (r.path() == "/echo") return HttpResponse{.body = r.method + " " + r.body};
+    if (r.path() != "/hello") return HttpResponse{.status = 404, .body = "no\n"};
+    return HttpResponse{.headers = {{"X-Seen-Agent", r.header("user-agent")}}, .body = "hi\n"};
+  }
+  // Waits until the server holds `n` sessions; false after `limit`.
+  bool sessions_become(size_t n, std::chrono::milliseconds limit = std::chrono::seconds(3)) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (server->sessions() != n) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
   }
   void TearDown() override {
     io.stop();
     if (loop.joinable()) loop.join();
   }
 
-  int connect_client() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in server_address() const {
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_port = htons(server->port());
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return to;
+  }
+  // A connected client; `receive_buffer` bytes of socket buffer when not 0.
+  int connect_client(int receive_buffer = 0) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (receive_buffer)
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
+    sockaddr_in to = server_address();
     EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
     timeval tv{3, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -63,6 +88,12 @@ class HttpServerTest : public ::testing::Test {
       in.append(buffer, static_cast<size_t>(n));
     }
   }
+  // Sends `request` on `fd` and reads one response.
+  static std::string ask(int fd, const std::string& request) {
+    EXPECT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    return read_response(fd);
+  }
   std::string exchange(const std::string& request) {
     int fd = connect_client();
     EXPECT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
@@ -77,8 +108,7 @@ TEST_F(HttpServerTest, AnswersAndKeepsTheConnectionAlive) {
   int fd = connect_client();
   for (int i = 0; i < 3; ++i) {
     std::string request = "GET /hello?x=1 HTTP/1.1\r\nHost: a\r\nUser-Agent: test/1\r\n\r\n";
-    ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
-    std::string response = read_response(fd);
+    std::string response = ask(fd, request);
     EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << response;
     EXPECT_NE(response.find("X-Seen-Agent: test/1\r\n"), std::string::npos);
     EXPECT_NE(response.find("Connection: keep-alive"), std::string::npos);
@@ -114,6 +144,211 @@ TEST_F(HttpServerTest, CutsOffASlowClient) {
   EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(2));
   ::close(fd);
   EXPECT_EQ(exchange("GET /hello HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+}
+
+// A client that pipelines requests and never reads: the responses fill the
+// socket buffers, the write deadline passes, the session goes.
+TEST_F(HttpServerTest, ClosesAPipeliningClientThatNeverReads) {
+  start(HttpLimits{.write_timeout = std::chrono::milliseconds(300)});
+  int fd = connect_client(4096);
+  std::string requests;
+  for (int i = 0; i < 400; ++i) requests += "GET /big HTTP/1.1\r\nHost: a\r\n\r\n";  // 25 MiB asked
+  ASSERT_EQ(::send(fd, requests.data(), requests.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(requests.size()));
+  ASSERT_TRUE(sessions_become(1));
+  auto begin = std::chrono::steady_clock::now();
+  EXPECT_TRUE(sessions_become(0, std::chrono::seconds(3))) << "the session outlived its deadline";
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::seconds(2));
+  ::close(fd);
+  EXPECT_EQ(exchange("GET /hello HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+}
+
+// Slowloris: a head sent a byte at a time never completes within the read
+// deadline, however steadily the bytes come.
+TEST_F(HttpServerTest, CutsOffAHeadThatTrickles) {
+  start(HttpLimits{.read_timeout = std::chrono::milliseconds(300)});
+  int fd = connect_client();
+  const std::string head = "GET /hello HTTP/1.1\r\nX-Slow: " + std::string(200, 'a');
+  auto begin = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (char c : head) {
+    if (::send(fd, &c, 1, MSG_NOSIGNAL) != 1) {
+      closed = true;
+      break;
+    }
+    char in;
+    if (::recv(fd, &in, 1, MSG_DONTWAIT) == 0) {
+      closed = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::milliseconds(1000));
+  ::close(fd);
+  EXPECT_TRUE(sessions_become(0));
+}
+
+TEST_F(HttpServerTest, RefusesAHeadOfManyFieldsOverTheLimit) {
+  start(HttpLimits{.max_header_bytes = 1024});
+  std::string request = "GET /hello HTTP/1.1\r\n";
+  for (int i = 0; i < 50; ++i)
+    request += "X-Field-" + std::to_string(i) + ": " + std::string(30, 'v') + "\r\n";
+  EXPECT_EQ(exchange(request + "\r\n").rfind("HTTP/1.1 431", 0), 0u);
+  EXPECT_EQ(exchange("GET /hello HTTP/1.1\r\nX-Small: 1\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+}
+
+TEST_F(HttpServerTest, ServesPostWithABoundedBody) {
+  start(HttpLimits{.max_body_bytes = 16, .methods = {"GET", "HEAD", "POST"}});
+  std::string ok = exchange("POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789");
+  EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0u) << ok;
+  EXPECT_EQ(ok.substr(ok.size() - 15), "POST 0123456789");
+  EXPECT_EQ(exchange("POST /echo HTTP/1.1\r\nContent-Length: 17\r\n\r\n").rfind("HTTP/1.1 413", 0),
+            0u);
+  std::string chunked = "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n" +
+                        std::string(16, 'c') + "\r\n1\r\nc\r\n0\r\n\r\n";
+  EXPECT_EQ(exchange(chunked).rfind("HTTP/1.1 413", 0), 0u);
+  EXPECT_EQ(exchange("PUT /echo HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 405", 0), 0u);
+  // A client that waits for "100 Continue" before it sends the body gets it.
+  int fd = connect_client();
+  std::string head = "POST /echo HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n";
+  ASSERT_EQ(::write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  char buffer[64];
+  ssize_t n = ::read(fd, buffer, sizeof(buffer));
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buffer, static_cast<size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(::write(fd, "body", 4), 4);
+  std::string answer = read_response(fd);
+  EXPECT_EQ(answer.substr(answer.size() - 9), "POST body") << answer;
+  ::close(fd);
+}
+
+TEST_F(HttpServerTest, HeadSendsTheLengthButNoBody) {
+  start();
+  int fd = connect_client();
+  std::string requests = "HEAD /hello HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n";
+  ASSERT_EQ(::write(fd, requests.data(), requests.size()), static_cast<ssize_t>(requests.size()));
+  // Content-Length: 3 but no body: the next bytes are the GET's answer.
+  std::string in;
+  char buffer[4096];
+  while (in.find("hi\n") == std::string::npos) {
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    ASSERT_GT(n, 0) << in;
+    in.append(buffer, static_cast<size_t>(n));
+  }
+  auto second = in.find("HTTP/1.1 200", 1);
+  ASSERT_NE(second, std::string::npos) << in;
+  EXPECT_NE(in.substr(0, second).find("Content-Length: 3\r\n"), std::string::npos) << in;
+  EXPECT_EQ(in.substr(0, second).find("hi\n"), std::string::npos) << in;
+  ::close(fd);
+}
+
+TEST_F(HttpServerTest, KeepsOneSessionForManyRequestsAndClosesHttp10) {
+  start();
+  int fd = connect_client();
+  for (int i = 0; i < 5; ++i) {
+    std::string request = "GET /hello HTTP/1.1\r\n\r\n";
+    EXPECT_EQ(ask(fd, request).rfind("HTTP/1.1 200", 0), 0u);
+    EXPECT_EQ(server->sessions(), 1u) << "request " << i;
+  }
+  std::string last = "GET /hello HTTP/1.0\r\n\r\n";
+  EXPECT_NE(ask(fd, last).find("Connection: close\r\n"), std::string::npos);
+  char c;
+  EXPECT_EQ(::read(fd, &c, 1), 0) << "HTTP/1.0 without keep-alive: closed";
+  ::close(fd);
+  EXPECT_TRUE(sessions_become(0));
+}
+
+TEST_F(HttpServerTest, ClosesConnectionsOverTheSessionLimit) {
+  start(HttpLimits{.max_connections = 2});
+  std::vector<int> held;
+  for (int i = 0; i < 2; ++i) {
+    held.push_back(connect_client());
+    std::string request = "GET /hello HTTP/1.1\r\n\r\n";
+    EXPECT_EQ(ask(held.back(), request).rfind("HTTP/1.1 200", 0), 0u);
+  }
+  ASSERT_TRUE(sessions_become(2));
+  int over = connect_client();
+  char c;
+  EXPECT_EQ(::read(over, &c, 1), 0) << "the third connection is closed at once";
+  ::close(over);
+  ::close(held[0]);
+  ASSERT_TRUE(sessions_become(1));
+  EXPECT_EQ(exchange("GET /hello HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+  ::close(held[1]);
+}
+
+// Out of file descriptors, accept fails while the connection stays queued:
+// the server waits and retries instead of spinning, and serves it once fds
+// are free again.
+TEST_F(HttpServerTest, BacksOffWhileAcceptFails) {
+  start(HttpLimits{.accept_backoff = std::chrono::milliseconds(50)});
+  int client = ::socket(AF_INET, SOCK_STREAM, 0);
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit tight = saved;
+  tight.rlim_cur = 256;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::vector<int> filler;
+  for (int fd; (fd = ::dup(client)) >= 0;) filler.push_back(fd);
+  sockaddr_in to = server_address();
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+
+  rusage before{}, after{};
+  getrusage(RUSAGE_SELF, &before);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  getrusage(RUSAGE_SELF, &after);
+  auto cpu_us = [](const rusage& r) {
+    return (r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1'000'000L + r.ru_utime.tv_usec +
+           r.ru_stime.tv_usec;
+  };
+  EXPECT_LT(cpu_us(after) - cpu_us(before), 100'000L) << "CPU spent while accept fails";
+  EXPECT_EQ(server->sessions(), 0u);
+
+  for (int fd : filler) ::close(fd);
+  setrlimit(RLIMIT_NOFILE, &saved);
+  timeval tv{3, 0};
+  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string request = "GET /hello HTTP/1.1\r\n\r\n";
+  EXPECT_EQ(ask(client, request).rfind("HTTP/1.1 200", 0), 0u);
+  ::close(client);
+}
+
+TEST_F(HttpServerTest, ListensOnAUnixSocket) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("sluice-http-" + std::to_string(getpid())))
+          .string();
+  {
+    std::ofstream(path) << "not a socket";
+    EXPECT_THROW(HttpServer(io, boost::asio::local::stream_protocol::endpoint(path), handler),
+                 std::system_error);
+    std::filesystem::remove(path);
+  }
+  // A socket file left by an earlier run (bound, never unlinked) is replaced.
+  sockaddr_un to{};
+  to.sun_family = AF_UNIX;
+  std::snprintf(to.sun_path, sizeof(to.sun_path), "%s", path.c_str());
+  int stale = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_EQ(::bind(stale, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+  ::close(stale);
+  ASSERT_TRUE(std::filesystem::exists(path));
+  server = std::make_unique<HttpServer>(io, boost::asio::local::stream_protocol::endpoint(path),
+                                        handler);
+  loop = std::thread([this] { io.run(); });
+  EXPECT_EQ(server->port(), 0);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+  timeval tv{3, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  for (int i = 0; i < 2; ++i) {
+    std::string request = "GET /hello HTTP/1.1\r\nUser-Agent: nginx\r\n\r\n";
+    std::string response = ask(fd, request);
+    EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << response;
+    EXPECT_NE(response.find("X-Seen-Agent: nginx\r\n"), std::string::npos);
+  }
+  ::close(fd);
+  server->close();
+  EXPECT_FALSE(std::filesystem::exists(path)) << "the socket file goes with the listener";
 }
 
 TEST(ListenAddress, ParsesBothFamiliesAndRejectsNonsense) {

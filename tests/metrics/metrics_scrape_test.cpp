@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 
+#include "http_get.h"
 #include "lab.h"
 #include "traffic.h"
 
@@ -18,29 +19,6 @@ namespace sluice::testing {
 namespace {
 
 using std::chrono::milliseconds;
-
-// GET `path` from 127.0.0.1:`port` inside `netns`; returns the whole response.
-std::string http_get(const std::string& netns, uint16_t port, const std::string& path) {
-  int fd = -1;
-  in_netns(netns, [&] { fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
-    ::close(fd);
-    return "";
-  }
-  std::string request = "GET " + path + " HTTP/1.0\r\n\r\n";
-  ::write(fd, request.data(), request.size());
-  std::string response;
-  char buffer[8192];
-  ssize_t n;
-  while ((n = ::read(fd, buffer, sizeof(buffer))) > 0)
-    response.append(buffer, static_cast<size_t>(n));
-  ::close(fd);
-  return response;
-}
 
 // Sample lines "name{labels} value" -> value.
 std::map<std::string, double> samples(const std::string& body) {

@@ -54,6 +54,21 @@ TEST(Policy, TierIndicesStayStableAcrossChanges) {
   EXPECT_EQ(second.tier_index.at("silver"), 0u) << "silver reuses the freed index";
 }
 
+TEST(Policy, NamesTheSlotsThatChangeHands) {
+  TierSlots slots;
+  auto first = compile_policy(two_tiers(), slots, 1);
+  EXPECT_EQ(first.fresh_slots, (std::vector<uint32_t>{0, 1})) << "every slot is new at first";
+  slots.commit(first.tier_index);
+  EXPECT_TRUE(compile_policy(two_tiers(), slots, 1).fresh_slots.empty()) << "nothing changed";
+  Policy p = two_tiers();
+  p.tiers.erase(p.tiers.begin());  // "free" goes, "silver" takes its slot
+  p.tiers.push_back(TierSpec{.name = "silver"});
+  p.default_tier = "gold";
+  auto next = compile_policy(p, slots, 1);
+  ASSERT_EQ(next.tier_index.at("silver"), first.tier_index.at("free"));
+  EXPECT_EQ(next.fresh_slots, (std::vector<uint32_t>{first.tier_index.at("free")}));
+}
+
 TEST(Policy, RejectsEveryKindOfBadInput) {
   Policy p = two_tiers();
   p.default_tier = "platinum";

@@ -85,15 +85,10 @@ Dataplane Dataplane::load(const LoadOptions& options) {
   check_libbpf(sluice_xdp__load(skel), "load BPF program sluice_xdp");
 
   auto& m = dp.maps_;
-  m.active = dup_fd(bpf_map__fd(skel->maps.sluice_active), "map active");
-  m.config = dup_fd(bpf_map__fd(skel->maps.sluice_config), "map config");
-  m.tiers = dup_fd(bpf_map__fd(skel->maps.sluice_tiers), "map tiers");
-  m.prefix[0] = dup_fd(bpf_map__fd(skel->maps.sluice_prefix_0), "map prefix_0");
-  m.prefix[1] = dup_fd(bpf_map__fd(skel->maps.sluice_prefix_1), "map prefix_1");
-  m.access[0] = dup_fd(bpf_map__fd(skel->maps.sluice_access_0), "map access_0");
-  m.access[1] = dup_fd(bpf_map__fd(skel->maps.sluice_access_1), "map access_1");
-  m.buckets = dup_fd(bpf_map__fd(skel->maps.sluice_buckets), "map buckets");
-  m.counters = dup_fd(bpf_map__fd(skel->maps.sluice_counters), "map counters");
+#define SLUICE_DUP_MAP_FD(name) \
+  m.name = dup_fd(bpf_map__fd(skel->maps.sluice_##name), "map " #name);
+  SLUICE_PINNED_MAPS(SLUICE_DUP_MAP_FD)
+#undef SLUICE_DUP_MAP_FD
   dp.prog_fd_ = dup_fd(bpf_program__fd(skel->progs.sluice_xdp), "program sluice_xdp");
 
   // Until a policy is applied: one unlimited tier, default aggregation, pass
@@ -152,11 +147,13 @@ void Dataplane::attach(const std::string& ifname, XdpMode mode) {
 }
 
 std::vector<std::pair<const char*, Fd*>> Dataplane::pinned_objects() {
-  return {{"active", &maps_.active},      {"config", &maps_.config},
-          {"tiers", &maps_.tiers},        {"prefix_0", &maps_.prefix[0]},
-          {"prefix_1", &maps_.prefix[1]}, {"access_0", &maps_.access[0]},
-          {"access_1", &maps_.access[1]}, {"buckets", &maps_.buckets},
-          {"counters", &maps_.counters},  {"link", &link_}};
+  std::vector<std::pair<const char*, Fd*>> objects = {
+#define SLUICE_PIN_ENTRY(name) {#name, &maps_.name},
+      SLUICE_PINNED_MAPS(SLUICE_PIN_ENTRY)
+#undef SLUICE_PIN_ENTRY
+  };
+  objects.emplace_back("link", &link_);
+  return objects;
 }
 
 void Dataplane::pin() {
@@ -276,6 +273,14 @@ void Dataplane::write_lpm_slot(int fd, const std::vector<LpmEntry>& entries) {
   for (const auto& entry : entries) update(fd, &entry.key, &entry.value, "prefix slot");
 }
 
+void Dataplane::zero_counter_row(uint32_t row) {
+  std::vector<struct sluice_counter> zeros(datapath_cpus());
+  for (uint32_t counter = 0; counter < SLUICE_COUNTER_MAX; ++counter) {
+    uint32_t key = row * SLUICE_COUNTER_MAX + counter;
+    update(maps_.counters.get(), &key, zeros.data(), "map counters");
+  }
+}
+
 void Dataplane::apply(const CompiledPolicy& policy) {
   const uint64_t next = generation() + 1;
   const uint32_t slot = next & 1;
@@ -290,8 +295,13 @@ void Dataplane::apply(const CompiledPolicy& policy) {
     uint32_t key = slot * SLUICE_MAX_TIERS + i;
     update(maps_.tiers.get(), &key, &policy.tiers[i], "map tiers");
   }
-  write_lpm_slot(maps_.prefix[slot].get(), policy.prefixes);
-  write_lpm_slot(maps_.access[slot].get(), policy.access);
+  write_lpm_slot(maps_.prefix(slot).get(), policy.prefixes);
+  write_lpm_slot(maps_.access(slot).get(), policy.access);
+
+  // Before the switch, while no packet is judged by a tier in a fresh slot
+  // (only packets in flight under the old generation, if the slot held a
+  // tier deleted in this same change, may still land there: accepted).
+  for (uint32_t row : policy.fresh_slots) zero_counter_row(row);
 
   uint32_t zero = 0;
   update(maps_.active.get(), &zero, &next, "map active");

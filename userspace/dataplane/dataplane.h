@@ -80,7 +80,8 @@ class Dataplane {
   int prog_fd() const { return prog_fd_.get(); }
 
   // Writes `policy` into the inactive slot and switches to it: packets are
-  // judged by the old or the new policy, never by a mix. Buckets are kept.
+  // judged by the old or the new policy, never by a mix. Buckets are kept;
+  // the counters of policy.fresh_slots are zeroed.
   void apply(const CompiledPolicy& policy);
   uint64_t generation() const;
   // The policy settings currently active (as read back from the maps).
@@ -101,14 +102,25 @@ class Dataplane {
   void set_test_clock(uint64_t now_ns);
 
  private:
+  // One fd per SLUICE_PINNED_MAPS entry, named after it.
   struct Maps {
-    Fd active, config, tiers, prefix[2], access[2], buckets, counters;
+#define SLUICE_MAP_FD(name) Fd name;
+    SLUICE_PINNED_MAPS(SLUICE_MAP_FD)
+#undef SLUICE_MAP_FD
+    const Fd& prefix(uint32_t slot) const {
+      return slot ? prefix_1 : prefix_0;
+    }
+    const Fd& access(uint32_t slot) const {
+      return slot ? access_1 : access_0;
+    }
   };
 
   Dataplane() = default;
   std::vector<std::pair<const char*, Fd*>> pinned_objects();
   void remove_pins();
   void write_lpm_slot(int fd, const std::vector<LpmEntry>& entries);
+  // Sets one tier's counters to zero on every CPU.
+  void zero_counter_row(uint32_t row);
 
   struct SkeletonDeleter {
     void operator()(struct sluice_xdp* skel) const;

@@ -1,22 +1,21 @@
 #include "http_server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include <algorithm>
-#include <atomic>
-#include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/streambuf.hpp>
-#include <boost/asio/write.hpp>
-#include <istream>
 #include <memory>
-#include <stdexcept>
 #include <system_error>
+#include <type_traits>
+
+#include "http_session.h"
 
 namespace sluice {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
+namespace local = asio::local;
 
 std::string HttpRequest::header(const std::string& name) const {
   for (const auto& [key, value] : headers)
@@ -57,161 +56,137 @@ const char* http_reason(int status) {
   }
 }
 
-struct HttpServer::Shared {
-  Shared(asio::io_context& io, HttpHandler h, HttpLimits l)
-      : io(io), acceptor(io), handler(std::move(h)), limits(l) {}
-  asio::io_context& io;
-  tcp::acceptor acceptor;
-  HttpHandler handler;
-  HttpLimits limits;
-  std::atomic<size_t> connections{0};
+// The accepting side, one per server, over TCP or a unix socket.
+struct HttpServer::Listener {
+  virtual ~Listener() = default;
+  virtual uint16_t port() const = 0;
+  virtual void close() = 0;
 };
 
 namespace {
 
-// One connection: read a request head, answer, repeat while kept alive.
-class Session : public std::enable_shared_from_this<Session> {
+template <class Protocol>
+class ListenerOf final : public HttpServer::Listener,
+                         public std::enable_shared_from_this<ListenerOf<Protocol>> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<HttpServer::Shared> shared)
-      : socket_(std::move(socket)),
-        timer_(socket_.get_executor()),
-        buffer_(shared->limits.max_header_bytes),
-        shared_(std::move(shared)) {
-    ++shared_->connections;
-  }
-  ~Session() { --shared_->connections; }
+  ListenerOf(asio::io_context& io, std::shared_ptr<HttpServer::Shared> shared)
+      : acceptor_(io), backoff_(io), shared_(std::move(shared)) {}
 
-  void read() {
-    auto self = shared_from_this();
-    timer_.expires_after(shared_->limits.read_timeout);
-    timer_.async_wait([self](const boost::system::error_code& ec) {
-      if (!ec) {
-        boost::system::error_code ignored;
-        self->socket_.close(ignored);  // slow or idle client: cut off
-      }
+  void listen(const typename Protocol::endpoint& endpoint, const std::string& where) {
+    boost::system::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec && std::is_same_v<Protocol, tcp>)
+      acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw std::system_error(ec.value(), std::generic_category(), "listen on " + where);
+    where_ = where;
+    if constexpr (std::is_same_v<Protocol, tcp>)
+      where_ = where.substr(0, where.rfind(':') + 1) + std::to_string(port());
+  }
+
+  void accept() {
+    acceptor_.async_accept([self = this->shared_from_this()](const boost::system::error_code& ec,
+                                                             typename Protocol::socket socket) {
+      self->on_accept(ec, std::move(socket));
     });
-    asio::async_read_until(socket_, buffer_, "\r\n\r\n",
-                           [self](const boost::system::error_code& ec, size_t bytes) {
-                             self->timer_.cancel();
-                             self->on_head(ec, bytes);
-                           });
+  }
+
+  uint16_t port() const override {
+    if constexpr (std::is_same_v<Protocol, tcp>) {
+      boost::system::error_code ec;
+      auto endpoint = acceptor_.local_endpoint(ec);
+      return ec ? 0 : endpoint.port();
+    }
+    return 0;
+  }
+
+  void close() override {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    backoff_.cancel();
   }
 
  private:
-  void on_head(const boost::system::error_code& ec, size_t bytes) {
-    if (ec == asio::error::not_found) return respond_and_close(431);  // head over the limit
-    if (ec) return;                                                   // closed, reset or timed out
-    HttpRequest request;
-    if (!parse(bytes, request)) return respond_and_close(400);
-    buffer_.consume(bytes);
-    const std::string length = request.header("content-length");
-    if ((!length.empty() && length != "0") || !request.header("transfer-encoding").empty())
-      return respond_and_close(413);
-    if (request.method != "GET" && request.method != "HEAD") return respond_and_close(405);
-
-    HttpResponse response;
-    try {
-      response = shared_->handler(request);
-    } catch (const std::exception& e) {
-      spdlog::error("http: {} {}: {}", request.method, request.target, e.what());
-      response = HttpResponse{.status = 500, .body = "internal error\n"};
+  void on_accept(const boost::system::error_code& ec, typename Protocol::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+      // The listener stays readable while the error lasts (the connection is
+      // still queued): accepting again at once would spin the loop.
+      if (!failing_)
+        spdlog::warn("http: accept on {}: {}; retrying every {} ms", where_, ec.message(),
+                     shared_->limits.accept_backoff.count());
+      failing_ = true;
+      backoff_.expires_after(shared_->limits.accept_backoff);
+      backoff_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
+        if (!ec) self->accept();
+      });
+      return;
     }
-    bool keep_alive = request.version == "HTTP/1.1" && request.header("connection") != "close";
-    if (request.method == "HEAD") response.body.clear();
-    write(response, keep_alive);
-  }
-
-  bool parse(size_t bytes, HttpRequest& request) {
-    std::string head(asio::buffers_begin(buffer_.data()),
-                     asio::buffers_begin(buffer_.data()) + bytes);
-    size_t line_end = head.find("\r\n");
-    std::string line = head.substr(0, line_end);
-    auto first = line.find(' '), second = line.rfind(' ');
-    if (first == std::string::npos || second == first) return false;
-    request.method = line.substr(0, first);
-    request.target = line.substr(first + 1, second - first - 1);
-    request.version = line.substr(second + 1);
-    if (request.version != "HTTP/1.1" && request.version != "HTTP/1.0") return false;
-    if (request.target.empty() || request.target.front() != '/') return false;
-    size_t at = line_end + 2;
-    while (at < head.size()) {
-      size_t end = head.find("\r\n", at);
-      if (end == std::string::npos || end == at) break;
-      std::string field = head.substr(at, end - at);
-      auto colon = field.find(':');
-      if (colon == std::string::npos || colon == 0) return false;
-      std::string name = field.substr(0, colon);
-      std::transform(name.begin(), name.end(), name.begin(),
-                     [](unsigned char c) { return std::tolower(c); });
-      std::string value = field.substr(colon + 1);
-      value.erase(0, value.find_first_not_of(" \t"));
-      value.erase(value.find_last_not_of(" \t") + 1);
-      request.headers.emplace_back(std::move(name), std::move(value));
-      at = end + 2;
+    if (failing_) spdlog::info("http: accepting on {} again", where_);
+    failing_ = false;
+    if (shared_->sessions >= shared_->limits.max_connections) {
+      boost::system::error_code ignored;
+      socket.close(ignored);
+    } else {
+      std::make_shared<http_detail::Session<Protocol>>(std::move(socket), shared_)->read();
     }
-    return true;
+    accept();
   }
 
-  void respond_and_close(int status) {
-    write(HttpResponse{.status = status, .body = std::string(http_reason(status)) + "\n"}, false);
-  }
-
-  void write(const HttpResponse& response, bool keep_alive) {
-    out_ =
-        "HTTP/1.1 " + std::to_string(response.status) + " " + http_reason(response.status) + "\r\n";
-    out_ += "Content-Type: " + response.content_type + "\r\n";
-    out_ += "Content-Length: " + std::to_string(response.body.size()) + "\r\n";
-    for (const auto& [name, value] : response.headers) out_ += name + ": " + value + "\r\n";
-    out_ += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
-    out_ += response.body;
-    auto self = shared_from_this();
-    asio::async_write(socket_, asio::buffer(out_),
-                      [self, keep_alive](const boost::system::error_code& ec, size_t) {
-                        if (!ec && keep_alive) return self->read();
-                        boost::system::error_code ignored;
-                        self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
-                        self->socket_.close(ignored);
-                      });
-  }
-
-  tcp::socket socket_;
-  asio::steady_timer timer_;
-  asio::streambuf buffer_;
-  std::string out_;
+  typename Protocol::acceptor acceptor_;
+  asio::steady_timer backoff_;
   std::shared_ptr<HttpServer::Shared> shared_;
+  std::string where_;
+  bool failing_ = false;
 };
 
-// Accepts connections until the acceptor is closed; over max_connections a
-// new connection is closed at once rather than queued.
-void accept_loop(std::shared_ptr<HttpServer::Shared> shared) {
-  shared->acceptor.async_accept([shared](const boost::system::error_code& ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !shared->acceptor.is_open()) return;
-    if (!ec) {
-      if (shared->connections >= shared->limits.max_connections) {
-        boost::system::error_code ignored;
-        socket.close(ignored);
-      } else {
-        std::make_shared<Session>(std::move(socket), shared)->read();
-      }
-    }
-    accept_loop(shared);
-  });
-}
+// Unix sockets leave a file behind; this one also removes it when closed.
+class UnixListener final : public HttpServer::Listener {
+ public:
+  UnixListener(std::shared_ptr<ListenerOf<local::stream_protocol>> inner, std::string path)
+      : inner_(std::move(inner)), path_(std::move(path)) {}
+  ~UnixListener() override { close(); }
+  uint16_t port() const override { return 0; }
+  void close() override {
+    if (path_.empty()) return;
+    inner_->close();
+    ::unlink(path_.c_str());
+    path_.clear();
+  }
+
+ private:
+  std::shared_ptr<ListenerOf<local::stream_protocol>> inner_;
+  std::string path_;
+};
 
 }  // namespace
 
 HttpServer::HttpServer(asio::io_context& io, const tcp::endpoint& endpoint, HttpHandler handler,
                        HttpLimits limits)
-    : shared_(std::make_shared<Shared>(io, std::move(handler), limits)) {
-  boost::system::error_code ec;
-  auto& acceptor = shared_->acceptor;
-  std::string where = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::system_error(ec.value(), std::generic_category(), "listen on " + where);
-  accept_loop(shared_);
+    : shared_(std::make_shared<Shared>(std::move(handler), std::move(limits))) {
+  auto listener = std::make_shared<ListenerOf<tcp>>(io, shared_);
+  listener->listen(endpoint,
+                   endpoint.address().to_string() + ":" + std::to_string(endpoint.port()));
+  listener->accept();
+  listener_ = listener;
+}
+
+HttpServer::HttpServer(asio::io_context& io, const local::stream_protocol::endpoint& endpoint,
+                       HttpHandler handler, HttpLimits limits)
+    : shared_(std::make_shared<Shared>(std::move(handler), std::move(limits))) {
+  const std::string path = endpoint.path();
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode))
+      throw std::system_error(EEXIST, std::generic_category(),
+                              "listen on " + path + ": not a socket");
+    ::unlink(path.c_str());  // left by an earlier run
+  }
+  auto listener = std::make_shared<ListenerOf<local::stream_protocol>>(io, shared_);
+  listener->listen(endpoint, path);
+  listener->accept();
+  listener_ = std::make_shared<UnixListener>(listener, path);
 }
 
 HttpServer::~HttpServer() {
@@ -219,12 +194,15 @@ HttpServer::~HttpServer() {
 }
 
 uint16_t HttpServer::port() const {
-  return shared_->acceptor.local_endpoint().port();
+  return listener_->port();
+}
+
+size_t HttpServer::sessions() const {
+  return shared_->sessions;
 }
 
 void HttpServer::close() {
-  boost::system::error_code ignored;
-  shared_->acceptor.close(ignored);
+  listener_->close();
 }
 
 }  // namespace sluice

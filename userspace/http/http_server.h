@@ -1,11 +1,16 @@
-// A small HTTP/1.1 server on the daemon's Boost.Asio loop, for loopback
-// clients: Prometheus scrapes now, nginx auth_request checks later. GET and
-// HEAD only, no request bodies, bounded header size and read time, keep-alive.
+// The daemon's HTTP/1.1 server (Boost.Beast on its Boost.Asio loop), for
+// local clients: Prometheus scrapes now, the check API for nginx and Envoy
+// next. Listens on TCP or on a unix socket path. Keep-alive; every request has
+// a read deadline (idle keep-alive included) and every response a write
+// deadline, so neither a slow sender nor a client that never reads holds a
+// session; header size, body size and the number of sessions are bounded.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -21,6 +26,7 @@ struct HttpRequest {
   std::string target;  // path and query, as sent
   std::string version;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;                                          // at most HttpLimits::max_body_bytes
 
   // The value of header `name` (lower case), or "" when absent.
   std::string header(const std::string& name) const;
@@ -38,9 +44,18 @@ struct HttpResponse {
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 struct HttpLimits {
-  size_t max_header_bytes = 8192;
-  std::chrono::milliseconds read_timeout{5000};  // for each request, idle keep-alive included
-  size_t max_connections = 256;
+  size_t max_header_bytes = 8192;  // request line and fields; over it: 431
+  size_t max_body_bytes = 0;       // over it: 413 (0: no request bodies)
+  // For each request, from the moment the server waits for it (so idle
+  // keep-alive included) to its last body byte: a slow sender is cut off.
+  std::chrono::milliseconds read_timeout{5000};
+  // For each response: a client that does not read what it asked for is cut off.
+  std::chrono::milliseconds write_timeout{5000};
+  size_t max_connections = 256;                        // over it a new connection is closed at once
+  std::vector<std::string> methods = {"GET", "HEAD"};  // served; others get 405
+  // After a failed accept (EMFILE, ENFILE, ENOBUFS...): wait this long before
+  // accepting again, rather than spin on a listener that stays readable.
+  std::chrono::milliseconds accept_backoff{100};
 };
 
 class HttpServer {
@@ -48,19 +63,29 @@ class HttpServer {
   // Binds and starts accepting; throws std::system_error naming the address.
   HttpServer(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
              HttpHandler handler, HttpLimits limits = {});
+  // Listens on a unix socket path. A socket file left at `path` by an earlier
+  // run is replaced; any other file there is an error. Removed on close().
+  HttpServer(boost::asio::io_context& io,
+             const boost::asio::local::stream_protocol::endpoint& endpoint, HttpHandler handler,
+             HttpLimits limits = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // The bound port (useful when asked for port 0).
+  // The bound TCP port (useful when asked for port 0); 0 on a unix socket.
   uint16_t port() const;
+  // Sessions open now (any thread may ask).
+  size_t sessions() const;
+  // Stops accepting; sessions in progress finish on their own deadlines.
   void close();
 
-  // State shared with the connections (an implementation detail).
+  // Implementation details, shared with the sessions.
   struct Shared;
+  struct Listener;
 
  private:
   std::shared_ptr<Shared> shared_;
+  std::shared_ptr<Listener> listener_;
 };
 
 const char* http_reason(int status);

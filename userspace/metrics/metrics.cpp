@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "counter_table.h"
+
 namespace sluice {
 namespace {
 
@@ -28,47 +30,24 @@ void family(std::string& out, const char* name, const char* type, const char* he
 }  // namespace
 
 CounterLabels counter_labels(uint32_t counter, bool malformed_dropped) {
-  switch (counter) {
-    case SLUICE_CNT_PASSED:
-      return {"pass", "within_limits"};
-    case SLUICE_CNT_PASSED_ALLOW:
-      return {"pass", "allow_list"};
-    case SLUICE_CNT_PASSED_OTHER:
-      return {"pass", "not_ip"};
-    case SLUICE_CNT_DROP_DENY:
-      return {"drop", "deny_list"};
-    case SLUICE_CNT_DROP_PKT_RATE:
-      return {"drop", "packet_rate"};
-    case SLUICE_CNT_DROP_BYTE_RATE:
-      return {"drop", "byte_rate"};
-    case SLUICE_CNT_DROP_SYN_RATE:
-      return {"drop", "syn_rate"};
-    case SLUICE_CNT_MALFORMED:
-      return {malformed_dropped ? "drop" : "pass", "malformed"};
-    case SLUICE_CNT_SHADOW_PKT_RATE:
-      return {"shadow_drop", "packet_rate"};
-    case SLUICE_CNT_SHADOW_BYTE_RATE:
-      return {"shadow_drop", "byte_rate"};
-    case SLUICE_CNT_SHADOW_SYN_RATE:
-      return {"shadow_drop", "syn_rate"};
-    case SLUICE_CNT_DROP_CONTENDED:
-      return {"drop", "contended"};
-    case SLUICE_CNT_PASSED_UNADMITTED:
-      return {"pass", "new_source_over_budget"};
-    case SLUICE_CNT_DROP_UNADMITTED:
-      return {"drop", "new_source_over_budget"};
-    default:
-      return {"", "new_source"};
-  }
+  const CounterInfo* info = counter_info(counter);
+  if (!info) return {"", "unknown"};
+  return {info->verdict(malformed_dropped), info->reason};
 }
 
 std::string render_metrics(const MetricsSnapshot& s) {
   std::string out;
   out.reserve(16384);
+  // Every row gets a tier label of its own, so that no two samples share a
+  // label set: a configured tier its name, the no-tier row "" (no tier name is
+  // empty), and a slot no tier holds now "#<slot>" ('#' is not allowed in tier
+  // names). Such a slot keeps the counts of its deleted tier until the slot is
+  // given to a tier again; then its rows are zeroed (CompiledPolicy::fresh_slots)
+  // and the new tier's series starts from zero.
   auto tier_of = [&](uint32_t row) -> std::string {
     if (row == SLUICE_TIER_NONE) return "";
     auto it = s.tier_names.find(row);
-    return it == s.tier_names.end() ? "" : it->second;
+    return it == s.tier_names.end() ? "#" + std::to_string(row) : it->second;
   };
   // Rows worth exporting: configured tiers, the "no tier" row, and any row that
   // still holds counts from a tier that has since been removed.
@@ -119,7 +98,12 @@ std::string render_metrics(const MetricsSnapshot& s) {
                          escape(s.interfaces[n].name), escape(tier_of(row)),
                          s.interfaces[n].counters.rows[row][SLUICE_CNT_NEW_SOURCE].packets);
 
-  family(out, "sluice_bucket_entries", "gauge", "Sources with a bucket in the map now.");
+  // No evictions counter: the map does not count them, and created minus
+  // occupancy goes down when buckets time out of use, which a counter must
+  // never do. increase(sluice_sources_created_total) - delta(sluice_bucket_entries)
+  // estimates them.
+  family(out, "sluice_bucket_entries", "gauge",
+         "Sources with a bucket in the map now (refreshed at most every 10 s).");
   for (const auto& i : s.interfaces)
     out += fmt::format("sluice_bucket_entries{{interface=\"{}\"}} {}\n", escape(i.name),
                        i.buckets_in_use);
@@ -128,14 +112,6 @@ std::string render_metrics(const MetricsSnapshot& s) {
   for (const auto& i : s.interfaces)
     out += fmt::format("sluice_bucket_capacity{{interface=\"{}\"}} {}\n", escape(i.name),
                        i.bucket_capacity);
-  family(out, "sluice_bucket_evictions_total", "counter",
-         "Buckets created but no longer in the map: evicted by the LRU.");
-  for (const auto& i : s.interfaces) {
-    uint64_t created = i.counters.total(SLUICE_CNT_NEW_SOURCE).packets;
-    out += fmt::format("sluice_bucket_evictions_total{{interface=\"{}\"}} {}\n", escape(i.name),
-                       created > i.buckets_in_use ? created - i.buckets_in_use : 0);
-  }
-
   family(out, "sluice_xdp_attached", "gauge", "1 for the XDP attach mode of each interface.");
   for (const auto& i : s.interfaces)
     out += fmt::format("sluice_xdp_attached{{interface=\"{}\",mode=\"{}\"}} 1\n", escape(i.name),

@@ -124,6 +124,8 @@ CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots, uint
     names.push_back(tier.name);
   }
   out.tier_index = slots.assign(names);
+  for (const auto& [name, index] : out.tier_index)
+    if (slots.name_of(index) != name) out.fresh_slots.push_back(index);
 
   for (const auto& tier : policy.tiers) {
     if (policy.coarse_clock) check_covers_a_tick(tier);

@@ -95,6 +95,10 @@ struct CompiledPolicy {
   std::vector<LpmEntry> prefixes;  // -> tier index
   std::vector<LpmEntry> access;    // -> SLUICE_ACCESS_ALLOW / _DENY
   std::map<std::string, uint32_t> tier_index;
+  // Slots this policy gives to a tier that did not hold them before (new, or
+  // freed by a deleted tier): their counter rows start from zero, so that a
+  // tier's counters never carry another tier's packets (Dataplane::apply).
+  std::vector<uint32_t> fresh_slots;
 };
 
 // Validates the whole policy and translates it; throws PolicyError naming the

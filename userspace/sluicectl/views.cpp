@@ -1,5 +1,9 @@
 #include "views.h"
 
+#include <algorithm>
+#include <vector>
+
+#include "counter_table.h"
 #include "table.h"
 #include "units.h"
 
@@ -73,23 +77,37 @@ void show_list(const json& r, const char* key, std::ostream& out) {
   table.print(out);
 }
 
+// Columns and the summary line come from the counter table: a counter with a
+// column is summed into it per tier; the others (the no-tier row's) are listed
+// under their description.
 void show_stats(const json& r, std::ostream& out) {
-  Table table(
-      {"TIER", "PASSED", "DROPPED", "PKT-RATE", "BYTE-RATE", "SYN-RATE", "SHADOW", "SOURCES"});
+  std::vector<std::string> columns;  // of the counter table, in its order
+  for (const CounterInfo& c : kCounterTable)
+    if (*c.column && std::find(columns.begin(), columns.end(), c.column) == columns.end())
+      columns.push_back(c.column);
+  std::vector<std::string> header = {"TIER", columns.front(), "DROPPED"};
+  header.insert(header.end(), columns.begin() + 1, columns.end());
+  Table table(header);
   for (const auto& t : r["tiers"]) {
-    uint64_t shadow = packets(t, "shadow_pkt_rate") + packets(t, "shadow_byte_rate") +
-                      packets(t, "shadow_syn_rate");
-    table.add({t["tier"].get<std::string>(), count_text(packets(t, "passed")),
-               count_text(t["dropped_packets"].get<uint64_t>()),
-               count_text(packets(t, "drop_pkt_rate")), count_text(packets(t, "drop_byte_rate")),
-               count_text(packets(t, "drop_syn_rate")), count_text(shadow),
-               count_text(packets(t, "new_source"))});
+    std::vector<uint64_t> sums(columns.size());
+    for (const CounterInfo& c : kCounterTable)
+      if (*c.column)
+        sums[std::find(columns.begin(), columns.end(), c.column) - columns.begin()] +=
+            packets(t, c.name);
+    std::vector<std::string> cells = {t["tier"].get<std::string>(), count_text(sums.front()),
+                                      count_text(t["dropped_packets"].get<uint64_t>())};
+    for (size_t i = 1; i < sums.size(); ++i) cells.push_back(count_text(sums[i]));
+    table.add(cells);
   }
   table.print(out);
   const json& other = r["unclassified"];
-  out << "\nallow-listed passed " << packets(other, "passed_allow") << ", deny-listed dropped "
-      << packets(other, "drop_deny") << ", non-IP passed " << packets(other, "passed_other")
-      << ", malformed " << packets(other, "malformed") << "\n";
+  const char* separator = "\n";
+  for (const CounterInfo& c : kCounterTable) {
+    if (*c.column) continue;
+    out << separator << c.description << " " << packets(other, c.name);
+    separator = ", ";
+  }
+  out << "\n";
   const json& total = r["total"];
   out << "total: passed " << total["passed_packets"] << ", dropped " << total["dropped_packets"]
       << " packets on " << r["interfaces"].size() << " interface(s)\n";

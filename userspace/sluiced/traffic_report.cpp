@@ -6,35 +6,23 @@
 #include <array>
 #include <iterator>
 
+#include "counter_table.h"
+
 namespace sluice {
 namespace {
 
 using nlohmann::json;
 
-// Indexed by SLUICE_CNT_*; the static_assert catches a counter added to the
-// shared header without a name here.
-constexpr const char* kCounterNames[] = {
-    "passed",          "passed_allow",   "passed_other", "drop_deny",         "drop_pkt_rate",
-    "drop_byte_rate",  "drop_syn_rate",  "malformed",    "shadow_pkt_rate",   "shadow_byte_rate",
-    "shadow_syn_rate", "drop_contended", "new_source",   "passed_unadmitted", "drop_unadmitted",
-};
-static_assert(std::size(kCounterNames) == SLUICE_COUNTER_MAX);
-
-bool is_drop(uint32_t counter) {
-  return counter == SLUICE_CNT_DROP_DENY || counter == SLUICE_CNT_DROP_PKT_RATE ||
-         counter == SLUICE_CNT_DROP_BYTE_RATE || counter == SLUICE_CNT_DROP_SYN_RATE ||
-         counter == SLUICE_CNT_DROP_CONTENDED || counter == SLUICE_CNT_DROP_UNADMITTED;
-}
-
+// Malformed packets (class kConfigured) count in neither total: their verdict
+// may differ between the interfaces summed here.
 json row_json(const std::array<struct sluice_counter, SLUICE_COUNTER_MAX>& row) {
   json counters = json::object();
   uint64_t dropped = 0, passed = 0;
-  for (uint32_t i = 0; i < SLUICE_COUNTER_MAX; ++i) {
-    counters[kCounterNames[i]] = {{"packets", row[i].packets}, {"bytes", row[i].bytes}};
-    if (is_drop(i)) dropped += row[i].packets;
-    if (i == SLUICE_CNT_PASSED || i == SLUICE_CNT_PASSED_ALLOW || i == SLUICE_CNT_PASSED_OTHER ||
-        i == SLUICE_CNT_PASSED_UNADMITTED)
-      passed += row[i].packets;
+  for (const CounterInfo& counter : kCounterTable) {
+    const auto& value = row[counter.index];
+    counters[counter.name] = {{"packets", value.packets}, {"bytes", value.bytes}};
+    if (counter.counter_class == CounterClass::kDrop) dropped += value.packets;
+    if (counter.counter_class == CounterClass::kPass) passed += value.packets;
   }
   return {{"counters", counters}, {"passed_packets", passed}, {"dropped_packets", dropped}};
 }
@@ -61,7 +49,8 @@ std::string tier_text(uint32_t tier, const TierSlots& slots) {
 }  // namespace
 
 const char* counter_name(uint32_t counter) {
-  return counter < SLUICE_COUNTER_MAX ? kCounterNames[counter] : "?";
+  const CounterInfo* info = counter_info(counter);
+  return info ? info->name : "?";
 }
 
 json stats_report(const Daemon& daemon, const std::string& only) {
