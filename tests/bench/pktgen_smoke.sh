@@ -2,21 +2,20 @@
 # Smoke test of the benchmark tools: sluice-pktgen sends N frames out of one veth
 # end and the receivers on the other end see every one of them, well-formed.
 #   pktgen_smoke.sh <sluice-pktgen> <sluice-benchrx>
-# Own namespaces only (slsmoke-<pid>-*), removed on exit.
+# Own lab only (scripts/lab.sh, namespaces ss<pid>-tx/-rx), removed on exit.
 set -euo pipefail
 
 PKTGEN=$1
 BENCHRX=$2
 N=100000
-TX=slsmoke-$$-tx
-RX=slsmoke-$$-rx
-TXIF=ss$$t
-RXIF=ss$$r
+LAB=$(dirname "${BASH_SOURCE[0]}")/../../scripts/lab.sh
+NAME=ss$$
+RX=$NAME-rx
+RXIF=$NAME-r
 
 cleanup() {
 	if [[ -n ${RXPID:-} ]]; then kill "$RXPID" 2>/dev/null || true; fi
-	ip netns del "$TX" 2>/dev/null || true
-	ip netns del "$RX" 2>/dev/null || true
+	"$LAB" down "$NAME"
 }
 trap cleanup EXIT INT TERM
 
@@ -25,12 +24,12 @@ fail() {
 	exit 1
 }
 
-ip netns add "$TX"
-ip netns add "$RX"
-ip link add "$TXIF" netns "$TX" type veth peer name "$RXIF" netns "$RX"
-ip -n "$TX" link set "$TXIF" up
-ip -n "$RX" link set "$RXIF" up
-MAC=$(ip -n "$RX" -br link show "$RXIF" | awk '{print $3}')
+# IPv4 only: no router solicitations or MLD reports in the counts.
+lab_env=$("$LAB" up "$NAME" --subnet 90 --no-ipv6 --print-env)
+eval "$lab_env"
+TX=$LAB_TX_NS
+TXIF=$LAB_TX_IF
+MAC=$LAB_RX_MAC
 
 rx_packets() {
 	ip netns exec "$RX" ethtool -S "$RXIF" | awk '/rx_queue_0_xdp_packets/ {print $2}'
