@@ -55,7 +55,7 @@ lab_down() {
 }
 
 lab_up() {
-  local name=$1 subnet= ipv6=1 print_env=0
+  local name=$1 subnet='' ipv6=1 print_env=0
   shift
   lab_check_name "$name"
   while (($#)); do
@@ -67,7 +67,9 @@ lab_up() {
     esac
     shift
   done
-  [[ $subnet =~ ^[0-9]+$ ]] && ((subnet <= 255)) || lab_die "--subnet wants 0..255, got '$subnet'"
+  if ! [[ $subnet =~ ^[0-9]+$ ]] || ((subnet > 255)); then
+    lab_die "--subnet wants 0..255, got '$subnet'"
+  fi
   local tx_ns=$name-tx rx_ns=$name-rx tx_if=$name-t rx_if=$name-r
   # Leftovers of a crashed earlier run with the same name go first.
   lab_down "$name"
