@@ -73,8 +73,12 @@ lab_up() {
   local tx_ns=$name-tx rx_ns=$name-rx tx_if=$name-t rx_if=$name-r
   # Leftovers of a crashed earlier run with the same name go first.
   lab_down "$name"
-  # Half a lab is never left behind: a failing step removes what was built.
-  trap 'lab_down "$name"' ERR
+  # Half a lab is never left behind: a failing step (set -e) or a signal ends
+  # the script, and this removes what was built.
+  LAB_BUILDING=$name
+  trap 'lab_down "$LAB_BUILDING"' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   ip netns add "$tx_ns"
   ip netns add "$rx_ns"
   ip link add "$tx_if" netns "$tx_ns" type veth peer name "$rx_if" netns "$rx_ns"
@@ -95,7 +99,7 @@ lab_up() {
   tx_mac=$(lab_mac "$tx_ns" "$tx_if")
   rx_mac=$(lab_mac "$rx_ns" "$rx_if")
   [[ $tx_mac =~ ^[0-9a-f:]{17}$ && $rx_mac =~ ^[0-9a-f:]{17}$ ]] ||
-    { lab_down "$name"; lab_die "cannot read the MACs of $tx_if/$rx_if"; }
+    lab_die "cannot read the MACs of $tx_if/$rx_if"
   lab_neighbour "$tx_ns" "$tx_if" "198.18.$subnet.2" "$rx_mac"
   lab_neighbour "$rx_ns" "$rx_if" "198.18.$subnet.1" "$tx_mac"
   if ((ipv6)); then
@@ -104,7 +108,7 @@ lab_up() {
     # Extra tx sources live in 2001:db8:<subnet>:<host>::/64; route them back.
     ip -n "$rx_ns" -6 route add "2001:db8:$subnet::/48" dev "$rx_if"
   fi
-  trap - ERR
+  trap - EXIT INT TERM
   if ((print_env)); then
     cat <<EOF
 LAB_TX_NS=$tx_ns
