@@ -138,7 +138,7 @@ std::pair<std::string, std::string> VethLab::add_vlans(
   std::string suffix;
   for (const auto& [proto, id] : stack) {
     // Appended in two steps: `"." + std::to_string(id)` trips GCC 12's false
-    // -Wrestrict inside libstdc++ at -O2 and up (GCC bug 105651).
+    // -Wrestrict inside libstdc++ at -O3 (GCC bug 105651).
     suffix += '.';
     suffix += std::to_string(id);
   }

@@ -52,7 +52,7 @@ std::string source_text(const struct sluice_source& source, uint32_t prefix_len)
 }
 
 // "#<index>" for a slot without a name. Built by appending: `"#" + std::to_string(i)`
-// trips GCC 12's false -Wrestrict inside libstdc++ at -O2 and up (GCC bug 105651).
+// trips GCC 12's false -Wrestrict inside libstdc++ at -O3 (GCC bug 105651).
 std::string slot_number(uint32_t index) {
   std::string text = "#";
   text += std::to_string(index);
