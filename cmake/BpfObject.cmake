@@ -16,10 +16,14 @@ if(NOT BPF_MULTIARCH)
   set(BPF_MULTIARCH "x86_64-linux-gnu")
 endif()
 
-set(BPF_CFLAGS -target bpf -mcpu=v3 -O2 -g -Wall -Wextra -Werror
+# -Werror follows SLUICE_WERROR, as for the C++ side.
+set(BPF_CFLAGS -target bpf -mcpu=v3 -O2 -g -Wall -Wextra
     -Wno-unused-parameter -D__TARGET_ARCH_x86
     -idirafter /usr/include/${BPF_MULTIARCH}
     -I${PROJECT_SOURCE_DIR}/bpf)
+if(SLUICE_WERROR)
+  list(APPEND BPF_CFLAGS -Werror)
+endif()
 
 # The data path's headers: the layout shared with C++ (sluice_layout.h), the
 # bucket math, and the BPF-only ones.

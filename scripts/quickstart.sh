@@ -2,9 +2,11 @@
 # Sluice quickstart: installs the dependencies, builds, and runs a self-contained
 # demo in a namespace lab:
 #
-#   sluice-demo-clients                         sluice-demo-gw
-#   sdemo-c 198.18.100.10 (legit, 50 pkt/s)  <->  sdemo-gw 198.18.100.1
+#   sdemo-tx (the clients)                     sdemo-rx (the gateway)
+#   sdemo-t 198.18.100.10 (legit, 50 pkt/s)  <->  sdemo-r 198.18.100.2
 #           198.18.100.66 (flood, 5000 pkt/s)     sluiced (XDP) + a UDP receiver
+#
+# The lab is scripts/lab.sh's (docs/lab.md), as for the tests and benchmarks.
 #
 # sluiced runs with a configuration derived from config/sluice.example.yaml that
 # limits 198.18.100.0/24 to 100 packets/s per source. A live view shows, second by
@@ -28,8 +30,7 @@ Options:
   --build-dir DIR   build directory (default: build/ in the repository)
   -h, --help        this help
 
-Touches nothing outside its own network namespaces (sluice-demo-clients,
-sluice-demo-gw); an installed sluiced and its /etc, /run/sluice are left alone.
+Touches nothing outside its own network namespaces (sdemo-tx, sdemo-rx); an installed sluiced and its /etc, /run/sluice are left alone.
 EOF
 }
 
@@ -63,12 +64,14 @@ fi
 cd "$REPO"
 
 # --- the lab -------------------------------------------------------------------
-NS_C=sluice-demo-clients
-NS_GW=sluice-demo-gw
-IF_C=sdemo-c
-IF_GW=sdemo-gw
-NET=198.18.100.0/24
-GW_IP=198.18.100.1
+LAB=sdemo # scripts/lab.sh names everything after it
+LAB_SH=$REPO/scripts/lab.sh
+SUBNET=100
+NS_C=$LAB-tx
+NS_GW=$LAB-rx
+IF_GW=$LAB-r
+NET=198.18.$SUBNET.0/24
+GW_IP=198.18.$SUBNET.2
 LEGIT_IP=198.18.100.10
 FLOOD_IP=198.18.100.66
 PORT=9000
@@ -91,9 +94,10 @@ die() {
 if ((BUILD)); then
   step "Installing dependencies (scripts/install-deps.sh)"
   bash scripts/install-deps.sh
-  step "Building into ${BUILD_DIR#"$REPO"/}"
+  step "Building sluiced and sluicectl into ${BUILD_DIR#"$REPO"/}"
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$BUILD_DIR" -j"$(nproc)"
+  # Only what the demo runs; the tests are for scripts/test.sh.
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target sluiced sluicectl
 fi
 SLUICED=$BUILD_DIR/bin/sluiced
 SLUICECTL=$BUILD_DIR/bin/sluicectl
@@ -121,23 +125,10 @@ wait_gone() {
   return 1
 }
 
-# Ends whatever still runs in the demo namespaces (a daemon or clients left by
-# a demo that was killed with -9), then removes the namespaces and pins.
+# Removes the lab (lab.sh down also ends a daemon or clients left in it by a
+# demo that was killed with -9), then the pins.
 remove_lab() {
-  local ns pids pid i
-  for ns in "$NS_C" "$NS_GW"; do
-    pids=$(ip netns pids "$ns" 2>/dev/null) || continue
-    for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in $pids; do
-      for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-      done
-      kill -KILL "$pid" 2>/dev/null || true
-    done
-  done
-  ip netns del "$NS_C" 2>/dev/null || true
-  ip netns del "$NS_GW" 2>/dev/null || true
+  "$LAB_SH" down "$LAB"
   rm -rf "${PIN_ROOT:?}/$IF_GW" 2>/dev/null || true
 }
 
@@ -361,26 +352,11 @@ if __name__ == "__main__":
 PYEOF
 
 # --- 1. namespaces and veth -------------------------------------------------------
-step "Building the lab: namespaces $NS_C and $NS_GW, veth $IF_C <-> $IF_GW ($NET)"
-ip netns add "$NS_C"
-ip netns add "$NS_GW"
-ip link add "$IF_C" netns "$NS_C" type veth peer name "$IF_GW" netns "$NS_GW"
-for pair in "$NS_C:$IF_C" "$NS_GW:$IF_GW"; do
-  ns=${pair%%:*} dev=${pair#*:}
-  # IPv4 only: no router solicitations or MLD reports in the figures.
-  nsenter --net="/run/netns/$ns" sysctl -qw "net.ipv6.conf.$dev.disable_ipv6=1"
-  ip -n "$ns" link set lo up
-done
-ip -n "$NS_C" addr add "$LEGIT_IP/24" dev "$IF_C"
-ip -n "$NS_C" addr add "$FLOOD_IP/24" dev "$IF_C"
-ip -n "$NS_GW" addr add "$GW_IP/24" dev "$IF_GW"
-ip -n "$NS_C" link set "$IF_C" up
-ip -n "$NS_GW" link set "$IF_GW" up
-MAC_C=$(ip -n "$NS_C" -br link show "$IF_C" | awk '{print $3}')
-MAC_GW=$(ip -n "$NS_GW" -br link show "$IF_GW" | awk '{print $3}')
-ip -n "$NS_C" neigh replace "$GW_IP" lladdr "$MAC_GW" dev "$IF_C" nud permanent
-ip -n "$NS_GW" neigh replace "$LEGIT_IP" lladdr "$MAC_C" dev "$IF_GW" nud permanent
-ip -n "$NS_GW" neigh replace "$FLOOD_IP" lladdr "$MAC_C" dev "$IF_GW" nud permanent
+step "Building the lab: namespaces $NS_C and $NS_GW joined by a veth pair ($NET)"
+# IPv4 only: no router solicitations or MLD reports in the figures.
+"$LAB_SH" up "$LAB" --subnet "$SUBNET" --no-ipv6
+"$LAB_SH" add-source "$LAB" "$LEGIT_IP"
+"$LAB_SH" add-source "$LAB" "$FLOOD_IP"
 
 # --- 2. sluiced ------------------------------------------------------------------
 # The example configuration, attached to the demo's veth, with a "demo" tier of
@@ -402,7 +378,7 @@ derive_config() {
     END { exit n == 5 ? 0 : 1 }' config/sluice.example.yaml
 }
 if ! derive_config >"$CONFIG" ||
-  ! nsenter --net="/run/netns/$NS_GW" "$SLUICED" --config "$CONFIG" --check >"$TMP/check.log" 2>&1; then
+  ! "$LAB_SH" exec "$LAB" rx "$SLUICED" --config "$CONFIG" --check >"$TMP/check.log" 2>&1; then
   echo "quickstart: warning: could not derive the demo configuration from config/sluice.example.yaml" >&2
   [[ -s $TMP/check.log ]] && cat "$TMP/check.log" >&2
   echo "quickstart: using a minimal configuration instead" >&2
@@ -422,10 +398,11 @@ tiers:
 prefixes:
   $NET: demo
 EOF
-  nsenter --net="/run/netns/$NS_GW" "$SLUICED" --config "$CONFIG" --check >/dev/null
+  "$LAB_SH" exec "$LAB" rx "$SLUICED" --config "$CONFIG" --check >/dev/null
 fi
-# nsenter, not `ip netns exec`: that remounts /sys, and the pins would vanish with it.
-nsenter --net="/run/netns/$NS_GW" "$SLUICED" --config "$CONFIG" --socket "$SOCK" \
+# lab.sh exec enters the network namespace only (`ip netns exec` remounts /sys,
+# and the pins would vanish with it); it execs, so $! is sluiced itself.
+"$LAB_SH" exec "$LAB" rx "$SLUICED" --config "$CONFIG" --socket "$SOCK" \
   --state-file "$TMP/state.json" >"$TMP/sluiced.log" 2>&1 9>&- &
 DAEMON_PID=$!
 for ((i = 0; ; i++)); do
@@ -444,16 +421,16 @@ echo "    sluiced (pid $DAEMON_PID) enforces on $IF_GW in $MODE XDP mode; log: $
 
 # --- 3. traffic --------------------------------------------------------------------
 step "Traffic: legit client $LEGIT_IP at $LEGIT_PPS packets/s, flooder $FLOOD_IP at $FLOOD_PPS packets/s, both UDP to $GW_IP:$PORT"
-nsenter --net="/run/netns/$NS_GW" "$PYTHON" "$TMP/demo.py" receive "$GW_IP" "$PORT" \
+"$LAB_SH" exec "$LAB" rx "$PYTHON" "$TMP/demo.py" receive "$GW_IP" "$PORT" \
   "$TMP/received.json" 9>&- &
 HELPER_PIDS+=($!)
 for ((i = 0; i < 50; i++)); do [[ -e $TMP/received.json ]] && break; sleep 0.1; done
 [[ -e $TMP/received.json ]] || die "the UDP receiver did not start"
-nsenter --net="/run/netns/$NS_C" "$PYTHON" "$TMP/demo.py" send "$LEGIT_IP" "$GW_IP" "$PORT" \
+"$LAB_SH" exec "$LAB" tx "$PYTHON" "$TMP/demo.py" send "$LEGIT_IP" "$GW_IP" "$PORT" \
   "$LEGIT_PPS" "$TMP/legit.json" 9>&- &
 HELPER_PIDS+=($!)
 LEGIT_SENDER=$!
-nsenter --net="/run/netns/$NS_C" "$PYTHON" "$TMP/demo.py" send "$FLOOD_IP" "$GW_IP" "$PORT" \
+"$LAB_SH" exec "$LAB" tx "$PYTHON" "$TMP/demo.py" send "$FLOOD_IP" "$GW_IP" "$PORT" \
   "$FLOOD_PPS" "$TMP/flood.json" 9>&- &
 HELPER_PIDS+=($!)
 FLOOD_SENDER=$!

@@ -54,7 +54,7 @@ holds "d >= l * s * 0.5" || fail "flooder: only $flood_received received, the li
 holds "e >= 0.9 * (c - d)" || fail "Sluice counted $flood_dropped drops of $((flood_sent - flood_received)) lost"
 
 # Nothing of the lab is left.
-if ip netns list | grep -q '^sluice-demo-'; then fail "namespaces left: $(ip netns list)"; fi
-[[ ! -e /sys/fs/bpf/sluice/sdemo-gw ]] || fail "pins left under /sys/fs/bpf/sluice/sdemo-gw"
+if ip netns list | grep -qE '^sdemo-(tx|rx)( |$)'; then fail "namespaces left: $(ip netns list)"; fi
+[[ ! -e /sys/fs/bpf/sluice/sdemo-r ]] || fail "pins left under /sys/fs/bpf/sluice/sdemo-r"
 if ip -d link show 2>/dev/null | grep -q 'sdemo-'; then fail "a demo link is left"; fi
 echo "ok: legit client sent $legit_sent, received $legit_received; flooder sent $flood_sent, received $flood_received (limit $limit/s over $seconds s)"

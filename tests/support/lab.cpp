@@ -61,52 +61,38 @@ void in_netns(const std::string& netns, const std::function<void()>& fn) {
   fn();
 }
 
+namespace {
+
+// scripts/lab.sh: the one lab implementation, shared with the quickstart and
+// the benchmarks (docs/lab.md).
+std::string lab_script() {
+  return SLUICE_LAB_SCRIPT;
+}
+
+}  // namespace
+
 VethLab::VethLab(const std::string& name, int subnet)
-    : tx_ns_(name + "-tx"),
+    : name_(name),
+      tx_ns_(name + "-tx"),
       rx_ns_(name + "-rx"),
       tx_if_(name + "-t"),
       rx_if_(name + "-r"),
       subnet_(subnet) {
   if (name.size() > 10) throw std::invalid_argument("lab name too long: " + name);
-  // Remove leftovers of a crashed earlier run with the same name.
-  run("ip netns del " + tx_ns_ + " 2>/dev/null; ip netns del " + rx_ns_ + " 2>/dev/null");
-  try {
-    std::string s = std::to_string(subnet);
-    run_or_throw("ip netns add " + tx_ns_);
-    run_or_throw("ip netns add " + rx_ns_);
-    run_or_throw("ip link add " + tx_if_ + " netns " + tx_ns_ + " type veth peer name " + rx_if_ +
-                 " netns " + rx_ns_);
-    for (const auto& [ns, ifname, host] : {std::tuple{tx_ns_, tx_if_, std::string("1")},
-                                           std::tuple{rx_ns_, rx_if_, std::string("2")}}) {
-      std::string in = "ip -n " + ns + " ";
-      run_or_throw(in + "link set lo up");
-      run_or_throw(in + "addr add 198.18." + s + "." + host + "/24 dev " + ifname);
-      run_or_throw(in + "addr add 2001:db8:" + s + "::" + host + "/64 dev " + ifname + " nodad");
-      run_or_throw(in + "link set " + ifname + " up");
-    }
-    // Extra tx sources live in 2001:db8:<subnet>:<host>::/64; route them back.
-    run_or_throw("ip -n " + rx_ns_ + " -6 route add 2001:db8:" + s + "::/48 dev " + rx_if_);
-    // Permanent neighbours: resolution traffic must not race the limits under test.
-    tx_mac_ = mac_of(tx_ns_, tx_if_);
-    rx_mac_ = mac_of(rx_ns_, rx_if_);
-    add_neighbour(tx_ns_, tx_if_, rx_v4(), rx_mac_);
-    add_neighbour(tx_ns_, tx_if_, rx_v6(), rx_mac_);
-    add_neighbour(rx_ns_, rx_if_, tx_v4(), tx_mac_);
-    add_neighbour(rx_ns_, rx_if_, tx_v6(), tx_mac_);
-  } catch (...) {
-    run("ip netns del " + tx_ns_ + " 2>/dev/null; ip netns del " + rx_ns_ + " 2>/dev/null");
-    throw;
+  // lab.sh removes leftovers of an earlier run first and, when a step fails,
+  // whatever it built; its last lines are KEY=VALUE facts about the lab.
+  std::string command =
+      lab_script() + " up " + name + " --subnet " + std::to_string(subnet) + " --print-env";
+  std::istringstream env(capture(command));
+  std::string line;
+  while (std::getline(env, line)) {
+    if (line.rfind("LAB_TX_MAC=", 0) == 0) tx_mac_ = line.substr(line.find('=') + 1);
+    if (line.rfind("LAB_RX_MAC=", 0) == 0) rx_mac_ = line.substr(line.find('=') + 1);
   }
-}
-
-std::string VethLab::mac_of(const std::string& ns, const std::string& ifname) {
-  std::string out = capture("ip -n " + ns + " -br link show dev " + ifname);
-  // "<name>@<peer> UP 02:..:.. <flags>": the third field.
-  std::istringstream fields(out);
-  std::string name, state, mac;
-  fields >> name >> state >> mac;
-  if (mac.size() != 17) throw std::runtime_error("cannot read MAC of " + ifname + ": " + out);
-  return mac;
+  if (tx_mac_.size() != 17 || rx_mac_.size() != 17) {
+    run(lab_script() + " down " + name);
+    throw std::runtime_error("command failed: " + command);
+  }
 }
 
 void VethLab::add_neighbour(const std::string& ns, const std::string& ifname,
@@ -117,21 +103,18 @@ void VethLab::add_neighbour(const std::string& ns, const std::string& ifname,
 
 VethLab::~VethLab() {
   // Deleting the namespaces removes the veth pair and everything attached to it.
-  run("ip netns del " + tx_ns_ + " 2>/dev/null");
-  run("ip netns del " + rx_ns_ + " 2>/dev/null");
+  run(lab_script() + " down " + name_);
 }
 
 std::string VethLab::add_tx_v4(int host) {
   std::string addr = "198.18." + std::to_string(subnet_) + "." + std::to_string(host);
-  run_or_throw("ip -n " + tx_ns_ + " addr add " + addr + "/24 dev " + tx_if_);
-  add_neighbour(rx_ns_, rx_if_, addr, tx_mac_);
+  run_or_throw(lab_script() + " add-source " + name_ + " " + addr);
   return addr;
 }
 
 std::string VethLab::add_tx_v6(int host) {
   std::string addr = "2001:db8:" + std::to_string(subnet_) + ":" + std::to_string(host) + "::1";
-  run_or_throw("ip -n " + tx_ns_ + " addr add " + addr + "/48 dev " + tx_if_ + " nodad");
-  add_neighbour(rx_ns_, rx_if_, addr, tx_mac_);
+  run_or_throw(lab_script() + " add-source " + name_ + " " + addr);
   return addr;
 }
 
@@ -153,7 +136,12 @@ std::pair<std::string, std::string> VethLab::add_vlans(
   }
   // Permanent neighbours on the innermost links, as for the plain pair.
   std::string suffix;
-  for (const auto& [proto, id] : stack) suffix += "." + std::to_string(id);
+  for (const auto& [proto, id] : stack) {
+    // Appended in two steps: `"." + std::to_string(id)` trips GCC 12's false
+    // -Wrestrict inside libstdc++ at -O3 (GCC bug 105651).
+    suffix += '.';
+    suffix += std::to_string(id);
+  }
   add_neighbour(tx_ns_, tx_if_ + suffix, addresses[1], rx_mac_);
   add_neighbour(rx_ns_, rx_if_ + suffix, addresses[0], tx_mac_);
   return {addresses[0], addresses[1]};

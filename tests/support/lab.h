@@ -1,5 +1,6 @@
 // Test labs: network namespaces joined by veth pairs, removed on destruction
 // (also when a test fails). Addresses come from 198.18.0.0/15 and 2001:db8::/32.
+// VethLab drives scripts/lab.sh, the lab the quickstart and benchmarks use too.
 #pragma once
 
 #include <functional>
@@ -57,10 +58,9 @@ class VethLab {
   int exec_rx(const std::string& command) const;
 
  private:
-  static std::string mac_of(const std::string& ns, const std::string& ifname);
   static void add_neighbour(const std::string& ns, const std::string& ifname,
                             const std::string& address, const std::string& mac);
-  std::string tx_ns_, rx_ns_, tx_if_, rx_if_, tx_mac_, rx_mac_;
+  std::string name_, tx_ns_, rx_ns_, tx_if_, rx_if_, tx_mac_, rx_mac_;
   int subnet_;
 };
 
