@@ -94,22 +94,31 @@ static __always_inline __u32 listed_tier(const struct sluice_lpm_key *key, __u32
 	return *value == SLUICE_ACCESS_DENY ? SLUICE_TIER_DENY : SLUICE_TIER_ALLOW;
 }
 
+/* Tier of an unlisted source under the policy of `slot`: prefix, else default. */
+static __always_inline __u32 prefix_tier(const struct sluice_lpm_key *key, __u32 slot,
+					 const struct sluice_config *cfg)
+{
+	__u32 *value;
+
+	value =
+	    bpf_map_lookup_elem(slot ? (void *)&sluice_prefix_1 : (void *)&sluice_prefix_0, key);
+	if (value && *value < SLUICE_MAX_TIERS)
+		return *value;
+	return cfg->default_tier;
+}
+
 /* Tier of a source under the policy of `slot`: deny, allow, prefix, default. */
 static __always_inline __u32 resolve_tier(const struct sluice_source *src, __u32 slot,
 					  const struct sluice_config *cfg)
 {
 	struct sluice_lpm_key key;
-	__u32 *value, listed;
+	__u32 listed;
 
 	lpm_key_of(src, &key);
 	listed = listed_tier(&key, slot);
 	if (listed != SLUICE_TIER_NONE)
 		return listed;
-	value =
-	    bpf_map_lookup_elem(slot ? (void *)&sluice_prefix_1 : (void *)&sluice_prefix_0, &key);
-	if (value && *value < SLUICE_MAX_TIERS)
-		return *value;
-	return cfg->default_tier;
+	return prefix_tier(&key, slot, cfg);
 }
 
 /* Would spending `cost` on this meter be allowed now? Read-only. */
@@ -226,27 +235,23 @@ static __always_inline struct sluice_bucket *create_bucket(const struct sluice_s
 	return bpf_map_lookup_elem(&sluice_buckets, src);
 }
 
-/*
- * Verdict for a new source that got no bucket: the lists still apply (one
- * trie lookup), everything else shares the per-CPU `unadmitted` meter.
- */
-static __always_inline int judge_unadmitted(const struct sluice_source *src, __u32 slot,
-					    const struct sluice_config *cfg, __u64 now, __u64 len)
+/* Verdict of a listed source (SLUICE_TIER_DENY or _ALLOW): no meter applies. */
+static __always_inline int judge_listed(__u32 listed, __u64 len)
 {
-	struct sluice_admission *adm;
-	struct sluice_lpm_key key;
-	__u32 zero = 0, tier;
-
-	lpm_key_of(src, &key);
-	tier = listed_tier(&key, slot);
-	if (tier == SLUICE_TIER_DENY) {
+	if (listed == SLUICE_TIER_DENY) {
 		count(SLUICE_TIER_NONE, SLUICE_CNT_DROP_DENY, len);
 		return XDP_DROP;
 	}
-	if (tier == SLUICE_TIER_ALLOW) {
-		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_ALLOW, len);
-		return XDP_PASS;
-	}
+	count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_ALLOW, len);
+	return XDP_PASS;
+}
+
+/* Verdict for a new source that got no bucket: the shared per-CPU `unadmitted` meter. */
+static __always_inline int judge_unadmitted(const struct sluice_config *cfg, __u64 now, __u64 len)
+{
+	struct sluice_admission *adm;
+	__u32 zero = 0;
+
 	adm = bpf_map_lookup_elem(&sluice_admission, &zero);
 	if (adm && spend_local(&adm->unadmitted_tat, &cfg->unadmitted, now)) {
 		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_UNADMITTED, len);
@@ -254,6 +259,34 @@ static __always_inline int judge_unadmitted(const struct sluice_source *src, __u
 	}
 	count(SLUICE_TIER_NONE, SLUICE_CNT_DROP_UNADMITTED, len);
 	return XDP_DROP;
+}
+
+/*
+ * A source without a bucket. Listed sources are judged by the lists alone and
+ * get no bucket: they spend no creation budget, so a spoofed flood from an
+ * allow- or deny-listed range neither starves new sources of buckets nor
+ * churns the LRU (docs/spoofed-floods.md). Returns the bucket, or NULL with
+ * the verdict in *action.
+ */
+static __always_inline struct sluice_bucket *
+admit_new_source(const struct sluice_source *src, __u32 slot, const struct sluice_config *cfg,
+		 __u64 gen, __u64 now, __u64 len, int *action)
+{
+	struct sluice_bucket *b = NULL;
+	struct sluice_lpm_key key;
+	__u32 listed;
+
+	lpm_key_of(src, &key);
+	listed = listed_tier(&key, slot);
+	if (listed != SLUICE_TIER_NONE) {
+		*action = judge_listed(listed, len);
+		return NULL;
+	}
+	if (take_creation_budget(cfg, now))
+		b = create_bucket(src, prefix_tier(&key, slot, cfg), gen, len);
+	if (!b)
+		*action = judge_unadmitted(cfg, now, len);
+	return b;
 }
 
 SEC("xdp")
@@ -295,10 +328,9 @@ int sluice_xdp(struct xdp_md *ctx)
 	now = clock_now();
 	b = bpf_map_lookup_elem(&sluice_buckets, &pkt.src);
 	if (!b) {
-		if (take_creation_budget(cfg, now))
-			b = create_bucket(&pkt.src, resolve_tier(&pkt.src, slot, cfg), gen, len);
+		b = admit_new_source(&pkt.src, slot, cfg, gen, now, len, &rc);
 		if (!b)
-			return judge_unadmitted(&pkt.src, slot, cfg, now, len);
+			return rc;
 	} else if (b->generation != (__u32)gen) {
 		/* Policy changed: re-resolve. Racing CPUs compute the same answer. */
 		b->tier = resolve_tier(&pkt.src, slot, cfg);
