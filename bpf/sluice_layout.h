@@ -13,7 +13,7 @@
 
 #include "sluice_bucket.h"
 
-#define SLUICE_LAYOUT_VERSION 1
+#define SLUICE_LAYOUT_VERSION 2
 
 #define SLUICE_MAX_TIERS 64
 /* Counter row for packets that belong to no tier (malformed, non-IP, lists). */
@@ -166,21 +166,44 @@ struct sluice_source {
 };
 
 /*
- * Per-source state. The three TATs are updated with compare-and-swap. tier and
- * generation cache the LPM lookups; they are re-resolved when the active
- * generation moves on. passed/dropped feed `sluicectl top`: plain increments
- * from several CPUs may lose a count under contention, an accepted inaccuracy
- * that keeps atomics off the drop path.
+ * Per-source state. The three TATs are updated with compare-and-swap. `policy`
+ * caches the LPM lookups as one word, sluice_policy_word(generation, tier): it
+ * is re-resolved when the active generation moves on, and only ever replaced
+ * by a newer generation's word (compare-and-swap), so a CPU still judging by
+ * an older generation never leaves an old tier marked as new.
+ * passed/dropped feed `sluicectl top`: plain increments from several CPUs may
+ * lose a count under contention, an accepted inaccuracy that keeps atomics off
+ * the drop path.
  */
 struct sluice_bucket {
 	__u64 pkt_tat;
 	__u64 byte_tat;
 	__u64 syn_tat;
-	__u32 tier;	  /* tier index, or SLUICE_TIER_ALLOW / SLUICE_TIER_DENY */
-	__u32 generation; /* low 32 bits of the generation `tier` was resolved in */
-	__u64 passed;	  /* packets passed (approximate) */
-	__u64 dropped;	  /* packets dropped or shadow-dropped (approximate) */
+	__u64 policy;  /* generation (low 32 bits) << 32 | tier index or _ALLOW / _DENY */
+	__u64 passed;  /* packets passed (approximate) */
+	__u64 dropped; /* packets dropped or shadow-dropped (approximate) */
 };
+
+SLUICE_INLINE __u64 sluice_policy_word(__u64 generation, __u32 tier)
+{
+	return (generation << 32) | tier;
+}
+
+SLUICE_INLINE __u32 sluice_policy_tier(__u64 word)
+{
+	return (__u32)word;
+}
+
+SLUICE_INLINE __u32 sluice_policy_generation(__u64 word)
+{
+	return (__u32)(word >> 32);
+}
+
+/* Is generation `a` newer than `b`? Serial-number order, so wrapping is fine. */
+SLUICE_INLINE int sluice_generation_after(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) > 0;
+}
 
 /*
  * Key of the LPM tries. Both families share one trie: a family byte comes

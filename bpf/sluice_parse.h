@@ -31,7 +31,8 @@
  * Truncated or unparseable. When the IP header got far enough to name the
  * source, pkt->src.family is set: the caller still charges that source, so
  * malformed traffic (tiny first fragments, cut TCP headers) cannot bypass its
- * limits. A first fragment too short for its L4 header (RFC 1858) is malformed.
+ * limits. A first fragment too short for its L4 header (RFC 1858) is malformed,
+ * and when it may be TCP it is charged as a SYN (docs/fragments.md).
  */
 #define PARSE_MALFORMED 2
 
@@ -66,57 +67,96 @@ struct vlan_tag {
 
 struct sluice_packet {
 	struct sluice_source src; /* full source address */
-	__u32 is_syn;		  /* TCP SYN without ACK */
+	/*
+	 * May open a TCP connection: a TCP SYN without ACK, or a packet that may
+	 * carry TCP flags we could not read (docs/fragments.md). Set as soon as
+	 * the protocol may be TCP, cleared only when the flags prove otherwise,
+	 * so that no malformed or fragmented SYN escapes the SYN meter.
+	 */
+	__u32 is_syn;
 };
 
-static __always_inline int parse_l4(void *l4, void *data_end, __u8 proto, struct sluice_packet *pkt)
+/*
+ * Parses the L4 header at `l4`, of which `l4_len` bytes lie within the IP
+ * datagram (its total or payload length): bytes past that are link-layer
+ * padding the kernel trims, never a header. data_end is checked as well,
+ * for the verifier.
+ */
+static __always_inline int parse_l4(void *l4, __u32 l4_len, void *data_end, __u8 proto,
+				    struct sluice_packet *pkt)
 {
+	pkt->is_syn = proto == IPPROTO_TCP;
 	switch (proto) {
 	case IPPROTO_TCP: {
 		struct tcphdr *tcp = l4;
 
-		if ((void *)(tcp + 1) > data_end || tcp->doff < 5)
-			return PARSE_MALFORMED;
-		if ((void *)tcp + tcp->doff * 4 > data_end)
-			return PARSE_MALFORMED;
+		if ((void *)(tcp + 1) > data_end || l4_len < sizeof(*tcp) || tcp->doff < 5 ||
+		    l4_len < tcp->doff * 4)
+			return PARSE_MALFORMED; /* flags unread or untrusted: a SYN */
 		pkt->is_syn = tcp->syn && !tcp->ack;
 		return PARSE_OK;
 	}
 	case IPPROTO_UDP:
-		return (void *)((struct udphdr *)l4 + 1) > data_end ? PARSE_MALFORMED : PARSE_OK;
+		return (void *)((struct udphdr *)l4 + 1) > data_end ||
+			       l4_len < sizeof(struct udphdr)
+			   ? PARSE_MALFORMED
+			   : PARSE_OK;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
-		return (void *)((struct icmp_fixed_hdr *)l4 + 1) > data_end ? PARSE_MALFORMED
-									    : PARSE_OK;
+		return (void *)((struct icmp_fixed_hdr *)l4 + 1) > data_end ||
+			       l4_len < sizeof(struct icmp_fixed_hdr)
+			   ? PARSE_MALFORMED
+			   : PARSE_OK;
 	default:
 		/* Other protocols are limited by address only. */
 		return PARSE_OK;
 	}
 }
 
+/*
+ * A non-first fragment at offset 1 (8 bytes) of a TCP datagram carries bytes
+ * 8..15 of the TCP header, flags included: legitimate stacks never send one
+ * (the first fragment would hold 8 bytes of TCP), attackers do to rewrite or
+ * supply the flags (RFC 1858, RFC 3128). It is malformed and counts as a SYN.
+ * Fragments further on cannot reach the TCP header and are limited by
+ * address only.
+ */
+static __always_inline int parse_later_fragment(__u32 offset_units, __u8 proto,
+						struct sluice_packet *pkt)
+{
+	pkt->is_syn = offset_units == 1 && proto == IPPROTO_TCP;
+	return pkt->is_syn ? PARSE_MALFORMED : PARSE_OK;
+}
+
 static __always_inline int parse_ipv4(void *l3, void *data_end, struct sluice_packet *pkt)
 {
 	struct iphdr *ip = l3;
-	__u32 hdr_len;
+	__u32 hdr_len, tot_len, offset_units;
 
 	if ((void *)(ip + 1) > data_end || ip->version != 4)
 		return PARSE_MALFORMED;
 	pkt->src.family = SLUICE_FAMILY_V4;
 	pkt->src.addr[0] = ip->saddr;
+	pkt->is_syn = ip->protocol == IPPROTO_TCP; /* until the flags say otherwise */
 	hdr_len = ip->ihl * 4;
-	if (ip->ihl < 5 || l3 + hdr_len > data_end || bpf_ntohs(ip->tot_len) < hdr_len ||
-	    l3 + bpf_ntohs(ip->tot_len) > data_end)
+	tot_len = bpf_ntohs(ip->tot_len);
+	if (ip->ihl < 5 || l3 + hdr_len > data_end || tot_len < hdr_len || l3 + tot_len > data_end)
 		return PARSE_MALFORMED;
-	/* A non-first fragment carries no L4 header: limited by address only. */
-	if (ip->frag_off & bpf_htons(IP_OFFSET))
-		return PARSE_OK;
-	return parse_l4(l3 + hdr_len, data_end, ip->protocol, pkt);
+	offset_units = bpf_ntohs(ip->frag_off) & IP_OFFSET;
+	if (offset_units)
+		return parse_later_fragment(offset_units, ip->protocol, pkt);
+	return parse_l4(l3 + hdr_len, tot_len - hdr_len, data_end, ip->protocol, pkt);
 }
 
+/*
+ * Until the walk reaches the upper-layer header, the packet may be TCP: every
+ * way out short of it (too many or cut extension headers) leaves is_syn set.
+ * `end` is where the payload length says the datagram ends, from l3.
+ */
 static __always_inline int parse_ipv6(void *l3, void *data_end, struct sluice_packet *pkt)
 {
 	struct ipv6hdr *ip6 = l3;
-	__u32 off = sizeof(*ip6);
+	__u32 off = sizeof(*ip6), end;
 	__u8 next;
 	int i;
 
@@ -124,7 +164,9 @@ static __always_inline int parse_ipv6(void *l3, void *data_end, struct sluice_pa
 		return PARSE_MALFORMED;
 	pkt->src.family = SLUICE_FAMILY_V6;
 	__builtin_memcpy(pkt->src.addr, &ip6->saddr, sizeof(pkt->src.addr));
-	if (l3 + sizeof(*ip6) + bpf_ntohs(ip6->payload_len) > data_end)
+	pkt->is_syn = 1;
+	end = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	if (l3 + end > data_end)
 		return PARSE_MALFORMED;
 	next = ip6->nexthdr;
 
@@ -139,30 +181,31 @@ static __always_inline int parse_ipv6(void *l3, void *data_end, struct sluice_pa
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS:
 			ext = l3 + off;
-			if ((void *)(ext + 1) > data_end)
+			if ((void *)(ext + 1) > data_end || off + sizeof(*ext) > end)
 				return PARSE_MALFORMED;
 			next = ext->nexthdr;
 			off += (ext->hdrlen + 1) * 8;
 			break;
 		case IPPROTO_FRAGMENT:
 			frag = l3 + off;
-			if ((void *)(frag + 1) > data_end)
+			if ((void *)(frag + 1) > data_end || off + sizeof(*frag) > end)
 				return PARSE_MALFORMED;
-			/* Non-first fragment: no L4 header, limited by address only. */
 			if (frag->frag_off & bpf_htons(0xfff8))
-				return PARSE_OK;
+				return parse_later_fragment(bpf_ntohs(frag->frag_off) >> 3,
+							    frag->nexthdr, pkt);
 			next = frag->nexthdr;
 			off += sizeof(*frag);
 			break;
 		case IPPROTO_NONE:
+			pkt->is_syn = 0;
 			return PARSE_OK;
 		default:
-			if (off > SLUICE_MAX_L3_HDR_BYTES)
+			if (off > SLUICE_MAX_L3_HDR_BYTES || off > end)
 				return PARSE_MALFORMED;
-			return parse_l4(l3 + off, data_end, next, pkt);
+			return parse_l4(l3 + off, end - off, data_end, next, pkt);
 		}
 	}
-	/* More extension headers than we walk: unparseable. */
+	/* More extension headers than we walk: unparseable, and may hide a SYN. */
 	return PARSE_MALFORMED;
 }
 

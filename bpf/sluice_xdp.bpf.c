@@ -94,22 +94,31 @@ static __always_inline __u32 listed_tier(const struct sluice_lpm_key *key, __u32
 	return *value == SLUICE_ACCESS_DENY ? SLUICE_TIER_DENY : SLUICE_TIER_ALLOW;
 }
 
+/* Tier of an unlisted source under the policy of `slot`: prefix, else default. */
+static __always_inline __u32 prefix_tier(const struct sluice_lpm_key *key, __u32 slot,
+					 const struct sluice_config *cfg)
+{
+	__u32 *value;
+
+	value =
+	    bpf_map_lookup_elem(slot ? (void *)&sluice_prefix_1 : (void *)&sluice_prefix_0, key);
+	if (value && *value < SLUICE_MAX_TIERS)
+		return *value;
+	return cfg->default_tier;
+}
+
 /* Tier of a source under the policy of `slot`: deny, allow, prefix, default. */
 static __always_inline __u32 resolve_tier(const struct sluice_source *src, __u32 slot,
 					  const struct sluice_config *cfg)
 {
 	struct sluice_lpm_key key;
-	__u32 *value, listed;
+	__u32 listed;
 
 	lpm_key_of(src, &key);
 	listed = listed_tier(&key, slot);
 	if (listed != SLUICE_TIER_NONE)
 		return listed;
-	value =
-	    bpf_map_lookup_elem(slot ? (void *)&sluice_prefix_1 : (void *)&sluice_prefix_0, &key);
-	if (value && *value < SLUICE_MAX_TIERS)
-		return *value;
-	return cfg->default_tier;
+	return prefix_tier(&key, slot, cfg);
 }
 
 /* Would spending `cost` on this meter be allowed now? Read-only. */
@@ -231,7 +240,7 @@ static __always_inline int take_creation_budget(const struct sluice_config *cfg,
 static __always_inline struct sluice_bucket *create_bucket(const struct sluice_source *src,
 							   __u32 tier, __u64 gen, __u64 len)
 {
-	struct sluice_bucket fresh = {.tier = tier, .generation = (__u32)gen};
+	struct sluice_bucket fresh = {.policy = sluice_policy_word(gen, tier)};
 
 	/* BPF_NOEXIST: a CPU that lost the race to create it uses the winner's. */
 	bpf_map_update_elem(&sluice_buckets, src, &fresh, BPF_NOEXIST);
@@ -239,27 +248,23 @@ static __always_inline struct sluice_bucket *create_bucket(const struct sluice_s
 	return bpf_map_lookup_elem(&sluice_buckets, src);
 }
 
-/*
- * Verdict for a new source that got no bucket: the lists still apply (one
- * trie lookup), everything else shares the per-CPU `unadmitted` meter.
- */
-static __always_inline int judge_unadmitted(const struct sluice_source *src, __u32 slot,
-					    const struct sluice_config *cfg, __u64 now, __u64 len)
+/* Verdict of a listed source (SLUICE_TIER_DENY or _ALLOW): no meter applies. */
+static __always_inline int judge_listed(__u32 listed, __u64 len)
 {
-	struct sluice_admission *adm;
-	struct sluice_lpm_key key;
-	__u32 zero = 0, tier;
-
-	lpm_key_of(src, &key);
-	tier = listed_tier(&key, slot);
-	if (tier == SLUICE_TIER_DENY) {
+	if (listed == SLUICE_TIER_DENY) {
 		count(SLUICE_TIER_NONE, SLUICE_CNT_DROP_DENY, len);
 		return XDP_DROP;
 	}
-	if (tier == SLUICE_TIER_ALLOW) {
-		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_ALLOW, len);
-		return XDP_PASS;
-	}
+	count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_ALLOW, len);
+	return XDP_PASS;
+}
+
+/* Verdict for a new source that got no bucket: the shared per-CPU `unadmitted` meter. */
+static __always_inline int judge_unadmitted(const struct sluice_config *cfg, __u64 now, __u64 len)
+{
+	struct sluice_admission *adm;
+	__u32 zero = 0;
+
 	adm = bpf_map_lookup_elem(&sluice_admission, &zero);
 	if (adm && spend_local(&adm->unadmitted_tat, &cfg->unadmitted, now)) {
 		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_UNADMITTED, len);
@@ -267,6 +272,80 @@ static __always_inline int judge_unadmitted(const struct sluice_source *src, __u
 	}
 	count(SLUICE_TIER_NONE, SLUICE_CNT_DROP_UNADMITTED, len);
 	return XDP_DROP;
+}
+
+/*
+ * A source without a bucket. Listed sources are judged by the lists alone and
+ * get no bucket: they spend no creation budget, so a spoofed flood from an
+ * allow- or deny-listed range neither starves new sources of buckets nor
+ * churns the LRU (docs/spoofed-floods.md). Returns the bucket, or NULL with
+ * the verdict in *action.
+ */
+static __always_inline struct sluice_bucket *
+admit_new_source(const struct sluice_source *src, __u32 slot, const struct sluice_config *cfg,
+		 __u64 gen, __u64 now, __u64 len, int *action)
+{
+	struct sluice_bucket *b = NULL;
+	struct sluice_lpm_key key;
+	__u32 listed;
+
+	lpm_key_of(src, &key);
+	listed = listed_tier(&key, slot);
+	if (listed != SLUICE_TIER_NONE) {
+		*action = judge_listed(listed, len);
+		return NULL;
+	}
+	if (take_creation_budget(cfg, now))
+		b = create_bucket(src, prefix_tier(&key, slot, cfg), gen, len);
+	if (!b)
+		*action = judge_unadmitted(cfg, now, len);
+	return b;
+}
+
+/*
+ * The tier of bucket `b` under generation `gen`, re-resolved when the cached
+ * word is of another generation. The word moves forward only: a CPU that read
+ * sluice_active just before a switch judges its packet by the tier it resolved
+ * but never stores it over a newer generation's. Accepted races: CPUs on the
+ * same generation resolve the same tier, so which store wins does not matter;
+ * a CAS lost every retry leaves the word to the next packet.
+ */
+static __always_inline __u32 bucket_tier(struct sluice_bucket *b, const struct sluice_source *src,
+					 __u32 slot, const struct sluice_config *cfg, __u64 gen)
+{
+	__u64 seen = READ_ONCE(b->policy), word, prev;
+	__u32 tier;
+
+	if (sluice_policy_generation(seen) == (__u32)gen)
+		return sluice_policy_tier(seen);
+	tier = resolve_tier(src, slot, cfg);
+	word = sluice_policy_word(gen, tier);
+	for (int i = 0; i < SLUICE_CAS_RETRIES; i++) {
+		if (!sluice_generation_after((__u32)gen, sluice_policy_generation(seen)))
+			break;
+		prev = __sync_val_compare_and_swap(&b->policy, seen, word);
+		if (prev == seen)
+			break;
+		seen = prev;
+	}
+	return tier;
+}
+
+/*
+ * The limits of *tier in `slot`. An index whose slot holds no defined tier (a
+ * stale cache, a policy bug) is judged by the default tier: never unlimited.
+ */
+static __always_inline struct sluice_tier *tier_limits(__u32 slot, __u32 *tier,
+						       const struct sluice_config *cfg)
+{
+	__u32 key = slot * SLUICE_MAX_TIERS + (*tier & (SLUICE_MAX_TIERS - 1));
+	struct sluice_tier *limits = bpf_map_lookup_elem(&sluice_tiers, &key);
+
+	if (limits && *tier < SLUICE_MAX_TIERS && (limits->flags & SLUICE_TIER_F_DEFINED))
+		return limits;
+	*tier = cfg->default_tier & (SLUICE_MAX_TIERS - 1);
+	key = slot * SLUICE_MAX_TIERS + *tier;
+	return bpf_map_lookup_elem(&sluice_tiers, &key);
 }
 
 SEC("xdp")
@@ -277,7 +356,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct sluice_config *cfg;
 	struct sluice_tier *tier;
 	struct sluice_bucket *b;
-	__u32 zero = 0, slot, tier_key, verdict, passed_counter = SLUICE_CNT_PASSED;
+	__u32 zero = 0, slot, tier_index, verdict, passed_counter = SLUICE_CNT_PASSED;
 	__u64 *active, gen, now;
 	int rc;
 
@@ -308,43 +387,38 @@ int sluice_xdp(struct xdp_md *ctx)
 	now = clock_now();
 	b = bpf_map_lookup_elem(&sluice_buckets, &pkt.src);
 	if (!b) {
-		if (take_creation_budget(cfg, now))
-			b = create_bucket(&pkt.src, resolve_tier(&pkt.src, slot, cfg), gen, len);
+		b = admit_new_source(&pkt.src, slot, cfg, gen, now, len, &rc);
 		if (!b)
-			return judge_unadmitted(&pkt.src, slot, cfg, now, len);
-	} else if (b->generation != (__u32)gen) {
-		/* Policy changed: re-resolve. Racing CPUs compute the same answer. */
-		b->tier = resolve_tier(&pkt.src, slot, cfg);
-		b->generation = (__u32)gen;
+			return rc;
 	}
+	tier_index = bucket_tier(b, &pkt.src, slot, cfg, gen);
 
-	if (b->tier == SLUICE_TIER_DENY) {
+	if (tier_index == SLUICE_TIER_DENY) {
 		b->dropped++;
 		count(SLUICE_TIER_NONE, SLUICE_CNT_DROP_DENY, len);
 		return XDP_DROP;
 	}
-	if (b->tier == SLUICE_TIER_ALLOW) {
+	if (tier_index == SLUICE_TIER_ALLOW) {
 		b->passed++;
 		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_ALLOW, len);
 		return XDP_PASS;
 	}
 
-	tier_key = slot * SLUICE_MAX_TIERS + (b->tier & (SLUICE_MAX_TIERS - 1));
-	tier = bpf_map_lookup_elem(&sluice_tiers, &tier_key);
+	tier = tier_limits(slot, &tier_index, cfg);
 	if (!tier)
-		return XDP_PASS;
+		return XDP_DROP;
 	verdict = judge(b, tier, len, pkt.is_syn, now);
 	if (verdict == SLUICE_CNT_PASSED) {
 		b->passed++;
-		count(b->tier, passed_counter, len);
+		count(tier_index, passed_counter, len);
 		return XDP_PASS;
 	}
 	b->dropped++;
 	if ((tier->flags & SLUICE_TIER_F_SHADOW) && verdict != SLUICE_CNT_DROP_CONTENDED) {
 		/* Shadow: count as the matching would-drop counter, then pass. */
-		count(b->tier, shadow_counter(verdict), len);
+		count(tier_index, shadow_counter(verdict), len);
 		return XDP_PASS;
 	}
-	count(b->tier, verdict, len);
+	count(tier_index, verdict, len);
 	return XDP_DROP;
 }

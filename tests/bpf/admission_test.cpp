@@ -63,6 +63,37 @@ TEST_F(AdmissionTest, NewSourcesOverTheBudgetShareOneMeter) {
   EXPECT_EQ(h.dataplane().sources().size(), 20u);
 }
 
+TEST_F(AdmissionTest, ListedSourcesSpendNoCreationBudget) {
+  // A spoofed flood from allow- and deny-listed ranges: the lists decide every
+  // packet, and the creation budget is left whole for sources that need buckets.
+  XdpHarness h;
+  Policy p = single_tier_policy({100, kSec, 100});
+  p.new_sources = {10, kSec, 10};
+  p.unadmitted = {1, kSec, 1};
+  p.allow = {Cidr::parse("198.18.1.0/24")};
+  p.deny = {Cidr::parse("198.18.2.0/24")};
+  h.apply(p, 1);
+  int allowed = 0, denied = 0;
+  for (int i = 1; i <= 200; ++i) {
+    auto host = std::to_string(i);
+    allowed += h.run(PacketBuilder().ipv4("198.18.1." + host).udp().build(), kEpoch) == XDP_PASS;
+    denied += h.run(PacketBuilder().ipv4("198.18.2." + host).udp().build(), kEpoch) == XDP_DROP;
+  }
+  EXPECT_EQ(allowed, 200);
+  EXPECT_EQ(denied, 200);
+  EXPECT_EQ(h.dataplane().sources().size(), 0u) << "listed sources get no bucket";
+
+  int admitted = 0;
+  for (uint32_t i = 1; i <= 10; ++i) admitted += h.run(udp_from(i), kEpoch) == XDP_PASS;
+  EXPECT_EQ(admitted, 10) << "the whole budget of 10 is left for unlisted sources";
+  EXPECT_EQ(h.dataplane().sources().size(), 10u);
+  auto c = h.counters();
+  EXPECT_EQ(c.total(SLUICE_CNT_NEW_SOURCE).packets, 10u);
+  EXPECT_EQ(c.total(SLUICE_CNT_PASSED_ALLOW).packets, 200u);
+  EXPECT_EQ(c.total(SLUICE_CNT_DROP_DENY).packets, 200u);
+  EXPECT_EQ(c.total(SLUICE_CNT_PASSED_UNADMITTED).packets, 0u);
+}
+
 TEST_F(AdmissionTest, LimitedAbuserStaysLimitedThroughAMillionSourceSpoofedFlood) {
   // A map of 16,384 buckets, far fewer than the flood's sources.
   XdpHarness h(16384);

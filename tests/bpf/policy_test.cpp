@@ -112,7 +112,8 @@ TEST_F(PolicyTest, MovingAPrefixToAnotherTierTakesEffectAtOnce) {
   harness.apply(p);
   uint32_t ten = harness.tier_index("ten");
   EXPECT_EQ(burst_of("198.18.9.9", kEpoch + 2 * kSec), 10) << "re-resolved to ten";
-  EXPECT_EQ(harness.dataplane().bucket_of(source_key("198.18.9.9"))->tier, ten);
+  EXPECT_EQ(sluice_policy_tier(harness.dataplane().bucket_of(source_key("198.18.9.9"))->policy),
+            ten);
   p.deny = {Cidr::parse("198.18.9.0/24")};
   harness.apply(p);
   EXPECT_EQ(burst_of("198.18.9.9", kEpoch + 10 * kSec), 0) << "denied from the next packet on";

@@ -84,6 +84,9 @@ TEST(ConfigFile, ShippedExampleIsValid) {
   Config config = load_config_file(SLUICE_EXAMPLE_CONFIG);
   EXPECT_GE(config.policy.tiers.size(), 2u);
   EXPECT_TRUE(config.settings.interfaces.empty()) << "the example must not attach to a real NIC";
+  // Loopback never reaches XDP: allow-listing it only lets spoofed sources in.
+  for (const auto& cidr : config.policy.allow)
+    EXPECT_FALSE(cidr.is_v4() && (cidr.addr[0] == 127 || cidr.prefix_len < 8)) << cidr.to_string();
 }
 
 struct BadCase {

@@ -13,6 +13,7 @@
 
 #include "daemon_lab.h"
 #include "fd.h"
+#include "sluice_layout.h"
 
 namespace sluice::testing {
 namespace {
@@ -66,7 +67,8 @@ TEST_F(CliTest, StatusReportsTheAttachedInterface) {
   EXPECT_EQ(table.exit_code, 0);
   const std::string row = table.out.substr(table.out.find(lab().lab().rx_if()));
   EXPECT_EQ(row.substr(0, row.find('\n')).find("native"), 11u) << table.out;
-  EXPECT_TRUE(std::filesystem::exists(lab().pin_dir() + "/v1/link"));
+  EXPECT_TRUE(std::filesystem::exists(lab().pin_dir() + "/v" +
+                                      std::to_string(SLUICE_LAYOUT_VERSION) + "/link"));
 
   json stats = lab().ctl_json("stats --iface " + lab().lab().rx_if());
   EXPECT_EQ(stats["interfaces"], json::array({lab().lab().rx_if()}));

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "daemon_lab.h"
+#include "sluice_layout.h"
 #include "traffic.h"
 
 namespace sluice::testing {
@@ -227,7 +228,9 @@ TEST_F(TrafficTest, KillNineAndRestartUnderFloodLetsNothingThrough) {
     std::this_thread::sleep_for(1500ms);
     before_restart = lab().ctl_json("stats");
     lab().kill9();
-    ASSERT_TRUE(std::filesystem::exists(lab().pin_dir() + "/v1/link")) << "pins outlive the daemon";
+    ASSERT_TRUE(std::filesystem::exists(lab().pin_dir() + "/v" +
+                                        std::to_string(SLUICE_LAYOUT_VERSION) + "/link"))
+        << "pins outlive the daemon";
     std::this_thread::sleep_for(1000ms);  // enforcement continues with no daemon at all
     lab().start();
   });
@@ -261,7 +264,8 @@ TEST_F(TrafficTest, KeepAttachedLeavesEnforcementForAnUpgrade) {
   lab().write_config("tiers:\n  std:\n    packets: {rate: 100/s, burst: 10}\n");
   lab().start({"--keep-attached"});
   EXPECT_EQ(lab().stop(SIGTERM), 0);
-  ASSERT_TRUE(std::filesystem::exists(lab().pin_dir() + "/v1/link"));
+  ASSERT_TRUE(std::filesystem::exists(lab().pin_dir() + "/v" +
+                                      std::to_string(SLUICE_LAYOUT_VERSION) + "/link"));
   const std::string src = lab().lab().tx_v4();
   FloodResult unattended = flood(lab(), {{src, 1000}}, 1000ms);
   expect_near(unattended.received_from(src), admitted(100, unattended.seconds(src), 10), 0.25,

@@ -92,13 +92,26 @@ PacketBuilder& PacketBuilder::ipv6_fragment(uint16_t offset_units, bool more_fra
   return *this;
 }
 
+std::vector<uint8_t> tcp_header(uint8_t flags, uint16_t sport, uint16_t dport) {
+  std::vector<uint8_t> bytes(20);
+  put16(bytes, 0, sport);
+  put16(bytes, 2, dport);
+  bytes[12] = 5 << 4;
+  bytes[13] = flags;
+  return bytes;
+}
+
 PacketBuilder& PacketBuilder::tcp(uint8_t flags, uint16_t sport, uint16_t dport) {
-  Layer l{Kind::kL4, std::vector<uint8_t>(20), IPPROTO_TCP};
-  put16(l.bytes, 0, sport);
-  put16(l.bytes, 2, dport);
-  l.bytes[12] = 5 << 4;
-  l.bytes[13] = flags;
-  layers_.push_back(l);
+  return l4_bytes(IPPROTO_TCP, tcp_header(flags, sport, dport));
+}
+
+PacketBuilder& PacketBuilder::l4_bytes(uint8_t protocol, const std::vector<uint8_t>& bytes) {
+  layers_.push_back(Layer{Kind::kL4, bytes, protocol});
+  return *this;
+}
+
+PacketBuilder& PacketBuilder::trailer(const std::vector<uint8_t>& bytes) {
+  layers_.push_back(Layer{Kind::kTrailer, bytes, 0});
   return *this;
 }
 
@@ -133,7 +146,7 @@ std::vector<uint8_t> PacketBuilder::build() const {
   // Destination 02:00:00:00:00:02, source 02:00:00:00:00:01.
   frame[0] = 0x02, frame[5] = 0x02, frame[6] = 0x02, frame[11] = 0x01;
   size_t type_at = 12;  // where the next ethertype goes
-  size_t ip_at = 0, next_header_at = 0;
+  size_t ip_at = 0, next_header_at = 0, datagram_end = 0;
   bool ip_is_v6 = false, have_ip = false;
 
   for (const auto& layer : layers_) {
@@ -171,13 +184,18 @@ std::vector<uint8_t> PacketBuilder::build() const {
       case Kind::kPayload:
         frame.insert(frame.end(), layer.bytes.begin(), layer.bytes.end());
         break;
+      case Kind::kTrailer:
+        if (!datagram_end) datagram_end = at;
+        frame.insert(frame.end(), layer.bytes.begin(), layer.bytes.end());
+        break;
     }
   }
+  if (!datagram_end) datagram_end = frame.size();
   if (have_ip) {
     if (ip_is_v6) {
-      put16(frame, ip_at + 4, static_cast<uint16_t>(frame.size() - ip_at - 40));
+      put16(frame, ip_at + 4, static_cast<uint16_t>(datagram_end - ip_at - 40));
     } else {
-      put16(frame, ip_at + 2, static_cast<uint16_t>(frame.size() - ip_at));
+      put16(frame, ip_at + 2, static_cast<uint16_t>(datagram_end - ip_at));
     }
   }
   return frame;
@@ -189,7 +207,7 @@ std::vector<size_t> PacketBuilder::header_boundaries() const {
   for (const auto& layer : layers_) {
     if (layer.kind == Kind::kEthertype) continue;
     size_t len = layer.kind == Kind::kVlan ? 4 : layer.bytes.size();
-    if (layer.kind == Kind::kPayload) break;
+    if (layer.kind == Kind::kPayload || layer.kind == Kind::kTrailer) break;
     at += len;
     out.push_back(at);
   }

@@ -14,6 +14,9 @@ inline constexpr uint8_t kTcpSyn = 0x02;
 inline constexpr uint8_t kTcpAck = 0x10;
 inline constexpr uint8_t kTcpRst = 0x04;
 
+// The 20 bytes of a TCP header without options, as tcp() builds it.
+std::vector<uint8_t> tcp_header(uint8_t flags, uint16_t sport = 40000, uint16_t dport = 80);
+
 class PacketBuilder {
  public:
   PacketBuilder& vlan(uint16_t tpid, uint16_t vid);  // tpid 0x8100 or 0x88a8
@@ -30,13 +33,17 @@ class PacketBuilder {
   PacketBuilder& icmp();                         // ICMP echo (IPv4) / ICMPv6 echo (IPv6)
   PacketBuilder& l4_protocol(uint8_t protocol);  // an L4 protocol we do not parse
   PacketBuilder& payload(size_t bytes);
+  // An L4 layer of exactly these bytes (a slice of a header, say) announced as `protocol`.
+  PacketBuilder& l4_bytes(uint8_t protocol, const std::vector<uint8_t>& bytes);
+  // Bytes after the IP datagram, outside its length: link-layer padding.
+  PacketBuilder& trailer(const std::vector<uint8_t>& bytes);
 
   std::vector<uint8_t> build() const;
   // Offsets at which one header ends and the next begins (for truncation tests).
   std::vector<size_t> header_boundaries() const;
 
  private:
-  enum class Kind { kVlan, kEthertype, kIpv4, kIpv6, kIpv6Ext, kIpv6Frag, kL4, kPayload };
+  enum class Kind { kVlan, kEthertype, kIpv4, kIpv6, kIpv6Ext, kIpv6Frag, kL4, kPayload, kTrailer };
   struct Layer {
     Kind kind;
     std::vector<uint8_t> bytes;

@@ -6,9 +6,12 @@
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "bpffs.h"
@@ -45,9 +48,36 @@ void update(int fd, const void* key, const void* value, const std::string& what)
 
 }  // namespace
 
+uint32_t count_cpu_list(std::string_view list) {
+  uint32_t count = 0;
+  while (!list.empty() && list.front() != '\n') {
+    size_t end = std::min(list.find_first_of(",\n"), list.size());
+    std::string_view range = list.substr(0, end);
+    unsigned first = 0, last = 0;
+    auto dash = range.find('-');
+    auto [p1, e1] =
+        std::from_chars(range.data(), range.data() + std::min(dash, range.size()), first);
+    if (e1 != std::errc() || first > 1u << 20) return 0;
+    last = first;
+    if (dash != std::string_view::npos) {
+      auto [p2, e2] = std::from_chars(range.data() + dash + 1, range.data() + range.size(), last);
+      if (e2 != std::errc() || last < first || last > 1u << 20) return 0;
+    }
+    count += last - first + 1;
+    list.remove_prefix(std::min(end + 1, list.size()));
+  }
+  return count;
+}
+
+// Accepted: a CPU brought online later gets a full share until the next apply
+// (a policy change or reload recomputes the split).
 uint32_t datapath_cpus() {
-  int possible = libbpf_num_possible_cpus();
-  return possible > 0 ? static_cast<uint32_t>(possible) : 1;
+  std::ifstream online("/sys/devices/system/cpu/online");
+  std::string list;
+  std::getline(online, list);
+  if (uint32_t n = count_cpu_list(list)) return n;
+  long configured = sysconf(_SC_NPROCESSORS_ONLN);
+  return configured > 0 ? static_cast<uint32_t>(configured) : 1;
 }
 
 struct sluice_counter Counters::total(uint32_t counter) const {

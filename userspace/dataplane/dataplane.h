@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fd.h"
@@ -21,8 +22,12 @@ struct sluice_xdp;
 namespace sluice {
 
 // The CPUs the data path runs on, over which compile_policy splits per-host
-// budgets (the admission meters are per CPU).
+// budgets (the admission meters are per CPU): the online CPUs, not the
+// possible ones (a VM with hotplug headroom has many more of those, and each
+// would shrink every online CPU's share).
 uint32_t datapath_cpus();
+// How many CPUs a kernel CPU list ("0-3,8,10-11") names; 0 when unreadable.
+uint32_t count_cpu_list(std::string_view list);
 
 struct LoadOptions {
   uint32_t bucket_entries = SLUICE_DEFAULT_BUCKET_ENTRIES;

@@ -96,15 +96,19 @@ struct sluice_rate compile_rate(const RateLimit& limit, uint32_t spend, const st
   return rate;
 }
 
-// A host-wide rate as the per-CPU share each CPU's meter enforces.
-static struct sluice_rate per_cpu_rate(const RateLimit& host, uint32_t cpus,
-                                       const std::string& field) {
-  if (host.unlimited()) return compile_rate(host, SLUICE_SPEND_UNIT, field);
+RateLimit per_cpu_share(const RateLimit& host, uint32_t cpus) {
+  if (host.unlimited() || cpus == 0) return host;
   RateLimit share = host;
   share.tokens = std::max<uint64_t>(1, host.tokens / cpus);
   uint64_t burst = host.burst ? host.burst : host.tokens;
   share.burst = std::max<uint64_t>(1, burst / cpus);
-  return compile_rate(share, SLUICE_SPEND_UNIT, field);
+  return share;
+}
+
+// A host-wide rate as the per-CPU share each CPU's meter enforces.
+static struct sluice_rate per_cpu_rate(const RateLimit& host, uint32_t cpus,
+                                       const std::string& field) {
+  return compile_rate(per_cpu_share(host, cpus), SLUICE_SPEND_UNIT, field);
 }
 
 CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots, uint32_t cpus) {

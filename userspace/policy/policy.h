@@ -105,6 +105,8 @@ struct CompiledPolicy {
 // first problem (tier, prefix or list entry) and changes nothing. `cpus` (the
 // CPUs that run the data path, at least 1) splits the per-host admission rates.
 CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots, uint32_t cpus);
+// A host-wide rate as the share each of `cpus` per-CPU meters enforces.
+RateLimit per_cpu_share(const RateLimit& host, uint32_t cpus);
 
 // Converts one rate into the data path's form (`spend`: SLUICE_SPEND_UNIT or
 // _BULK); throws PolicyError (with `field` in the message) when out of range.

@@ -61,6 +61,20 @@ const char* origin(const Overlay& overlay, const Key& key) {
   return overlay.set.count(key) ? "live" : "file";
 }
 
+// What each CPU's admission meters get: the host-wide budgets split over the
+// CPUs that run the data path (docs/spoofed-floods.md).
+json admission_status(const Policy& policy) {
+  const uint32_t cpus = datapath_cpus();
+  auto share = [&](const RateLimit& host) -> json {
+    if (host.unlimited()) return "unlimited";
+    RateLimit per_cpu = per_cpu_share(host, cpus);
+    return {{"rate", format_rate(per_cpu, RateKind::kPackets)}, {"burst", per_cpu.burst}};
+  };
+  return {{"cpus", cpus},
+          {"new_sources_per_cpu", share(policy.new_sources)},
+          {"unadmitted_per_cpu", share(policy.unadmitted)}};
+}
+
 json status(Daemon& daemon, const json&) {
   const Policy policy = daemon.effective_policy();
   json interfaces = json::array();
@@ -85,6 +99,7 @@ json status(Daemon& daemon, const json&) {
           {"aggregation",
            {{"ipv4_prefix", policy.v4_prefix_len}, {"ipv6_prefix", policy.v6_prefix_len}}},
           {"drop_malformed", policy.drop_malformed},
+          {"admission", admission_status(policy)},
           {"counts",
            {{"tiers", policy.tiers.size()},
             {"prefixes", policy.prefixes.size()},

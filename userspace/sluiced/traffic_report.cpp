@@ -109,7 +109,7 @@ SourceSnapshot snapshot_sources(const Daemon& daemon) {
       uint32_t len =
           entry.source.family == SLUICE_FAMILY_V4 ? policy.v4_prefix_len : policy.v6_prefix_len;
       auto& sample = out[source_text(entry.source, len)];
-      sample.tier = tier_text(entry.bucket.tier, daemon.tier_slots());
+      sample.tier = tier_text(sluice_policy_tier(entry.bucket.policy), daemon.tier_slots());
       sample.passed += entry.bucket.passed;
       sample.dropped += entry.bucket.dropped;
     }
