@@ -142,7 +142,7 @@ cleanup() {
   for pid in "${HELPER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   for pid in "${HELPER_PIDS[@]}"; do wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null; done
   if [[ -n $DAEMON_PID ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-    # SIGTERM: sluiced detaches its program and removes its pins.
+    # SIGTERM with --detach-on-exit: sluiced detaches its program and removes its pins.
     kill -TERM "$DAEMON_PID" 2>/dev/null
     if ! wait_gone "$DAEMON_PID" 100; then
       echo "quickstart: sluiced did not stop within 10 s, killing it" >&2
@@ -403,7 +403,7 @@ fi
 # lab.sh exec enters the network namespace only (`ip netns exec` remounts /sys,
 # and the pins would vanish with it); it execs, so $! is sluiced itself.
 "$LAB_SH" exec "$LAB" rx "$SLUICED" --config "$CONFIG" --socket "$SOCK" \
-  --state-file "$TMP/state.json" >"$TMP/sluiced.log" 2>&1 9>&- &
+  --state-file "$TMP/state.json" --detach-on-exit >"$TMP/sluiced.log" 2>&1 9>&- &
 DAEMON_PID=$!
 for ((i = 0; ; i++)); do
   kill -0 "$DAEMON_PID" 2>/dev/null || die "sluiced exited during start (its log follows)"
@@ -456,4 +456,4 @@ echo
 "$PYTHON" "$TMP/demo.py" summary "$TMP" "$SLUICECTL" "$SOCK" "$LEGIT_IP" "$FLOOD_IP" \
   "$LIMIT_PPS" "$BURST"
 
-step "Cleaning up (sluiced detaches and unpins on SIGTERM; the namespaces go)"
+step "Cleaning up (sluiced --detach-on-exit detaches and unpins on SIGTERM; the namespaces go)"

@@ -54,7 +54,7 @@ class MetricsScrape : public ::testing::Test {
       std::string log = (dir / "sluiced.log").string();
       freopen(log.c_str(), "w", stderr);
       execlp("nsenter", "nsenter", ("--net=/run/netns/" + lab.rx_ns()).c_str(), SLUICED_BIN,
-             "--config", (dir / "sluice.yaml").c_str(), nullptr);
+             "--config", (dir / "sluice.yaml").c_str(), "--detach-on-exit", nullptr);
       _exit(127);
     }
     // Readiness: any answer (a 404 for "/"); a /metrics scrape would cache the

@@ -210,9 +210,10 @@ TEST_F(CliTest, LiveChangesSurviveARestart) {
   ASSERT_TRUE(std::filesystem::exists(lab().state_path()));
 
   EXPECT_EQ(lab().stop(SIGTERM), 0);
-  EXPECT_FALSE(std::filesystem::exists(lab().pin_dir())) << "SIGTERM detaches and unpins";
+  EXPECT_TRUE(std::filesystem::exists(lab().pin_dir())) << "SIGTERM leaves the program enforcing";
   EXPECT_FALSE(std::filesystem::exists(lab().socket_path()));
   lab().start();
+  EXPECT_EQ(lab().ctl_json("status")["interfaces"][0]["adopted"], true);
   EXPECT_EQ(lab().ctl_json("tier list"), tiers);
   EXPECT_EQ(lab().ctl_json("prefix list"), prefixes);
   EXPECT_EQ(lab().ctl_json("allow list"), allow);

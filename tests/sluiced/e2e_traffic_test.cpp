@@ -260,9 +260,12 @@ TEST_F(TrafficTest, KillNineAndRestartUnderFloodLetsNothingThrough) {
       << "the bucket of " << src << " lost its history across the restart";
 }
 
-TEST_F(TrafficTest, KeepAttachedLeavesEnforcementForAnUpgrade) {
+// Stopping a limiter must never open the gate: SIGTERM (systemctl stop or
+// restart) leaves the program enforcing and the next daemon adopts it; only
+// --detach-on-exit (or sluicectl detach) removes it.
+TEST_F(TrafficTest, StopLeavesEnforcementForAnUpgradeAndDetachOnExitRemovesIt) {
   lab().write_config("tiers:\n  std:\n    packets: {rate: 100/s, burst: 10}\n");
-  lab().start({"--keep-attached"});
+  lab().start();
   EXPECT_EQ(lab().stop(SIGTERM), 0);
   ASSERT_TRUE(std::filesystem::exists(lab().pin_dir() + "/v" +
                                       std::to_string(SLUICE_LAYOUT_VERSION) + "/link"));
@@ -270,10 +273,11 @@ TEST_F(TrafficTest, KeepAttachedLeavesEnforcementForAnUpgrade) {
   FloodResult unattended = flood(lab(), {{src, 1000}}, 1000ms);
   expect_near(unattended.received_from(src), admitted(100, unattended.seconds(src), 10), 0.25,
               "still limited with no daemon");
-  lab().start();
+  lab().start({"--detach-on-exit"});
   EXPECT_EQ(lab().ctl_json("status")["interfaces"][0]["adopted"], true);
   EXPECT_EQ(lab().stop(SIGTERM), 0);
-  EXPECT_FALSE(std::filesystem::exists(lab().pin_dir())) << "a plain SIGTERM detaches and unpins";
+  EXPECT_FALSE(std::filesystem::exists(lab().pin_dir()))
+      << "SIGTERM with --detach-on-exit detaches and unpins";
   FloodResult detached = flood(lab(), {{src, 1000}}, 500ms);
   EXPECT_GE(detached.received_from(src), detached.sent.at(src).sent * 98 / 100);
 }

@@ -66,6 +66,8 @@ DaemonLab::~DaemonLab() {
       wait_exit(5s);
     }
   }
+  // SIGTERM leaves the program enforcing: with the daemon gone the pinned link
+  // is its last holder, so removing the pins detaches it.
   std::error_code ec;
   std::filesystem::remove_all(pin_dir(), ec);
   if (::testing::Test::HasFailure()) {

@@ -1,8 +1,8 @@
 // A real sluiced in a namespace lab, for end-to-end tests: a veth pair
 // (VethLab), a scratch directory with the config, socket and state file, the
 // daemon attached to the rx side, and sluicectl to drive it. Everything is
-// removed on destruction, also when a test fails: the daemon is killed, the
-// pins of the lab interface are removed, the namespaces deleted.
+// removed on destruction, also when a test fails: the daemon is stopped, the
+// pins of the lab interface are removed (which detaches the program), the namespaces deleted.
 #pragma once
 
 #include <sys/types.h>

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "config_limits.h"
 #include "net_address.h"
 #include "units.h"
 
@@ -210,7 +211,8 @@ void validate_policy(const Reader& reader, const Policy& policy,
         best_length = prefix.size();
       }
     }
-    if (!best) reader.fail(YAML::Mark::null_mark(), "", message);
+    // Every refusal names a line: a message no field claims goes to the top.
+    if (!best) reader.fail(anchors.at("").mark, "", message);
     reader.fail(best->mark, best->field, message);
   }
 }
@@ -233,6 +235,7 @@ Config read_config(const Reader& reader, const YAML::Node& root) {
                         "tiers", "prefixes", "allow", "deny"},
                        "a mapping of settings");
   std::map<std::string, Anchor> anchors;
+  anchors[""] = {root.Mark(), ""};
   auto& settings = config.settings;
   auto& policy = config.policy;
 
@@ -297,12 +300,16 @@ Config read_config(const Reader& reader, const YAML::Node& root) {
   if (const auto admission = root["admission"]) {
     reader.check_mapping(admission, "admission", {"new_sources", "unadmitted"},
                          "a mapping with new_sources and unadmitted");
-    if (admission["new_sources"])
+    if (admission["new_sources"]) {
       policy.new_sources =
           read_limit(reader, admission["new_sources"], "admission.new_sources", RateKind::kPackets);
-    if (admission["unadmitted"])
+      anchors["new_sources"] = {admission["new_sources"].Mark(), "admission.new_sources"};
+    }
+    if (admission["unadmitted"]) {
       policy.unadmitted =
           read_limit(reader, admission["unadmitted"], "admission.unadmitted", RateKind::kPackets);
+      anchors["unadmitted"] = {admission["unadmitted"].Mark(), "admission.unadmitted"};
+    }
   }
 
   const YAML::Node tiers = root["tiers"];
@@ -310,9 +317,14 @@ Config read_config(const Reader& reader, const YAML::Node& root) {
   reader.check_mapping(tiers, "tiers", {}, "a mapping of tier names to limits");
   if (tiers.size() == 0) reader.fail(tiers, "tiers", "at least one tier must be defined");
   anchors["tiers"] = {tiers.Mark(), "tiers"};
+  anchors["too many tiers"] = {tiers.Mark(), "tiers"};
   for (const auto& entry : tiers) {
     const std::string name = entry.first.Scalar();
     const std::string field = "tiers." + name;
+    // find_limit_breach counted them already; this keeps the line if that changes.
+    if (policy.tiers.size() == SLUICE_MAX_TIERS)
+      reader.fail(entry.first, "tiers",
+                  "too many tiers: at most " + std::to_string(SLUICE_MAX_TIERS) + " can exist");
     anchors["tier name '" + name + "'"] = {entry.first.Mark(), field};
     anchors["tier '" + name + "'"] = {entry.first.Mark(), field};
     policy.tiers.push_back(read_tier(reader, name, entry.second, field, anchors));
@@ -340,6 +352,7 @@ Config read_config(const Reader& reader, const YAML::Node& root) {
   }
   if (root["allow"]) policy.allow = read_list(reader, root["allow"], "allow", "allow", anchors);
   if (root["deny"]) policy.deny = read_list(reader, root["deny"], "deny", "deny", anchors);
+  if (root["deny"]) anchors["allow/deny"] = {root["deny"].Mark(), "deny"};
   if (root["allow"]) anchors["allow/deny"] = {root["allow"].Mark(), "allow"};
   if (root["aggregation"]) {
     anchors["ipv4_prefix"] = {root["aggregation"].Mark(), "aggregation.ipv4_prefix"};
@@ -364,8 +377,19 @@ ConfigError::ConfigError(const std::string& file, int line, int column, const st
 
 Config parse_config(const std::string& yaml_text, const std::string& name) {
   Reader reader(name);
+  if (yaml_text.size() > kMaxConfigBytes) {
+    YAML::Mark where;
+    where.line = line_of_offset(yaml_text, kMaxConfigBytes) - 1;
+    reader.fail(where, "",
+                "the file goes past " + std::to_string(kMaxConfigBytes >> 20) +
+                    " MiB here, the most a configuration file may hold (the largest policy the "
+                    "data path takes is about 7 MiB)");
+  }
   YAML::Node root;
   try {
+    // Before the node tree: an oversized list is refused at its first excess entry.
+    if (auto breach = find_limit_breach(yaml_text))
+      reader.fail(breach->mark, breach->field, breach->message);
     root = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
     reader.fail(e.mark, "", "YAML syntax error: " + e.msg);
@@ -374,13 +398,15 @@ Config parse_config(const std::string& yaml_text, const std::string& name) {
 }
 
 Config load_config_file(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path, 0, 0, "", "cannot open: " + std::string(std::strerror(errno)));
-  std::stringstream text;
-  text << in.rdbuf();
+  // One byte past the limit is enough to refuse: a 50 MB file is never read whole.
+  std::string text(kMaxConfigBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (in.bad())
     throw ConfigError(path, 0, 0, "", "cannot read: " + std::string(std::strerror(errno)));
-  return parse_config(text.str(), path);
+  text.resize(static_cast<size_t>(in.gcount()));
+  return parse_config(text, path);
 }
 
 void check_interface_name(const std::string& name) {

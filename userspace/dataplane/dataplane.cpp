@@ -339,6 +339,17 @@ void Dataplane::apply(const CompiledPolicy& policy) {
   spdlog::debug("policy generation {} active", next);
 }
 
+void Dataplane::switch_back() {
+  // A fresh generation, not the old number: a bucket that resolved its tier
+  // under the abandoned one must resolve it again, also at the next apply().
+  const uint64_t next = generation() + 1;
+  uint32_t zero = 0;
+  update(maps_.active.get(), &zero, &next, "map active");
+  // Readers may still be in the abandoned slot: the next apply() writes it.
+  last_switch_ = std::chrono::steady_clock::now();
+  spdlog::info("{}: back on the previous policy (generation {})", ifname_, next);
+}
+
 namespace {
 
 // Sums one per-CPU counter slot over all possible CPUs.

@@ -88,6 +88,10 @@ class Dataplane {
   // judged by the old or the new policy, never by a mix. Buckets are kept;
   // the counters of policy.fresh_slots are zeroed.
   void apply(const CompiledPolicy& policy);
+  // Undoes the last successful apply(): switches back to the slot it left
+  // untouched, which still holds the previous policy. A commit that cannot
+  // reach every interface calls this on the ones it already switched.
+  void switch_back();
   uint64_t generation() const;
   // The policy settings currently active (as read back from the maps).
   struct sluice_config active_config() const;

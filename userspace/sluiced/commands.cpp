@@ -234,11 +234,6 @@ json stats(Daemon& daemon, const json& args) {
   return stats_report(daemon, optional_string_arg(args, "iface").value_or(""));
 }
 
-json reload(Daemon& daemon, const json& args) {
-  daemon.reload(optional_bool_arg(args, "discard_live_changes").value_or(false));
-  return {{"config_file", daemon.base().path}};
-}
-
 json attach(Daemon& daemon, const json& args) {
   InterfaceSpec spec;
   spec.name = string_arg(args, "iface");
@@ -277,7 +272,6 @@ const std::map<std::string, Command>& commands() {
       {"deny.add", deny_add},
       {"deny.remove", deny_remove},
       {"stats", stats},
-      {"reload", reload},
       {"attach", attach},
       {"detach", detach},
   };
@@ -308,14 +302,31 @@ void top(Daemon& daemon, const json& args, ControlServer::Reply reply) {
   });
 }
 
+// `reload` reads and validates the file on a worker thread (a big file takes
+// seconds) and answers when the commit is done; the loop serves others meanwhile.
+void reload(Daemon& daemon, const json& args, ControlServer::Reply reply) {
+  const bool discard = optional_bool_arg(args, "discard_live_changes").value_or(false);
+  daemon.reload(discard, [&daemon, reply](std::exception_ptr error) {
+    try {
+      if (error) std::rethrow_exception(error);
+      reply(encode_ok({{"config_file", daemon.base().path}}));
+    } catch (const ControlError& e) {
+      reply(encode_error(e.code(), e.what()));
+    } catch (const std::exception& e) {
+      reply(encode_error(errc::kFailed, e.what()));
+    }
+  });
+}
+
 }  // namespace
 
 void handle_command(Daemon& daemon, const Request& request, ControlServer::Reply reply) {
   try {
     if (request.command == "top") return top(daemon, request.args, reply);
+    if (request.command == "reload") return reload(daemon, request.args, reply);
     auto it = commands().find(request.command);
     if (it == commands().end()) {
-      std::string known = "top";
+      std::string known = "reload, top";
       for (const auto& [name, fn] : commands()) known += ", " + name;
       throw ControlError(errc::kUnknownCommand,
                          "unknown command '" + request.command + "' (known: " + known + ")");

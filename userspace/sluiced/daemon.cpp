@@ -1,8 +1,10 @@
 #include "daemon.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <csignal>
 #include <ctime>
 
@@ -33,6 +35,8 @@ Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options)
       started_(std::chrono::steady_clock::now()) {}
 
 Daemon::~Daemon() {
+  // Its result is posted to a loop that no longer runs: only wait for it.
+  if (reload_worker_.joinable()) reload_worker_.join();
   // Reached without stop() only when start() or the loop threw: leave the
   // kernel as start() documents (its own attachments were rolled back).
   for (auto& [name, attached] : interfaces_) attached.dataplane.release_keep_attached();
@@ -113,11 +117,14 @@ void Daemon::stop() {
   metrics_.reset();
   for (auto& [name, attached] : interfaces_) {
     try {
-      if (options_.keep_attached) {
-        attached.dataplane.release_keep_attached();
-        spdlog::info("{}: left attached and pinned (--keep-attached)", name);
-      } else {
+      // A limiter that stops must not open the gate for every abuser at once:
+      // by default the pinned program keeps enforcing and the next daemon
+      // adopts it. Removing it is `sluicectl detach` or --detach-on-exit.
+      if (options_.detach_on_exit) {
         attached.dataplane.detach();
+      } else {
+        attached.dataplane.release_keep_attached();
+        spdlog::info("{}: left attached and enforcing for the next sluiced", name);
       }
     } catch (const std::exception& e) {
       spdlog::error("{}: {}", name, e.what());
@@ -157,17 +164,46 @@ void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
   const Policy policy = merge_policy(base.policy, edits);
   const CompiledPolicy compiled = compile_policy(policy, slots_, datapath_cpus());
   const std::vector<InterfaceSpec> wanted = merge_interfaces(base.settings.interfaces, edits);
+  auto is_wanted = [&](const std::string& name) {
+    return std::any_of(wanted.begin(), wanted.end(),
+                       [&](const InterfaceSpec& spec) { return spec.name == name; });
+  };
 
-  // 2. Attach what is new; a failure rolls back what this call attached.
+  // 2. Attach what is new, 3. switch every wanted interface to the new policy,
+  // 4. persist. Any failure undoes 2 and 3: the kernel and the state file stay
+  // on the previous policy, and the caller hears what failed. Never an OK for
+  // a policy that some interface does not run.
   std::map<std::string, AttachedInterface> added;
-  auto roll_back = [&] {
+  std::vector<AttachedInterface*> switched;
+  auto undo = [&] {
+    for (AttachedInterface* attached : switched) {
+      try {
+        attached->dataplane.switch_back();
+      } catch (const std::exception& e) {
+        spdlog::critical("{}: switching back to the previous policy failed: {}",
+                         attached->dataplane.ifname(), e.what());
+      }
+    }
     for (auto& [name, attached] : added) {
-      if (attached.adopted)
-        attached.dataplane.release_keep_attached();
-      else
-        attached.dataplane.detach();
+      try {
+        if (attached.adopted)
+          attached.dataplane.release_keep_attached();
+        else
+          attached.dataplane.detach();
+      } catch (const std::exception& e) {
+        spdlog::error("{}: {}", name, e.what());
+      }
     }
   };
+  auto apply_to = [&](const std::string& name, AttachedInterface& attached) {
+    try {
+      attached.dataplane.apply(compiled);
+    } catch (const std::system_error& e) {
+      throw ControlError(errc::kFailed, name + ": applying the policy failed: " + e.what());
+    }
+    switched.push_back(&attached);
+  };
+  const char* kNothingChanged = "; every interface is back on the previous policy, nothing saved";
   try {
     for (const auto& spec : wanted) {
       if (interfaces_.count(spec.name)) {
@@ -181,30 +217,24 @@ void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
                                    .coarse_clock = policy.coarse_clock},
                        added);
     }
-    for (auto& [name, attached] : added) attached.dataplane.apply(compiled);
-    // 3. Persist before the switch: a crash after this point replays the new state.
-    save_state(base.settings.state_file, {edits, compiled.tier_index});
+    for (auto& [name, attached] : interfaces_)
+      if (is_wanted(name)) apply_to(name, attached);
+    for (auto& [name, attached] : added) apply_to(name, attached);
+    persist(base.settings.state_file, {edits, compiled.tier_index}, starting);
+  } catch (const ControlError& e) {
+    undo();
+    throw ControlError(e.code(), e.what() + std::string(kNothingChanged));
   } catch (const std::system_error& e) {
-    roll_back();
-    throw ControlError(errc::kFailed, e.what());
+    undo();
+    throw ControlError(errc::kFailed, e.what() + std::string(kNothingChanged));
   } catch (...) {
-    roll_back();
+    undo();
     throw;
   }
 
-  // 4. Switch every data plane to the new generation (buckets are kept).
-  for (auto& [name, attached] : interfaces_) {
-    try {
-      attached.dataplane.apply(compiled);
-    } catch (const std::exception& e) {
-      spdlog::error("{}: applying the policy failed: {}", name, e.what());
-    }
-  }
   // 5. Detach what is no longer wanted.
   for (auto it = interfaces_.begin(); it != interfaces_.end();) {
-    bool keep = std::any_of(wanted.begin(), wanted.end(),
-                            [&](const InterfaceSpec& spec) { return spec.name == it->first; });
-    if (keep) {
+    if (is_wanted(it->first)) {
       ++it;
       continue;
     }
@@ -235,6 +265,23 @@ void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
                interfaces_.size());
 }
 
+void Daemon::persist(const std::string& path, const PersistedState& state, bool starting) const {
+  try {
+    save_state(path, state);
+  } catch (const std::system_error& e) {
+    // At start the kernel must enforce even so: the file's policy (and the
+    // state that was read) is what runs, and only live changes wait for a
+    // writable state file. Later, a change that a restart would lose is refused.
+    if (!starting)
+      throw ControlError(errc::kFailed, std::string("cannot save the state file: ") + e.what() +
+                                            " (is its directory full or read-only?)");
+    spdlog::warn(
+        "cannot save the state file: {}; enforcing anyway, but live changes and reloads are "
+        "refused until it can be written",
+        e.what());
+  }
+}
+
 void Daemon::update(const LiveEdits& edits) {
   try {
     commit(base_, edits, false);
@@ -243,14 +290,42 @@ void Daemon::update(const LiveEdits& edits) {
   }
 }
 
-void Daemon::reload(bool discard_live_changes) {
-  Config config;
-  try {
-    config = read_config();
-  } catch (const ConfigError& e) {
-    spdlog::error("reload refused, running configuration unchanged: {}", e.what());
-    throw ControlError(errc::kInvalidArgument, e.what());
-  }
+void Daemon::reload(bool discard_live_changes, ReloadDone done) {
+  if (reloading_)
+    throw ControlError(errc::kConflict, "a reload is already running; try again when it is done");
+  if (reload_worker_.joinable()) reload_worker_.join();  // the previous one, long finished
+  reloading_ = true;
+  reload_worker_ = std::thread([this, discard_live_changes, done = std::move(done)]() mutable {
+    std::optional<Config> config;
+    std::exception_ptr error;
+    try {
+      config = read_config();
+    } catch (const ConfigError& e) {
+      spdlog::error("reload refused, running configuration unchanged: {}", e.what());
+      error = std::make_exception_ptr(ControlError(errc::kInvalidArgument, e.what()));
+    } catch (const std::exception& e) {
+      error = std::make_exception_ptr(ControlError(errc::kFailed, e.what()));
+    }
+    // A big file leaves freed pages in this thread's arena: give them back.
+    ::malloc_trim(0);
+    boost::asio::post(io_, [this, discard_live_changes, config = std::move(config), error,
+                            done = std::move(done)]() mutable {
+      reloading_ = false;
+      if (!error && !stopped_) {
+        try {
+          finish_reload(std::move(*config), discard_live_changes);
+        } catch (...) {
+          error = std::current_exception();
+        }
+      }
+      if (stopped_ && !error)
+        error = std::make_exception_ptr(ControlError(errc::kFailed, "daemon is shutting down"));
+      done(error);
+    });
+  });
+}
+
+void Daemon::finish_reload(Config config, bool discard_live_changes) {
   const LiveEdits edits = discard_live_changes ? LiveEdits{} : edits_;
   try {
     commit(config, edits, false);
@@ -261,6 +336,9 @@ void Daemon::reload(bool discard_live_changes) {
                           e.what() + " (undo that change, or reload with --discard-live-changes)";
     spdlog::error("reload refused, running configuration unchanged: {}", message);
     throw ControlError(errc::kConflict, message);
+  } catch (const ControlError& e) {
+    spdlog::error("reload refused, running configuration unchanged: {}", e.what());
+    throw;
   }
   set_log_level(config.settings.log_level);
   spdlog::info("reloaded {}{}", config.path, discard_live_changes ? " (live changes dropped)" : "");
@@ -276,9 +354,10 @@ void Daemon::on_signal(const boost::system::error_code& ec, int signal) {
   if (signal == SIGHUP) {
     spdlog::info("SIGHUP: reloading {}", options_.config_path);
     try {
-      reload(false);
-    } catch (const std::exception&) {
-      // reload() has logged why; the running configuration stays.
+      // Its outcome is logged by reload(); the running configuration stays on failure.
+      reload(false, [](std::exception_ptr) {});
+    } catch (const std::exception& e) {
+      spdlog::warn("SIGHUP ignored: {}", e.what());
     }
     wait_for_signal();
     return;

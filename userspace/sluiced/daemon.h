@@ -8,10 +8,13 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "config_file.h"
 #include "control_server.h"
@@ -20,12 +23,14 @@
 #include "live_edits.h"
 #include "metrics_service.h"
 #include "policy.h"
+#include "state_file.h"
 
 namespace sluice {
 
 struct DaemonOptions {
   std::string config_path;
-  bool keep_attached = false;         // on SIGTERM/SIGINT, leave the program enforcing
+  // On SIGTERM/SIGINT, detach and unpin instead of leaving the program enforcing.
+  bool detach_on_exit = false;
   bool discard_live_changes = false;  // start from the file alone, dropping the state file
   std::optional<std::string> socket_path;
   std::optional<std::string> state_file;
@@ -53,15 +58,21 @@ class Daemon {
   void start();
   // Runs the event loop until SIGTERM/SIGINT (or stop()).
   void run();
-  // Detaches (or keeps attached, see DaemonOptions) and stops the loop.
+  // Leaves every program enforcing (or detaches, see DaemonOptions) and stops the loop.
   void stop();
 
-  // Replaces the live edits; validates, persists and applies atomically, or
-  // throws ControlError and changes nothing.
+  // Replaces the live edits: validates, applies to every interface, then
+  // persists; or throws ControlError saying what failed, with every interface
+  // back on the previous policy and the state file untouched.
   void update(const LiveEdits& edits);
-  // Re-reads the configuration file; an invalid file (or live edits that no
-  // longer fit it) changes nothing and throws ControlError.
-  void reload(bool discard_live_changes);
+  // Re-reads the configuration file. Reading and validating run on a worker
+  // thread, so that a big file never stalls the loop that serves status and
+  // metrics; the commit then runs on the loop, and `done` is called there with
+  // nullptr or the error (a ControlError): an invalid file, or live edits that
+  // no longer fit it, change nothing. One reload at a time: another one while
+  // it runs is refused with ControlError(conflict), thrown from this call.
+  using ReloadDone = std::function<void(std::exception_ptr)>;
+  void reload(bool discard_live_changes, ReloadDone done);
 
   const Config& base() const { return base_; }
   const LiveEdits& edits() const { return edits_; }
@@ -79,8 +90,12 @@ class Daemon {
   Config read_config() const;
   // The core of start/update/reload: see update().
   void commit(const Config& base, const LiveEdits& edits, bool starting);
+  // save_state for commit(): a failure is a ControlError, or at start a warning.
+  void persist(const std::string& path, const PersistedState& state, bool starting) const;
   void attach_interface(const InterfaceSpec& spec, const LoadOptions& load,
                         std::map<std::string, AttachedInterface>& into) const;
+  // The second half of reload(), on the loop: commits what the worker read.
+  void finish_reload(Config config, bool discard_live_changes);
   void on_signal(const boost::system::error_code& ec, int signal);
   void wait_for_signal();
   void schedule_expiry();
@@ -98,6 +113,8 @@ class Daemon {
   boost::asio::steady_timer expiry_timer_;
   std::chrono::steady_clock::time_point started_;
   bool stopped_ = false;
+  std::thread reload_worker_;  // reads and validates a file for reload()
+  bool reloading_ = false;     // a reload is between reload() and its `done`
 };
 
 // Maps a spdlog level name (validated by check_log_level) and sets it.

@@ -43,19 +43,25 @@ int main(int argc, char** argv) {
   app.footer(R"(Examples:
   sluiced --config /etc/sluice/sluice.yaml
   sluiced --config sluice.yaml --check          # validate and exit
-  sluiced --config sluice.yaml --keep-attached  # for upgrades: SIGTERM leaves enforcement on
+  sluiced --config sluice.yaml --detach-on-exit # SIGTERM removes the program too
 
-Signals: SIGHUP reloads the configuration file; SIGTERM/SIGINT detach and unpin
-(or only exit, with --keep-attached). After kill -9 the program keeps enforcing
-and the next start adopts it without resetting any bucket.)");
+Signals: SIGHUP reloads the configuration file. SIGTERM/SIGINT exit and leave
+the program attached and enforcing, as after kill -9: the next start adopts it
+without resetting any bucket (stop and restart for an upgrade never open the
+gate). To remove it: `sluicectl detach IFACE` first, or --detach-on-exit.)");
   sluice::DaemonOptions options;
   options.config_path = "/etc/sluice/sluice.yaml";
   bool check_only = false;
   std::string netns, socket, state_file, log_level;
   app.add_option("-c,--config", options.config_path, "configuration file")->capture_default_str();
   app.add_flag("--check", check_only, "validate the configuration file and exit");
-  app.add_flag("--keep-attached", options.keep_attached,
-               "on SIGTERM/SIGINT exit but leave the program attached and pinned");
+  auto* detach_flag = app.add_flag("--detach-on-exit", options.detach_on_exit,
+                                   "on SIGTERM/SIGINT also detach the program and remove its pins");
+  bool keep_attached = false;  // the default since SIGTERM stopped detaching
+  app.add_flag("--keep-attached", keep_attached,
+               "on SIGTERM/SIGINT leave the program enforcing (the default; kept for old unit "
+               "files)")
+      ->excludes(detach_flag);
   app.add_flag("--discard-live-changes", options.discard_live_changes,
                "start from the configuration file alone, dropping changes made with sluicectl");
   app.add_option("--socket", socket, "control socket (overrides control.socket)");

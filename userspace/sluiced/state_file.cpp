@@ -63,17 +63,19 @@ void save_state(const std::string& path, const PersistedState& state) {
                         {"tier_slots", state.tier_slots}};
   const std::string text = doc.dump(2) + "\n";
   const std::string temporary = path + ".tmp";
-  {
+  // A full or read-only directory: the previous file stays as it was, and no
+  // half-written temporary is left to fill the disk or confuse an operator.
+  try {
     Fd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!fd) throw_last_errno("create " + temporary);
     write_all(fd.get(), text, temporary);
     // Data before rename: otherwise a crash can leave an empty file under the real name.
     if (::fsync(fd.get()) != 0) throw_last_errno("fsync " + temporary);
-  }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    int err = errno;
+    if (::rename(temporary.c_str(), path.c_str()) != 0)
+      throw_last_errno("rename " + temporary + " to " + path);
+  } catch (...) {
     ::unlink(temporary.c_str());
-    throw_errno(err, "rename " + temporary + " to " + path);
+    throw;
   }
   std::string dir = target.has_parent_path() ? target.parent_path().string() : ".";
   Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
