@@ -127,6 +127,11 @@ bool ApiKeyStore::revoke(const std::string& id) {
   return false;
 }
 
+void ApiKeyStore::insert(const ApiKeyRecord& record) {
+  std::unique_lock lock(mutex_);
+  by_hash_[hash_key(record.hash)] = record;
+}
+
 bool ApiKeyStore::set_tier(const std::string& id, const std::string& tier) {
   std::unique_lock lock(mutex_);
   for (auto& [hash, record] : by_hash_) {

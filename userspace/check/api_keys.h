@@ -41,6 +41,8 @@ class ApiKeyStore {
   std::optional<ApiKeyRecord> find(std::string_view key) const;
   std::optional<ApiKeyRecord> find_id(const std::string& id) const;
   bool revoke(const std::string& id);
+  // Puts a record back (undoing a revoke that could not be saved).
+  void insert(const ApiKeyRecord& record);
   bool set_tier(const std::string& id, const std::string& tier);
   std::vector<ApiKeyRecord> list() const;
 

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "check_config.h"
 #include "net_address.h"
 #include "units.h"
 
@@ -230,7 +231,7 @@ Config read_config(const Reader& reader, const YAML::Node& root) {
   reader.check_mapping(root, "",
                        {"interfaces", "control", "metrics", "state_file", "log_level", "maps",
                         "aggregation", "admission", "clock", "drop_malformed", "default_tier",
-                        "tiers", "prefixes", "allow", "deny"},
+                        "tiers", "prefixes", "allow", "deny", "check"},
                        "a mapping of settings");
   std::map<std::string, Anchor> anchors;
   auto& settings = config.settings;
@@ -347,6 +348,7 @@ Config read_config(const Reader& reader, const YAML::Node& root) {
   }
 
   validate_policy(reader, policy, anchors);
+  if (root["check"]) config.check = read_check_section(root["check"], reader.file());
   return config;
 }
 

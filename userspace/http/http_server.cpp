@@ -103,6 +103,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return;                                                   // closed, reset or timed out
     HttpRequest request;
     if (!parse(bytes, request)) return respond_and_close(400);
+    boost::system::error_code peer_error;
+    auto peer = socket_.remote_endpoint(peer_error);
+    if (!peer_error) request.remote_address = peer.address().to_string();
     buffer_.consume(bytes);
     const std::string length = request.header("content-length");
     if ((!length.empty() && length != "0") || !request.header("transfer-encoding").empty())

@@ -21,6 +21,7 @@ struct HttpRequest {
   std::string target;  // path and query, as sent
   std::string version;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string remote_address;  // the connection's peer address ("" when unknown)
 
   // The value of header `name` (lower case), or "" when absent.
   std::string header(const std::string& name) const;

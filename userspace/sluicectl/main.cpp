@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "commands_key.h"
 #include "config_file.h"
 #include "control_client.h"
 #include "views.h"
@@ -363,6 +364,10 @@ Examples:
   detach->footer("Example:\n  sluicectl detach eth1");
   detach->add_option("iface", iface, "interface name")->required();
   detach->callback([&] { action = {"detach", {{"iface", iface}}, said("detached")}; });
+
+  sluice::ctl::add_key_commands(app, [&](sluice::ctl::KeyAction chosen) {
+    action = {chosen.command, chosen.args, chosen.show};
+  });
 
   // Help ends with the examples; end them with a newline so the prompt starts clean.
   std::function<void(CLI::App*)> end_footers = [&](CLI::App* sub) {

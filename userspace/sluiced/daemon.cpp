@@ -85,6 +85,9 @@ void Daemon::start() {
       spdlog::error("metrics disabled: {}", e.what());
     }
   }
+  // nginx asks the check API about every request: a daemon that cannot serve
+  // it (listener or keys file) does not start.
+  if (config.check.enabled) check_ = std::make_unique<CheckService>(io_, config.check);
   ensure_bpffs("/sys/fs/bpf");
   try {
     commit(config, edits, /*starting=*/true);
@@ -111,6 +114,7 @@ void Daemon::stop() {
   stopped_ = true;
   if (control_) control_->close();
   metrics_.reset();
+  check_.reset();
   for (auto& [name, attached] : interfaces_) {
     try {
       if (options_.keep_attached) {
@@ -263,6 +267,7 @@ void Daemon::reload(bool discard_live_changes) {
     throw ControlError(errc::kConflict, message);
   }
   set_log_level(config.settings.log_level);
+  if (check_) check_->configure(config.check);  // validated with the file
   spdlog::info("reloaded {}{}", config.path, discard_live_changes ? " (live changes dropped)" : "");
 }
 

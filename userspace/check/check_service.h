@@ -1,0 +1,50 @@
+// The check and usage API on the daemon's HTTP server, for nginx auth_request:
+//
+//   GET|POST /v1/check  X-Original-Method, X-Original-URI, the key header or
+//                       Authorization, X-Real-IP / X-Forwarded-For
+//     200  allowed, with RateLimit-Policy, RateLimit, X-RateLimit-*
+//     403  refused, X-Sluice-Status: 429, Retry-After, the same headers
+//          (nginx accepts only 2xx, 401 and 403 from an auth subrequest)
+//     401  a missing or bad credential where one is required
+//     403  X-Sluice-Status: 400 for a malformed request (CR/LF, ../ tricks)
+//   GET /v1/usage?key=…|?address=…  (or the same credential headers)
+//     JSON: for each limit that applies, limit, window, remaining and reset.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <string>
+
+#include "check_settings.h"
+#include "checker.h"
+#include "http_server.h"
+
+namespace sluice {
+
+// The answer to one HTTP request to the check listener (no I/O: testable).
+HttpResponse handle_check_http(Checker& checker, const CheckSettings& settings,
+                               const HttpRequest& request);
+
+class CheckService {
+ public:
+  // Loads the pepper and the keys file, configures the checker and listens;
+  // throws (std::system_error naming the file or address, PolicyError).
+  CheckService(boost::asio::io_context& io, const CheckSettings& settings);
+  uint16_t port() const { return server_->port(); }
+
+  // New limits and identity settings (from a reload); the listener, key
+  // header and files keep their start values. Throws and changes nothing.
+  void configure(const CheckSettings& settings);
+  Checker& checker() { return *checker_; }
+  ApiKeyStore& keys() { return *keys_; }
+  // Writes the keys file after a change (atomically).
+  void save_keys() const { keys_->save(settings_.keys_file); }
+
+ private:
+  CheckSettings settings_;
+  std::shared_ptr<ApiKeyStore> keys_;
+  std::unique_ptr<Checker> checker_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+}  // namespace sluice
