@@ -59,6 +59,7 @@ check:
   listen: 127.0.0.1:9465
   keys_file: )" + dir + R"(/keys.json
   pepper_file: )" + dir + R"(/pepper
+  state_file: )" + dir + R"(/request-state.bin
   default_tier: free
   tiers:
     # Consumption carries across a tier change per window name: both tiers
@@ -227,6 +228,17 @@ TEST_F(NginxGateway, ShadowRulesPassAndKeyChangesTakeEffectWithoutRestartingNgin
   EXPECT_EQ(upgraded.headers["x-ratelimit-remaining"], "996");  // 3 + this one consumed
   ASSERT_EQ(daemon->ctl("key revoke " + id).exit_code, 0);
   EXPECT_EQ(get("/users/1", key).status, 401);
+}
+
+TEST_F(NginxGateway, ConsumptionSurvivesADaemonRestart) {
+  const std::string key = add_key("free");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(get("/users/1", key).status, 200);
+  ASSERT_EQ(get("/users/1", key).status, 429);
+  ASSERT_EQ(daemon->stop(), 0);
+  daemon->start();
+  auto after = get("/users/1", key);
+  EXPECT_EQ(after.status, 429) << "a restart must not hand out a fresh bucket";
+  EXPECT_NE(daemon->log().find("buckets restored"), std::string::npos);
 }
 
 TEST_F(NginxGateway, TwoHundredConcurrentRequestsNeverAdmitMoreThanTheLimit) {

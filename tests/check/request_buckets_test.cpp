@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <thread>
+
+#include "request_state.h"
 
 namespace sluice {
 namespace {
@@ -150,6 +154,31 @@ TEST(RequestBuckets, EightThreadsOnARealClockStayWithinRateTimesTime) {
   const double rate = 160'000 / elapsed_s;
   std::printf("8 threads: %.0f checks/s, admitted %lu of ceiling %.0f\n", rate,
               static_cast<unsigned long>(admitted.load()), ceiling);
+}
+
+TEST(RequestState, SurvivesASaveAndLoadWithinOneBoot) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("sluice-request-state-" + std::to_string(::getpid()));
+  std::vector<CompiledLimit> limits = {limit("minute", 10, 60)};
+  RequestBuckets before;
+  for (int i = 0; i < 4; ++i) before.check_and_spend("key:k_1", limits, kT0);
+  before.check_and_spend("addr:198.18.0.1", limits, kT0 - 100 * kSec);  // full again by kT0
+  EXPECT_EQ(save_request_state(path, before, kT0, "boot-a-000000000000000000000000000000"), 1u);
+
+  RequestBuckets after;
+  EXPECT_EQ(load_request_state(path, after, "boot-a-000000000000000000000000000000"), 1u);
+  EXPECT_EQ(after.peek("key:k_1", limits, kT0)[0].remaining, 6u);
+  // Another boot's monotonic times mean nothing here: ignored.
+  RequestBuckets rebooted;
+  EXPECT_EQ(load_request_state(path, rebooted, "boot-b-000000000000000000000000000000"), 0u);
+  EXPECT_EQ(rebooted.size(), 0u);
+  // No file: nothing to restore; a damaged file: a clear error.
+  std::filesystem::remove(path);
+  EXPECT_EQ(load_request_state(path, rebooted, "boot-a-000000000000000000000000000000"), 0u);
+  std::ofstream(path) << "garbage";
+  EXPECT_THROW(load_request_state(path, rebooted, "boot-a-000000000000000000000000000000"),
+               std::runtime_error);
+  std::filesystem::remove(path);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "net_address.h"
+#include "request_state.h"
 
 namespace sluice {
 namespace {
@@ -172,15 +173,44 @@ HttpResponse handle_check_http(Checker& checker, const CheckSettings& settings,
 
 CheckService::CheckService(boost::asio::io_context& io, const CheckSettings& settings)
     : settings_(settings),
-      keys_(std::make_shared<ApiKeyStore>(load_or_create_pepper(settings.pepper_file))) {
+      keys_(std::make_shared<ApiKeyStore>(load_or_create_pepper(settings.pepper_file))),
+      boot_id_(current_boot_id()),
+      save_timer_(io) {
   keys_->load(settings_.keys_file);
   checker_ = std::make_unique<Checker>(keys_);
   checker_->configure(settings_.checker);
+  size_t restored = load_request_state(settings_.state_file, checker_->buckets(), boot_id_);
+  if (restored)
+    spdlog::info("request state {}: {} buckets restored", settings_.state_file, restored);
+  schedule_save();
   server_ = std::make_unique<HttpServer>(io, parse_listen_address(settings_.listen),
                                          [this](const HttpRequest& request) {
                                            return handle_check_http(*checker_, settings_, request);
                                          });
   spdlog::info("check API on http://{}/v1/check ({} keys)", settings_.listen, keys_->list().size());
+}
+
+CheckService::~CheckService() {
+  save_timer_.cancel();
+  save_state();
+}
+
+void CheckService::save_state() {
+  try {
+    save_request_state(settings_.state_file, checker_->buckets(), checker_->now_ns(), boot_id_);
+  } catch (const std::exception& e) {
+    spdlog::error("saving the request state failed: {}", e.what());
+  }
+}
+
+void CheckService::schedule_save() {
+  // Every second: a daemon killed outright loses at most a second of consumption.
+  save_timer_.expires_after(std::chrono::seconds(1));
+  save_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    save_state();
+    schedule_save();
+  });
 }
 
 void CheckService::configure(const CheckSettings& settings) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
 
@@ -29,7 +30,12 @@ class CheckService {
  public:
   // Loads the pepper and the keys file, configures the checker and listens;
   // throws (std::system_error naming the file or address, PolicyError).
+  // Restores the request buckets saved by an earlier daemon of this boot.
   CheckService(boost::asio::io_context& io, const CheckSettings& settings);
+  // Saves the request buckets for the next daemon.
+  ~CheckService();
+  CheckService(const CheckService&) = delete;
+  CheckService& operator=(const CheckService&) = delete;
   uint16_t port() const { return server_->port(); }
 
   // New limits and identity settings (from a reload); the listener, key
@@ -39,12 +45,17 @@ class CheckService {
   ApiKeyStore& keys() { return *keys_; }
   // Writes the keys file after a change (atomically).
   void save_keys() const { keys_->save(settings_.keys_file); }
+  // Writes the request state file now (also done every second and at exit).
+  void save_state();
 
  private:
   CheckSettings settings_;
   std::shared_ptr<ApiKeyStore> keys_;
   std::unique_ptr<Checker> checker_;
   std::unique_ptr<HttpServer> server_;
+  std::string boot_id_;
+  boost::asio::steady_timer save_timer_;
+  void schedule_save();
 };
 
 }  // namespace sluice

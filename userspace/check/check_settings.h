@@ -14,6 +14,8 @@ struct CheckSettings {
   std::string key_header = "x-api-key";   // lower case, as HttpRequest keeps names
   std::string keys_file = "/var/lib/sluice/keys.json";
   std::string pepper_file = "/var/lib/sluice/key-pepper";
+  // The request buckets across restarts (request_state.h); saved every second.
+  std::string state_file = "/var/lib/sluice/request-state.bin";
   CheckerConfig checker;
   bool operator==(const CheckSettings&) const = default;
 };

@@ -76,6 +76,8 @@ class Checker {
   ApiKeyStore& keys() { return *keys_; }
   bool has_tier(const std::string& name) const;
   const RequestBuckets& buckets() const { return buckets_; }
+  RequestBuckets& buckets() { return buckets_; }
+  uint64_t now_ns() const { return monotonic_ns_(); }
 
  private:
   struct State {

@@ -106,6 +106,29 @@ std::vector<LimitState> RequestBuckets::peek(const std::string& client,
   return states;
 }
 
+std::vector<RequestBuckets::Entry> RequestBuckets::entries(uint64_t now_ns) const {
+  std::vector<Entry> out;
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    for (const auto& [key, bucket] : shard.buckets)
+      if (bucket.tat > now_ns) out.push_back({key, bucket.tat, bucket.interval_fp});
+  }
+  return out;
+}
+
+size_t RequestBuckets::restore(const std::vector<Entry>& entries) {
+  size_t restored = 0;
+  for (const auto& entry : entries) {
+    const std::string client = entry.key.substr(0, entry.key.find('\x1f'));
+    Shard& shard = shard_of(client);
+    std::lock_guard lock(shard.mutex);
+    if (shard.buckets.size() >= max_per_shard_) continue;
+    shard.buckets[entry.key] = Bucket{entry.tat, entry.interval_fp};
+    ++restored;
+  }
+  return restored;
+}
+
 size_t RequestBuckets::size() const {
   size_t total = 0;
   for (auto& shard : shards_) {

@@ -8,8 +8,8 @@
 // several limits (a per-bucket CAS, as in BPF, would need a roll-back when a
 // second bucket's CAS fails). 64 shards keep unrelated clients apart.
 //
-// State is in memory for now (docs/request-state.md): a daemon restart starts
-// every client with a full bucket.
+// State is in memory, saved to a file every second and at shutdown and read
+// back at start (request_state.h, docs/request-state.md).
 #pragma once
 
 #include <cstdint>
@@ -46,6 +46,17 @@ class RequestBuckets {
   // The same states without spending and without creating any state.
   std::vector<LimitState> peek(const std::string& client, std::span<const CompiledLimit> limits,
                                uint64_t now_ns) const;
+
+  // One stored bucket, for the state file (request_state.h).
+  struct Entry {
+    std::string key;  // client '\x1f' limit bucket name
+    uint64_t tat = 0;
+    uint64_t interval_fp = 0;
+  };
+  // The buckets that still hold consumption at `now_ns` (the others equal no bucket).
+  std::vector<Entry> entries(uint64_t now_ns) const;
+  // Adds entries (a restart's state), within the table's capacity; returns how many.
+  size_t restore(const std::vector<Entry>& entries);
 
   size_t size() const;
   // Checks that found the table full and were judged on a fresh bucket

@@ -200,9 +200,10 @@ CheckSettings read_check_section(const YAML::Node& node, const std::string& file
   auto& checker = settings.checker;
   checker.trusted_proxies = {Cidr::parse("127.0.0.0/8"), Cidr::parse("::1/128")};
   if (node.IsNull()) reader.fail(node, "check", "expected a mapping with at least tiers");
-  reader.mapping(node, "check",
-                 {"listen", "key_header", "keys_file", "pepper_file", "require_credential",
-                  "trusted_proxies", "default_tier", "tiers", "anonymous", "endpoints", "jwt"});
+  reader.mapping(
+      node, "check",
+      {"listen", "key_header", "keys_file", "pepper_file", "state_file", "require_credential",
+       "trusted_proxies", "default_tier", "tiers", "anonymous", "endpoints", "jwt"});
   if (node["listen"]) {
     settings.listen = reader.scalar(node["listen"], "check.listen", "host:port");
     reader.converting(node["listen"], "check.listen", [&] {
@@ -222,7 +223,8 @@ CheckSettings read_check_section(const YAML::Node& node, const std::string& file
     settings.key_header = lower(header);
   }
   for (auto [key, target] : {std::pair{"keys_file", &settings.keys_file},
-                             std::pair{"pepper_file", &settings.pepper_file}}) {
+                             std::pair{"pepper_file", &settings.pepper_file},
+                             std::pair{"state_file", &settings.state_file}}) {
     if (!node[key]) continue;
     *target = reader.scalar(node[key], std::string("check.") + key, "an absolute path");
     if (target->empty() || target->front() != '/')
