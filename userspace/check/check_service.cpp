@@ -174,24 +174,29 @@ HttpResponse handle_check_http(Checker& checker, const CheckSettings& settings,
 CheckService::CheckService(boost::asio::io_context& io, const CheckSettings& settings)
     : settings_(settings),
       keys_(std::make_shared<ApiKeyStore>(load_or_create_pepper(settings.pepper_file))),
-      boot_id_(current_boot_id()),
-      save_timer_(io) {
+      boot_id_(current_boot_id()) {
   keys_->load(settings_.keys_file);
   checker_ = std::make_unique<Checker>(keys_);
   checker_->configure(settings_.checker);
   size_t restored = load_request_state(settings_.state_file, checker_->buckets(), boot_id_);
   if (restored)
     spdlog::info("request state {}: {} buckets restored", settings_.state_file, restored);
-  schedule_save();
   server_ = std::make_unique<HttpServer>(io, parse_listen_address(settings_.listen),
                                          [this](const HttpRequest& request) {
                                            return handle_check_http(*checker_, settings_, request);
                                          });
+  saver_ = std::thread([this] { save_loop(); });
   spdlog::info("check API on http://{}/v1/check ({} keys)", settings_.listen, keys_->list().size());
 }
 
 CheckService::~CheckService() {
-  save_timer_.cancel();
+  {
+    std::lock_guard lock(save_mutex_);
+    stopping_ = true;
+  }
+  save_wake_.notify_all();
+  if (saver_.joinable()) saver_.join();
+  server_.reset();  // no check runs any more: the last snapshot is final
   save_state();
 }
 
@@ -203,14 +208,14 @@ void CheckService::save_state() {
   }
 }
 
-void CheckService::schedule_save() {
+void CheckService::save_loop() {
   // Every second: a daemon killed outright loses at most a second of consumption.
-  save_timer_.expires_after(std::chrono::seconds(1));
-  save_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
+  std::unique_lock lock(save_mutex_);
+  while (!save_wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
+    lock.unlock();
     save_state();
-    schedule_save();
-  });
+    lock.lock();
+  }
 }
 
 void CheckService::configure(const CheckSettings& settings) {

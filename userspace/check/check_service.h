@@ -12,9 +12,11 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "check_settings.h"
 #include "checker.h"
@@ -54,8 +56,14 @@ class CheckService {
   std::unique_ptr<Checker> checker_;
   std::unique_ptr<HttpServer> server_;
   std::string boot_id_;
-  boost::asio::steady_timer save_timer_;
-  void schedule_save();
+  // The snapshot is written by its own thread: copying and writing 100k
+  // buckets takes ~0.1 s, which must not stall the event loop; the buckets'
+  // shard locks are each held only while that shard is copied.
+  std::mutex save_mutex_;
+  std::condition_variable save_wake_;
+  bool stopping_ = false;
+  std::thread saver_;
+  void save_loop();
 };
 
 }  // namespace sluice
