@@ -105,8 +105,25 @@ TEST_F(CheckServiceTest, UsageAnswersForAKeyOrAnAddressWithoutSpending) {
   EXPECT_EQ(checker->buckets().size(), 1u);
 }
 
+TEST_F(CheckServiceTest, MetricsCountPerLimitTierAndVerdict) {
+  for (int i = 0; i < 3; ++i) ask(check({{"x-api-key", key}}));
+  ask(check({{"x-api-key", "sk_not_a_key_of_ours_at_all"}}));
+  auto metrics = ask({"GET", "/metrics", "HTTP/1.1", {}, "127.0.0.1"});
+  ASSERT_EQ(metrics.status, 200);
+  for (const char* line :
+       {"sluice_check_answers_total{verdict=\"allowed\"} 2\n",
+        "sluice_check_answers_total{verdict=\"refused\"} 1\n",
+        "sluice_check_answers_total{verdict=\"unauthorized\"} 1\n",
+        "sluice_check_rule_requests_total{policy=\"free-minute\",tier=\"free\",result=\"allowed\"} "
+        "2\n",
+        "sluice_check_rule_requests_total{policy=\"free-minute\",tier=\"free\",result=\"refused\"} "
+        "1\n",
+        "sluice_check_buckets 1\n"})
+    EXPECT_NE(metrics.body.find(line), std::string::npos) << line << "\nin:\n" << metrics.body;
+}
+
 TEST_F(CheckServiceTest, UnknownPathsAre404) {
-  EXPECT_EQ(ask({"GET", "/metrics", "HTTP/1.1", {}, "127.0.0.1"}).status, 404);
+  EXPECT_EQ(ask({"GET", "/v2/check", "HTTP/1.1", {}, "127.0.0.1"}).status, 404);
 }
 
 }  // namespace

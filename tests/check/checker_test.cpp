@@ -4,6 +4,7 @@
 #include "checker.h"
 
 #include <gtest/gtest.h>
+#include <jwt.h>
 #include <sodium.h>
 
 #include <filesystem>
@@ -215,6 +216,41 @@ TEST_F(CheckerTest, AnInvalidPolicyChangesNothing) {
   config.policy.default_tier = "gold";
   EXPECT_THROW(checker->configure(config), PolicyError);
   EXPECT_EQ(checker->check(with_key(free_key)).verdict, Verdict::kAllowed);
+}
+
+TEST_F(CheckerTest, BearerTokensNameTheClientAndItsTier) {
+  const std::string secret = "an HS256 secret of at least 32 bytes, for tests";
+  auto config = test_config();
+  config.jwt = JwtSettings{"HS256", secret, "", "api", "plan", 30};
+  checker->configure(config);
+  auto token = [&](const std::string& plan, const std::string& audience) {
+    jwt_t* jwt = nullptr;
+    jwt_new(&jwt);
+    jwt_add_grant(jwt, "sub", "alice");
+    jwt_add_grant(jwt, "aud", audience.c_str());
+    if (!plan.empty()) jwt_add_grant(jwt, "plan", plan.c_str());
+    jwt_add_grant_int(jwt, "exp", 1'800'000'600);
+    jwt_set_alg(jwt, JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(secret.data()),
+                static_cast<int>(secret.size()));
+    char* text = jwt_encode_str(jwt);
+    std::string out = text;
+    free(text);
+    jwt_free(jwt);
+    return out;
+  };
+  auto bearer = [&](const std::string& t) {
+    return CheckRequest{"GET", "/users/1", std::nullopt, "Bearer " + t, "", "", "127.0.0.1"};
+  };
+  auto pro = checker->check(bearer(token("pro", "api")));
+  ASSERT_EQ(pro.verdict, Verdict::kAllowed) << pro.reason;
+  EXPECT_EQ(pro.identity.client, "jwt:alice");
+  EXPECT_EQ(pro.identity.tier, "pro");
+  EXPECT_EQ(checker->check(bearer(token("", "api"))).identity.tier, "free");  // default tier
+  auto unknown_tier = checker->check(bearer(token("gold", "api")));
+  EXPECT_EQ(unknown_tier.verdict, Verdict::kUnauthorized);
+  auto wrong_audience = checker->check(bearer(token("pro", "other")));
+  EXPECT_EQ(wrong_audience.verdict, Verdict::kUnauthorized);
+  EXPECT_EQ(wrong_audience.reason, "bearer token refused: wrong audience");
 }
 
 TEST(ApiKeys, AreStoredHashedAndSurviveAReload) {

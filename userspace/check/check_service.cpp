@@ -153,6 +153,42 @@ HttpResponse answer_usage(Checker& checker, const CheckSettings& settings,
       .status = 200, .content_type = "application/json", .body = body.dump(2) + "\n"};
 }
 
+// Prometheus text for the request layer, served on the check listener so that
+// this library needs nothing of the metrics one.
+HttpResponse answer_metrics(const Checker& checker) {
+  std::string out;
+  out += "# HELP sluice_check_answers_total Check API answers by verdict.\n";
+  out += "# TYPE sluice_check_answers_total counter\n";
+  const char* names[] = {"allowed", "refused", "unauthorized", "bad_request"};
+  const auto verdicts = checker.verdicts();
+  for (size_t i = 0; i < verdicts.size(); ++i)
+    out += std::string("sluice_check_answers_total{verdict=\"") + names[i] + "\"} " +
+           std::to_string(verdicts[i]) + "\n";
+  out +=
+      "# HELP sluice_check_rule_requests_total Requests per limit and tier: allowed, "
+      "refused by this limit, or refused by this shadow limit (not enforced).\n";
+  out += "# TYPE sluice_check_rule_requests_total counter\n";
+  for (const auto& [key, counter] : checker.counters()) {
+    const std::string labels = "policy=\"" + key.first + "\",tier=\"" + key.second + "\"";
+    out += "sluice_check_rule_requests_total{" + labels + ",result=\"allowed\"} " +
+           std::to_string(counter.allowed) + "\n";
+    out += "sluice_check_rule_requests_total{" + labels + ",result=\"refused\"} " +
+           std::to_string(counter.refused) + "\n";
+    out += "sluice_check_rule_requests_total{" + labels + ",result=\"shadow\"} " +
+           std::to_string(counter.shadow) + "\n";
+  }
+  out += "# HELP sluice_check_buckets Request buckets in memory.\n";
+  out += "# TYPE sluice_check_buckets gauge\n";
+  out += "sluice_check_buckets " + std::to_string(checker.buckets().size()) + "\n";
+  out +=
+      "# HELP sluice_check_bucket_overflows_total Checks judged on an unstored bucket "
+      "because the table was full.\n";
+  out += "# TYPE sluice_check_bucket_overflows_total counter\n";
+  out +=
+      "sluice_check_bucket_overflows_total " + std::to_string(checker.buckets().overflows()) + "\n";
+  return HttpResponse{.status = 200, .content_type = "text/plain; version=0.0.4", .body = out};
+}
+
 }  // namespace
 
 HttpResponse handle_check_http(Checker& checker, const CheckSettings& settings,
@@ -168,7 +204,9 @@ HttpResponse handle_check_http(Checker& checker, const CheckSettings& settings,
       return HttpResponse{.status = 405, .body = "GET\n"};
     return answer_usage(checker, settings, request);
   }
-  return HttpResponse{.status = 404, .body = "not found: /v1/check and /v1/usage live here\n"};
+  if (path == "/metrics") return answer_metrics(checker);
+  return HttpResponse{.status = 404,
+                      .body = "not found: /v1/check, /v1/usage and /metrics live here\n"};
 }
 
 CheckService::CheckService(boost::asio::io_context& io, const CheckSettings& settings)

@@ -9,6 +9,8 @@
 //     403  X-Sluice-Status: 400 for a malformed request (CR/LF, ../ tricks)
 //   GET /v1/usage?key=…|?address=…  (or the same credential headers)
 //     JSON: for each limit that applies, limit, window, remaining and reset.
+//   GET /metrics  Prometheus: answers by verdict, requests per limit and tier
+//                 (allowed, refused, shadow), buckets in memory.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

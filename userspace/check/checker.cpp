@@ -96,6 +96,18 @@ std::vector<CompiledLimit> Checker::limits_for(const State& state, const Identit
 }
 
 Decision Checker::check(const CheckRequest& request) {
+  Decision decision = decide(request);
+  ++verdicts_[static_cast<size_t>(decision.verdict)];
+  return decision;
+}
+
+std::array<uint64_t, 4> Checker::verdicts() const {
+  std::array<uint64_t, 4> out{};
+  for (size_t i = 0; i < out.size(); ++i) out[i] = verdicts_[i].load();
+  return out;
+}
+
+Decision Checker::decide(const CheckRequest& request) {
   Decision decision;
   auto current = state();
   if (!is_method(request.method)) {

@@ -3,6 +3,8 @@
 // rules), and the verdict from the buckets, with what to report.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -73,6 +75,8 @@ class Checker {
   std::variant<Usage, IdentityRefusal> usage(const CheckRequest& request) const;
 
   CheckCounters counters() const;
+  // Answers by verdict since start (index: Verdict).
+  std::array<uint64_t, 4> verdicts() const;
   ApiKeyStore& keys() { return *keys_; }
   bool has_tier(const std::string& name) const;
   const RequestBuckets& buckets() const { return buckets_; }
@@ -88,6 +92,7 @@ class Checker {
   std::shared_ptr<const State> state() const;
   std::vector<CompiledLimit> limits_for(const State& state, const Identity& identity,
                                         const std::string* method, const std::string* path) const;
+  Decision decide(const CheckRequest& request);
   void count(const Decision& decision);
 
   std::shared_ptr<ApiKeyStore> keys_;
@@ -98,6 +103,7 @@ class Checker {
   std::shared_ptr<const State> state_;
   mutable std::mutex counters_mutex_;
   CheckCounters counters_;
+  std::array<std::atomic<uint64_t>, 4> verdicts_{};
 };
 
 // Picks the limit to report: the refusing one with the longest wait, else the
