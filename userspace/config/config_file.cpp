@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "check_config.h"
 #include "config_limits.h"
 #include "net_address.h"
 #include "units.h"
@@ -232,7 +233,7 @@ Config read_config(const Reader& reader, const YAML::Node& root) {
   reader.check_mapping(root, "",
                        {"interfaces", "control", "metrics", "state_file", "log_level", "maps",
                         "aggregation", "admission", "clock", "drop_malformed", "default_tier",
-                        "tiers", "prefixes", "allow", "deny"},
+                        "tiers", "prefixes", "allow", "deny", "check"},
                        "a mapping of settings");
   std::map<std::string, Anchor> anchors;
   anchors[""] = {root.Mark(), ""};
@@ -360,6 +361,7 @@ Config read_config(const Reader& reader, const YAML::Node& root) {
   }
 
   validate_policy(reader, policy, anchors);
+  if (root["check"]) config.check = read_check_section(root["check"], reader.file());
   return config;
 }
 

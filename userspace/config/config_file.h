@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "check_settings.h"
 #include "policy.h"
 #include "sluice_layout.h"
 #include "xdp_mode.h"
@@ -36,6 +37,7 @@ struct Config {
   std::string path;  // the file it was read from ("" for text)
   DaemonSettings settings;
   Policy policy;
+  CheckSettings check;  // the request layer (check_config.cpp); off without `check:`
 };
 
 // An invalid configuration: where (file:line:column), which field, what was expected.

@@ -27,6 +27,7 @@ struct HttpRequest {
   std::string version;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;                                          // at most HttpLimits::max_body_bytes
+  std::string remote_address;  // the connection's peer address ("" when unknown)
 
   // The value of header `name` (lower case), or "" when absent.
   std::string header(const std::string& name) const;

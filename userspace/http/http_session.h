@@ -12,6 +12,7 @@
 #include <cctype>
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 #include "http_server.h"
 
@@ -106,6 +107,13 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
       request.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     request.body = std::move(message.body());
+    // The peer's IP address, for callers that trust forwarded-for headers only
+    // from known proxies; a unix socket peer has none ("").
+    if constexpr (std::is_same_v<Protocol, boost::asio::ip::tcp>) {
+      boost::system::error_code peer_error;
+      auto peer = stream_.socket().remote_endpoint(peer_error);
+      if (!peer_error) request.remote_address = peer.address().to_string();
+    }
 
     HttpResponse response;
     try {

@@ -75,5 +75,6 @@ std::vector<Command> list_commands();
 std::vector<Command> stats_commands();
 std::vector<Command> config_commands();
 std::vector<Command> interface_commands();
+std::vector<Command> key_commands();
 
 }  // namespace sluice::ctl

@@ -9,6 +9,7 @@
 
 #include "config_json.h"
 #include "daemon.h"
+#include "key_commands.h"
 #include "traffic_report.h"
 #include "units.h"
 
@@ -274,6 +275,11 @@ const std::map<std::string, Command>& commands() {
       {"stats", stats},
       {"attach", attach},
       {"detach", detach},
+      // API keys of the request layer (key_commands.cpp).
+      {"key.add", key_add},
+      {"key.list", key_list},
+      {"key.revoke", key_revoke},
+      {"key.set-tier", key_set_tier},
   };
   return table;
 }

@@ -89,6 +89,9 @@ void Daemon::start() {
       spdlog::error("metrics disabled: {}", e.what());
     }
   }
+  // nginx asks the check API about every request: a daemon that cannot serve
+  // it (listener or keys file) does not start.
+  if (config.check.enabled) check_ = std::make_unique<CheckService>(io_, config.check);
   ensure_bpffs("/sys/fs/bpf");
   try {
     commit(config, edits, /*starting=*/true);
@@ -115,6 +118,7 @@ void Daemon::stop() {
   stopped_ = true;
   if (control_) control_->close();
   metrics_.reset();
+  check_.reset();
   for (auto& [name, attached] : interfaces_) {
     try {
       // A limiter that stops must not open the gate for every abuser at once:
@@ -341,6 +345,7 @@ void Daemon::finish_reload(Config config, bool discard_live_changes) {
     throw;
   }
   set_log_level(config.settings.log_level);
+  if (check_) check_->configure(config.check);  // validated with the file
   spdlog::info("reloaded {}{}", config.path, discard_live_changes ? " (live changes dropped)" : "");
 }
 

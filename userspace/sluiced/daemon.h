@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "check_service.h"
 #include "config_file.h"
 #include "control_server.h"
 #include "dataplane.h"
@@ -85,6 +86,8 @@ class Daemon {
   boost::asio::io_context& io() { return io_; }
   // The /metrics listener's port, 0 when metrics are off.
   uint16_t metrics_port() const { return metrics_ ? metrics_->port() : 0; }
+  // The request layer's check API, nullptr without a `check:` section.
+  CheckService* check_service() { return check_.get(); }
 
  private:
   Config read_config() const;
@@ -109,6 +112,7 @@ class Daemon {
   std::unique_ptr<ControlServer> control_;
   OccupancyCache occupancy_;
   std::unique_ptr<MetricsService> metrics_;
+  std::unique_ptr<CheckService> check_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer expiry_timer_;
   std::chrono::steady_clock::time_point started_;

@@ -1,0 +1,103 @@
+#include "check_policy.h"
+
+#include <algorithm>
+#include <set>
+
+namespace sluice {
+namespace {
+
+[[noreturn]] void fail(const std::string& message) {
+  throw PolicyError(message);
+}
+
+// Names travel in structured-field strings and bucket keys: keep them plain.
+void check_name(const std::string& name, const std::string& what) {
+  if (name.empty() || name.size() > 63)
+    fail(what + " name '" + name + "' must be 1..63 characters");
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) fail(what + " name '" + name + "' may only contain letters, digits, '-', '_' and '.'");
+  }
+}
+
+CompiledLimit compile_limit(const RateLimit& limit, std::string bucket, std::string policy,
+                            bool shadow, const std::string& field) {
+  if (limit.unlimited()) fail(field + ": a request limit needs a rate");
+  CompiledLimit out;
+  out.bucket = std::move(bucket);
+  out.policy = std::move(policy);
+  out.rate = compile_rate(limit, SLUICE_SPEND_UNIT, field);
+  out.quota = limit.tokens;
+  out.window_s =
+      std::max<uint64_t>(1, (limit.period_ns + SLUICE_NSEC_PER_SEC - 1) / SLUICE_NSEC_PER_SEC);
+  out.shadow = shadow;
+  return out;
+}
+
+std::vector<CompiledLimit> compile_windows(const std::vector<RequestWindow>& windows,
+                                           const std::string& owner, const std::string& field) {
+  std::vector<CompiledLimit> out;
+  std::set<std::string> seen;
+  for (const auto& window : windows) {
+    check_name(window.name, field + " window");
+    if (!seen.insert(window.name).second)
+      fail(field + " window '" + window.name + "' is defined twice");
+    out.push_back(compile_limit(window.limit, "w:" + window.name, owner + "-" + window.name,
+                                window.shadow, field + " window '" + window.name + "'"));
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::vector<CompiledLimit>* CompiledCheckPolicy::tier(const std::string& name) const {
+  for (const auto& [tier_name, limits] : tiers)
+    if (tier_name == name) return &limits;
+  return nullptr;
+}
+
+CompiledCheckPolicy compile_check_policy(const CheckPolicy& policy) {
+  CompiledCheckPolicy out;
+  out.require_credential = policy.require_credential;
+  std::set<std::string> tier_names;
+  for (const auto& tier : policy.tiers) {
+    check_name(tier.name, "check tier");
+    if (!tier_names.insert(tier.name).second)
+      fail("check tier '" + tier.name + "' is defined twice");
+    out.tiers.emplace_back(
+        tier.name, compile_windows(tier.windows, tier.name, "check tier '" + tier.name + "'"));
+  }
+  if (!policy.tiers.empty()) {
+    out.default_tier = policy.default_tier.empty() && policy.tiers.size() == 1
+                           ? policy.tiers.front().name
+                           : policy.default_tier;
+    if (!tier_names.count(out.default_tier))
+      fail("check default_tier: '" + out.default_tier + "' is not a check tier");
+  } else if (!policy.default_tier.empty()) {
+    fail("check default_tier: '" + policy.default_tier + "' is not a check tier");
+  }
+  out.anonymous = compile_windows(policy.anonymous, "anonymous", "check anonymous");
+
+  std::set<std::string> rule_names;
+  for (const auto& rule : policy.endpoints) {
+    check_name(rule.name, "endpoint rule");
+    const std::string field = "endpoint rule '" + rule.name + "'";
+    if (!rule_names.insert(rule.name).second) fail(field + " is defined twice");
+    for (const auto& tier : rule.tiers)
+      if (!tier_names.count(tier)) fail(field + ": unknown check tier '" + tier + "'");
+    EndpointPattern pattern = [&] {
+      try {
+        return EndpointPattern::parse(rule.match);
+      } catch (const std::invalid_argument& e) {
+        fail(field + " match: " + e.what());
+      }
+    }();
+    out.endpoints.push_back(
+        {std::move(pattern),
+         compile_limit(rule.limit, "e:" + rule.name, rule.name, rule.shadow, field), rule.tiers});
+  }
+  return out;
+}
+
+}  // namespace sluice

@@ -1,0 +1,150 @@
+#include "request_buckets.h"
+
+#include <functional>
+
+namespace sluice {
+
+uint64_t carry_tat(uint64_t tat, uint64_t old_interval_fp, const struct sluice_rate& rate,
+                   uint64_t now_ns) {
+  if (tat <= now_ns || old_interval_fp == rate.interval_fp || old_interval_fp == 0) return tat;
+  // Requests consumed = debt / old interval; the same requests at the new
+  // interval. Debt beyond the new burst is forgiven: a client moved to a
+  // smaller tier finds that tier's window full, not hours of arrears.
+  unsigned __int128 debt_fp = static_cast<unsigned __int128>(tat - now_ns)
+                              << SLUICE_INTERVAL_FRAC_BITS;
+  uint64_t requests = static_cast<uint64_t>((debt_fp + old_interval_fp - 1) / old_interval_fp);
+  uint64_t cost = sluice_cost_ns(rate.interval_fp, requests);
+  if (cost > rate.tau_ns) cost = rate.tau_ns;
+  return sluice_sat_add(now_ns, cost);
+}
+
+LimitState limit_state(uint64_t tat, const struct sluice_rate& rate, uint64_t now_ns) {
+  LimitState state;
+  uint64_t cost = sluice_cost_ns(rate.interval_fp, 1);
+  state.retry_after_ns = sluice_gcra_wait_ns(tat, now_ns, cost, rate.tau_ns);
+  state.allowed = state.retry_after_ns == 0;
+  state.remaining = sluice_gcra_remaining(tat, now_ns, rate.interval_fp, rate.tau_ns);
+  state.reset_ns = tat > now_ns ? tat - now_ns : 0;
+  return state;
+}
+
+RequestBuckets::RequestBuckets(size_t max_entries)
+    : max_per_shard_(std::max<size_t>(1, max_entries / kShards)), shards_(kShards) {}
+
+RequestBuckets::Shard& RequestBuckets::shard_of(const std::string& client) const {
+  return shards_[std::hash<std::string>{}(client) % kShards];
+}
+
+void RequestBuckets::sweep(Shard& shard, uint64_t now_ns) const {
+  std::erase_if(shard.buckets, [&](const auto& entry) { return entry.second.tat <= now_ns; });
+}
+
+std::vector<LimitState> RequestBuckets::check_and_spend(const std::string& client,
+                                                        std::span<const CompiledLimit> limits,
+                                                        uint64_t now_ns) {
+  Shard& shard = shard_of(client);
+  std::lock_guard lock(shard.mutex);
+  // 0. Make room first: pointers into the map stay valid from here on.
+  if (shard.buckets.size() + limits.size() > max_per_shard_) sweep(shard, now_ns);
+  // 1. Read every bucket (absent: full), carried to its current rate.
+  std::vector<uint64_t> tats(limits.size(), 0);
+  std::vector<Bucket*> found(limits.size(), nullptr);
+  std::string key;
+  for (size_t i = 0; i < limits.size(); ++i) {
+    key = client + '\x1f' + limits[i].bucket;
+    if (auto it = shard.buckets.find(key); it != shard.buckets.end()) {
+      found[i] = &it->second;
+      tats[i] = carry_tat(it->second.tat, it->second.interval_fp, limits[i].rate, now_ns);
+    }
+  }
+  // 2. Decide.
+  bool admit = true;
+  std::vector<LimitState> states(limits.size());
+  for (size_t i = 0; i < limits.size(); ++i) {
+    uint64_t cost = sluice_cost_ns(limits[i].rate.interval_fp, 1);
+    __u64 next = 0;
+    states[i].allowed = sluice_gcra_spend(tats[i], now_ns, cost, limits[i].rate.tau_ns, &next);
+    if (!states[i].allowed && !limits[i].shadow) admit = false;
+  }
+  // 3. Spend everywhere it allows, or nowhere.
+  for (size_t i = 0; i < limits.size(); ++i) {
+    const auto& rate = limits[i].rate;
+    __u64 tat = tats[i];
+    if (admit && states[i].allowed) {
+      sluice_gcra_spend(tats[i], now_ns, sluice_cost_ns(rate.interval_fp, 1), rate.tau_ns, &tat);
+      if (found[i]) {
+        *found[i] = {tat, rate.interval_fp};
+      } else {
+        if (shard.buckets.size() < max_per_shard_)
+          shard.buckets.emplace(client + '\x1f' + limits[i].bucket, Bucket{tat, rate.interval_fp});
+        else
+          ++shard.overflows;
+      }
+    } else if (found[i]) {
+      *found[i] = {tat, rate.interval_fp};  // keep the carried form
+    }
+    bool allowed = states[i].allowed;
+    states[i] = limit_state(tat, rate, now_ns);
+    states[i].allowed = allowed;
+  }
+  return states;
+}
+
+std::vector<LimitState> RequestBuckets::peek(const std::string& client,
+                                             std::span<const CompiledLimit> limits,
+                                             uint64_t now_ns) const {
+  Shard& shard = shard_of(client);
+  std::lock_guard lock(shard.mutex);
+  std::vector<LimitState> states;
+  for (const auto& limit : limits) {
+    uint64_t tat = 0;
+    auto it = shard.buckets.find(client + '\x1f' + limit.bucket);
+    if (it != shard.buckets.end())
+      tat = carry_tat(it->second.tat, it->second.interval_fp, limit.rate, now_ns);
+    states.push_back(limit_state(tat, limit.rate, now_ns));
+  }
+  return states;
+}
+
+std::vector<RequestBuckets::Entry> RequestBuckets::entries(uint64_t now_ns) const {
+  std::vector<Entry> out;
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    for (const auto& [key, bucket] : shard.buckets)
+      if (bucket.tat > now_ns) out.push_back({key, bucket.tat, bucket.interval_fp});
+  }
+  return out;
+}
+
+size_t RequestBuckets::restore(const std::vector<Entry>& entries) {
+  size_t restored = 0;
+  for (const auto& entry : entries) {
+    const std::string client = entry.key.substr(0, entry.key.find('\x1f'));
+    Shard& shard = shard_of(client);
+    std::lock_guard lock(shard.mutex);
+    if (shard.buckets.size() >= max_per_shard_) continue;
+    shard.buckets[entry.key] = Bucket{entry.tat, entry.interval_fp};
+    ++restored;
+  }
+  return restored;
+}
+
+size_t RequestBuckets::size() const {
+  size_t total = 0;
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    total += shard.buckets.size();
+  }
+  return total;
+}
+
+uint64_t RequestBuckets::overflows() const {
+  uint64_t total = 0;
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    total += shard.overflows;
+  }
+  return total;
+}
+
+}  // namespace sluice
