@@ -10,74 +10,12 @@
 #include "config_file.h"
 #include "net_address.h"
 #include "units.h"
+#include "yaml_reader.h"
 
 namespace sluice {
 namespace {
 
-class SectionReader {
- public:
-  explicit SectionReader(std::string file) : file_(std::move(file)) {}
-
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& field,
-                         const std::string& message) const {
-    YAML::Mark mark = node.Mark();
-    int line = mark.is_null() ? 0 : mark.line + 1;
-    int column = mark.is_null() ? 0 : mark.column + 1;
-    throw ConfigError(file_, line, column, field, message);
-  }
-
-  std::string scalar(const YAML::Node& node, const std::string& field,
-                     const std::string& expected) const {
-    if (!node.IsScalar()) fail(node, field, "expected " + expected);
-    return node.Scalar();
-  }
-
-  bool boolean(const YAML::Node& node, const std::string& field) const {
-    std::string text = scalar(node, field, "true or false");
-    if (text == "true" || text == "yes" || text == "on") return true;
-    if (text == "false" || text == "no" || text == "off") return false;
-    fail(node, field, "expected true or false, got '" + text + "'");
-  }
-
-  void mapping(const YAML::Node& node, const std::string& field,
-               std::initializer_list<const char*> allowed) const {
-    if (!node.IsMap()) fail(node, field, "expected a mapping");
-    std::set<std::string> seen;
-    for (const auto& entry : node) {
-      std::string key = scalar(entry.first, field, "a plain key");
-      if (!seen.insert(key).second) fail(entry.first, field + "." + key, "is given twice");
-      if (allowed.size() &&
-          std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; })) {
-        std::string names;
-        for (const char* a : allowed) names += std::string(names.empty() ? "" : ", ") + a;
-        fail(entry.first, field + "." + key, "unknown field (expected one of: " + names + ")");
-      }
-    }
-  }
-
-  template <typename Fn>
-  auto converting(const YAML::Node& node, const std::string& field, Fn&& fn) const {
-    try {
-      return fn();
-    } catch (const std::invalid_argument& e) {
-      fail(node, field, e.what());
-    }
-  }
-
-  std::string file_contents(const YAML::Node& node, const std::string& field) const {
-    std::string path = scalar(node, field, "a path");
-    std::ifstream in(path);
-    if (!in) fail(node, field, "cannot read '" + path + "'");
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-
- private:
-  std::string file_;
-};
-
-RateLimit read_request_limit(const SectionReader& reader, const YAML::Node& node,
+RateLimit read_request_limit(const YamlReader& reader, const YAML::Node& node,
                              const std::string& field, bool* shadow) {
   if (node.IsMap()) {
     if (shadow)
@@ -101,7 +39,7 @@ RateLimit read_request_limit(const SectionReader& reader, const YAML::Node& node
   return limit;
 }
 
-std::vector<RequestWindow> read_windows(const SectionReader& reader, const YAML::Node& node,
+std::vector<RequestWindow> read_windows(const YamlReader& reader, const YAML::Node& node,
                                         const std::string& field) {
   std::vector<RequestWindow> out;
   if (node.IsNull()) return out;
@@ -116,7 +54,7 @@ std::vector<RequestWindow> read_windows(const SectionReader& reader, const YAML:
   return out;
 }
 
-std::vector<EndpointRule> read_endpoints(const SectionReader& reader, const YAML::Node& node) {
+std::vector<EndpointRule> read_endpoints(const YamlReader& reader, const YAML::Node& node) {
   std::vector<EndpointRule> out;
   if (node.IsNull()) return out;
   if (!node.IsSequence()) reader.fail(node, "check.endpoints", "expected a list of rules");
@@ -146,7 +84,7 @@ std::vector<EndpointRule> read_endpoints(const SectionReader& reader, const YAML
   return out;
 }
 
-JwtSettings read_jwt(const SectionReader& reader, const YAML::Node& node) {
+JwtSettings read_jwt(const YamlReader& reader, const YAML::Node& node) {
   reader.mapping(node, "check.jwt",
                  {"algorithm", "secret_file", "public_key_file", "issuer", "audience", "tier_claim",
                   "leeway"});
@@ -194,7 +132,7 @@ std::string lower(std::string text) {
 }  // namespace
 
 CheckSettings read_check_section(const YAML::Node& node, const std::string& file) {
-  SectionReader reader(file);
+  YamlReader reader(file);
   CheckSettings settings;
   settings.enabled = true;
   auto& checker = settings.checker;

@@ -16,6 +16,7 @@
 #include "config_limits.h"
 #include "net_address.h"
 #include "units.h"
+#include "yaml_reader.h"
 
 namespace sluice {
 namespace {
@@ -33,80 +34,7 @@ struct Anchor {
   std::string field;  // as written in the file, e.g. "prefixes.10.0.0.0/8"
 };
 
-class Reader {
- public:
-  explicit Reader(std::string file) : file_(std::move(file)) {}
-
-  [[noreturn]] void fail(const YAML::Mark& mark, const std::string& field,
-                         const std::string& message) const {
-    int line = mark.is_null() ? 0 : mark.line + 1;
-    int column = mark.is_null() ? 0 : mark.column + 1;
-    throw ConfigError(file_, line, column, field, message);
-  }
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& field,
-                         const std::string& message) const {
-    fail(node.Mark(), field, message);
-  }
-
-  std::string scalar(const YAML::Node& node, const std::string& field,
-                     const std::string& expected) const {
-    if (!node.IsScalar()) fail(node, field, "expected " + expected);
-    return node.Scalar();
-  }
-
-  bool boolean(const YAML::Node& node, const std::string& field) const {
-    std::string text = scalar(node, field, "true or false");
-    if (text == "true" || text == "yes" || text == "on") return true;
-    if (text == "false" || text == "no" || text == "off") return false;
-    fail(node, field, "expected true or false, got '" + text + "'");
-  }
-
-  uint64_t integer(const YAML::Node& node, const std::string& field, uint64_t min,
-                   uint64_t max) const {
-    std::string expected = "a whole number in " + std::to_string(min) + ".." + std::to_string(max);
-    std::string text = scalar(node, field, expected);
-    uint64_t value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max)
-      fail(node, field, "expected " + expected + ", got '" + text + "'");
-    return value;
-  }
-
-  // A mapping whose keys are all in `allowed` (unless empty) and unique.
-  void check_mapping(const YAML::Node& node, const std::string& field,
-                     std::initializer_list<const char*> allowed,
-                     const std::string& expected) const {
-    if (!node.IsMap()) fail(node, field, "expected " + expected);
-    std::set<std::string> seen;
-    for (const auto& entry : node) {
-      std::string key = scalar(entry.first, field, "a plain key");
-      std::string where = field.empty() ? key : field + "." + key;
-      if (!seen.insert(key).second) fail(entry.first, where, "is given twice");
-      if (allowed.size() &&
-          std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; })) {
-        std::string names;
-        for (const char* a : allowed) names += std::string(names.empty() ? "" : ", ") + a;
-        fail(entry.first, where, "unknown field (expected one of: " + names + ")");
-      }
-    }
-  }
-
-  template <typename Fn>
-  auto converting(const YAML::Node& node, const std::string& field, Fn&& fn) const {
-    try {
-      return fn();
-    } catch (const std::invalid_argument& e) {
-      fail(node, field, e.what());
-    }
-  }
-
-  const std::string& file() const { return file_; }
-
- private:
-  std::string file_;
-};
-
-RateLimit read_limit(const Reader& reader, const YAML::Node& node, const std::string& field,
+RateLimit read_limit(const YamlReader& reader, const YAML::Node& node, const std::string& field,
                      RateKind kind) {
   if (node.IsMap()) {
     reader.check_mapping(node, field, {"rate", "burst"}, "a rate or {rate, burst}");
@@ -125,7 +53,7 @@ RateLimit read_limit(const Reader& reader, const YAML::Node& node, const std::st
   return reader.converting(node, field, [&] { return parse_rate(text, kind); });
 }
 
-TierSpec read_tier(const Reader& reader, const std::string& name, const YAML::Node& node,
+TierSpec read_tier(const YamlReader& reader, const std::string& name, const YAML::Node& node,
                    const std::string& field, std::map<std::string, Anchor>& anchors) {
   TierSpec tier;
   tier.name = name;
@@ -145,13 +73,13 @@ TierSpec read_tier(const Reader& reader, const std::string& name, const YAML::No
   return tier;
 }
 
-Cidr read_cidr(const Reader& reader, const YAML::Node& node, const std::string& field) {
+Cidr read_cidr(const YamlReader& reader, const YAML::Node& node, const std::string& field) {
   std::string text = reader.scalar(node, field, "a CIDR like 198.18.0.0/15 or 2001:db8::/32");
   return reader.converting(node, field, [&] { return Cidr::parse(text); });
 }
 
-std::vector<Cidr> read_list(const Reader& reader, const YAML::Node& node, const std::string& field,
-                            const std::string& policy_name,
+std::vector<Cidr> read_list(const YamlReader& reader, const YAML::Node& node,
+                            const std::string& field, const std::string& policy_name,
                             std::map<std::string, Anchor>& anchors) {
   std::vector<Cidr> out;
   if (node.IsNull()) return out;
@@ -164,7 +92,7 @@ std::vector<Cidr> read_list(const Reader& reader, const YAML::Node& node, const 
   return out;
 }
 
-std::vector<InterfaceSpec> read_interfaces(const Reader& reader, const YAML::Node& node) {
+std::vector<InterfaceSpec> read_interfaces(const YamlReader& reader, const YAML::Node& node) {
   std::vector<InterfaceSpec> out;
   if (node.IsNull()) return out;
   if (!node.IsSequence()) reader.fail(node, "interfaces", "expected a list of interfaces");
@@ -198,7 +126,7 @@ std::vector<InterfaceSpec> read_interfaces(const Reader& reader, const YAML::Nod
 
 // Runs the policy through compile_policy, the single source of semantic
 // checks, and places its error at the line of the field it names.
-void validate_policy(const Reader& reader, const Policy& policy,
+void validate_policy(const YamlReader& reader, const Policy& policy,
                      const std::map<std::string, Anchor>& anchors) {
   try {
     compile_policy(policy, TierSlots{}, 1);
@@ -226,7 +154,7 @@ void check_loopback_listen(const std::string& text) {
                                 text + "'");
 }
 
-Config read_config(const Reader& reader, const YAML::Node& root) {
+Config read_config(const YamlReader& reader, const YAML::Node& root) {
   Config config;
   config.path = reader.file();
   if (root.IsNull()) reader.fail(root, "", "the file is empty");
@@ -378,7 +306,7 @@ ConfigError::ConfigError(const std::string& file, int line, int column, const st
       column_(column) {}
 
 Config parse_config(const std::string& yaml_text, const std::string& name) {
-  Reader reader(name);
+  YamlReader reader(name);
   if (yaml_text.size() > kMaxConfigBytes) {
     YAML::Mark where;
     where.line = line_of_offset(yaml_text, kMaxConfigBytes) - 1;
