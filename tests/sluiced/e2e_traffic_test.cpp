@@ -282,6 +282,32 @@ TEST_F(TrafficTest, StopLeavesEnforcementForAnUpgradeAndDetachOnExitRemovesIt) {
   EXPECT_GE(detached.received_from(src), detached.sent.at(src).sent * 98 / 100);
 }
 
+// An upgrade across a layout change: the running program's pins sit under
+// the previous layout's directory, which the new daemon cannot adopt. It must
+// neither fail with EBUSY (and restart in a loop, the old program enforcing
+// stale limits forever) nor open the gate: it swaps its program into the old
+// link in place and removes the old pins.
+TEST_F(TrafficTest, UpgradeAcrossALayoutChangeReplacesTheProgramInPlace) {
+  lab().write_config("tiers:\n  std:\n    packets: {rate: 100/s, burst: 10}\n");
+  lab().start();
+  EXPECT_EQ(lab().stop(SIGTERM), 0);
+  const std::string current = lab().pin_dir() + "/v" + std::to_string(SLUICE_LAYOUT_VERSION);
+  const std::string older = lab().pin_dir() + "/v" + std::to_string(SLUICE_LAYOUT_VERSION - 1);
+  std::filesystem::rename(current, older);  // as a build of the previous layout leaves them
+  ASSERT_TRUE(std::filesystem::exists(older + "/link"));
+
+  lab().start();
+  EXPECT_EQ(lab().ctl_json("status")["interfaces"][0]["adopted"], false);
+  EXPECT_NE(lab().log().find("replaced the program of another layout"), std::string::npos)
+      << lab().log();
+  EXPECT_FALSE(std::filesystem::exists(older)) << "the old layout's pins are removed";
+  EXPECT_TRUE(std::filesystem::exists(current + "/link"));
+  const std::string src = lab().lab().tx_v4();
+  FloodResult result = flood(lab(), {{src, 1000}}, 1000ms);
+  expect_near(result.received_from(src), admitted(100, result.seconds(src), 10), 0.25,
+              "limited by the new program");
+}
+
 TEST_F(TrafficTest, AttachAndDetachLive) {
   lab().write_config("tiers:\n  std:\n    packets: {rate: 100/s, burst: 10}\n", /*attach=*/false);
   lab().start();

@@ -213,8 +213,16 @@ HttpResponse handle_check_http(Checker& checker, const CheckSettings& settings,
 // is accepted for other proxies. nginx keeps a pool of keep-alive sessions
 // per worker, so more sessions than the metrics listener allows.
 static HttpLimits check_http_limits() {
-  return HttpLimits{
-      .max_body_bytes = 4096, .max_connections = 1024, .methods = {"GET", "HEAD", "POST"}};
+  return HttpLimits{.max_body_bytes = 4096,
+                    .max_connections = 1024,
+                    .methods = {"GET", "HEAD", "POST"},
+                    // A request the server refuses before any handler sees it
+                    // (a control character in a header, say) answers like any
+                    // other refusal: a 403 carrying the real status.
+                    .refusal = [](int status) {
+                      return problem(403, status, http_reason(status),
+                                     "the request is malformed or too large");
+                    }};
 }
 
 CheckService::CheckService(boost::asio::io_context& io, const CheckSettings& settings)

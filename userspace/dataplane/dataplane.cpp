@@ -145,10 +145,54 @@ XdpMode Dataplane::attached_mode() const {
   }
 }
 
+// Pins of another layout version under /sys/fs/bpf/sluice/<ifname>/v<N>: a
+// daemon of an older (or newer) build left its program enforcing there.
+static std::vector<std::string> other_layout_pin_dirs(const std::string& ifname) {
+  std::vector<std::string> dirs;
+  const std::filesystem::path root = std::filesystem::path(pin_dir_of(ifname)).parent_path();
+  const std::string ours = std::filesystem::path(pin_dir_of(ifname)).filename();
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+    const std::string name = entry.path().filename();
+    if (name.size() > 1 && name[0] == 'v' && name != ours) dirs.push_back(entry.path());
+  }
+  return dirs;
+}
+
+bool Dataplane::take_over_other_layout(const std::string& ifname, int ifindex) {
+  for (const std::string& dir : other_layout_pin_dirs(ifname)) {
+    Fd old_link(bpf_obj_get((dir + "/link").c_str()));
+    struct bpf_link_info info {};
+    uint32_t len = sizeof(info);
+    bool ours = old_link && bpf_obj_get_info_by_fd(old_link.get(), &info, &len) == 0 &&
+                info.type == BPF_LINK_TYPE_XDP && static_cast<int>(info.xdp.ifindex) == ifindex;
+    if (ours) {
+      // The maps' layouts differ, so nothing can be migrated; but the link can
+      // take the new program in place, so the interface is never unguarded.
+      if (bpf_link_update(old_link.get(), prog_fd_.get(), nullptr) != 0)
+        throw_last_errno("replace the program of layout " + dir + " on " + ifname);
+      link_ = std::move(old_link);
+      spdlog::warn(
+          "{}: replaced the program of another layout ({}) in place; its buckets, lists and "
+          "counters could not be carried over and start afresh",
+          ifname, dir);
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    if (ec) spdlog::warn("{}: could not remove old pins {}: {}", ifname, dir, ec.message());
+  }
+  return link_.valid();
+}
+
 void Dataplane::attach(const std::string& ifname, XdpMode mode) {
   if (link_) throw_errno(EALREADY, "attach to " + ifname + ": already attached to " + ifname_);
   int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
   if (!ifindex) throw_last_errno("attach to " + ifname + ": no such interface");
+  if (take_over_other_layout(ifname, ifindex)) {
+    ifname_ = ifname;
+    ifindex_ = ifindex;
+    return;
+  }
 
   auto try_attach = [&](uint32_t flags) {
     LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = flags);

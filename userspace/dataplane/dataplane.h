@@ -69,7 +69,10 @@ class Dataplane {
   ~Dataplane();
 
   // Attaches to `ifname` through a BPF link. kAuto tries native XDP and falls
-  // back to generic when the driver has no native support.
+  // back to generic when the driver has no native support. A program pinned by
+  // a build of another layout version is replaced in place (bpf_link_update:
+  // no moment unattached, in the mode it had) and its pins removed: its maps
+  // cannot be adopted, and attaching beside it would fail with EBUSY.
   void attach(const std::string& ifname, XdpMode mode = XdpMode::kAuto);
   // Pins link and maps under pin_dir_of(ifname), mounting bpffs if needed.
   void pin();
@@ -111,6 +114,8 @@ class Dataplane {
   void set_test_clock(uint64_t now_ns);
 
  private:
+  // See attach(); true when a link of another layout was taken over.
+  bool take_over_other_layout(const std::string& ifname, int ifindex);
   // One fd per SLUICE_PINNED_MAPS entry, named after it.
   struct Maps {
 #define SLUICE_MAP_FD(name) Fd name;

@@ -57,6 +57,10 @@ struct HttpLimits {
   // After a failed accept (EMFILE, ENFILE, ENOBUFS...): wait this long before
   // accepting again, rather than spin on a listener that stays readable.
   std::chrono::milliseconds accept_backoff{100};
+  // Writes the server's own refusals (400, 405, 413, 431), which reach no
+  // handler; unset: the status and its reason. A listener that nginx asks with
+  // auth_request sets it, since nginx turns any such status into a 500.
+  std::function<HttpResponse(int status)> refusal;
 };
 
 class HttpServer {

@@ -126,8 +126,10 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
   }
 
   void respond_and_close(int status) {
-    write(HttpResponse{.status = status, .body = std::string(http_reason(status)) + "\n"}, false,
-          false);
+    const auto& refusal = shared_->limits.refusal;
+    write(refusal ? refusal(status)
+                  : HttpResponse{.status = status, .body = std::string(http_reason(status)) + "\n"},
+          false, false);
   }
 
   void write(HttpResponse response, bool keep_alive, bool head_only) {
