@@ -141,6 +141,7 @@ void Daemon::stop() {
 }
 
 void Daemon::attach_interface(const InterfaceSpec& spec, const LoadOptions& load,
+                              const CompiledPolicy& compiled,
                               std::map<std::string, AttachedInterface>& into) const {
   // At start, a pinned link means an earlier daemon died or was upgraded with
   // --keep-attached: take it over so that no bucket is reset. A live `attach`
@@ -152,6 +153,10 @@ void Daemon::attach_interface(const InterfaceSpec& spec, const LoadOptions& load
     return;
   }
   Dataplane dataplane = Dataplane::load(load);
+  // The policy goes in before the program is attached: attaching may take over
+  // the link of a program that is enforcing now (another layout's, see
+  // Dataplane::attach), and a freshly loaded program limits nothing.
+  dataplane.apply(compiled);
   dataplane.attach(spec.name, spec.mode);
   try {
     dataplane.pin();
@@ -219,7 +224,7 @@ void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
       attach_interface(spec,
                        LoadOptions{.bucket_entries = base.settings.bucket_entries,
                                    .coarse_clock = policy.coarse_clock},
-                       added);
+                       compiled, added);
     }
     for (auto& [name, attached] : interfaces_)
       if (is_wanted(name)) apply_to(name, attached);
