@@ -228,7 +228,9 @@ void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
     }
     for (auto& [name, attached] : interfaces_)
       if (is_wanted(name)) apply_to(name, attached);
-    for (auto& [name, attached] : added) apply_to(name, attached);
+    // A freshly loaded program got the policy before it was attached.
+    for (auto& [name, attached] : added)
+      if (attached.adopted) apply_to(name, attached);
     persist(base.settings.state_file, {edits, compiled.tier_index}, starting);
   } catch (const ControlError& e) {
     undo();
