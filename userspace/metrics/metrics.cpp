@@ -47,7 +47,7 @@ std::string render_metrics(const MetricsSnapshot& s) {
   auto tier_of = [&](uint32_t row) -> std::string {
     if (row == SLUICE_TIER_NONE) return "";
     auto it = s.tier_names.find(row);
-    return it == s.tier_names.end() ? "#" + std::to_string(row) : it->second;
+    return it == s.tier_names.end() ? TierSlots::unassigned_label(row) : it->second;
   };
   // Rows worth exporting: configured tiers, the "no tier" row, and any row that
   // still holds counts from a tier that has since been removed.

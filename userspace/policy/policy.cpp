@@ -75,6 +75,14 @@ std::map<std::string, uint32_t> TierSlots::assign(const std::vector<std::string>
   return next;
 }
 
+std::string TierSlots::unassigned_label(uint32_t index) {
+  // Appended, not "#" + to_string(): GCC 12 at -O3 reports a false -Wrestrict
+  // (bug 105651) for the latter.
+  std::string text = "#";
+  text += std::to_string(index);
+  return text;
+}
+
 std::string TierSlots::name_of(uint32_t index) const {
   for (const auto& [name, i] : index_)
     if (i == index) return name;

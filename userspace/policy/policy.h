@@ -78,6 +78,9 @@ class TierSlots {
   const std::map<std::string, uint32_t>& current() const { return index_; }
   // Name of a tier index, or "" when unassigned.
   std::string name_of(uint32_t index) const;
+  // How a slot no tier holds is shown (metrics label, top): "#<index>"; '#'
+  // is not allowed in tier names, so it never meets a real one.
+  static std::string unassigned_label(uint32_t index);
 
  private:
   std::map<std::string, uint32_t> index_;

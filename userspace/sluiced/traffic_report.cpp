@@ -39,19 +39,11 @@ std::string source_text(const struct sluice_source& source, uint32_t prefix_len)
   return std::string(buffer) + "/" + std::to_string(prefix_len);
 }
 
-// "#<index>" for a slot without a name. Built by appending: `"#" + std::to_string(i)`
-// trips GCC 12's false -Wrestrict inside libstdc++ at -O3 (GCC bug 105651).
-std::string slot_number(uint32_t index) {
-  std::string text = "#";
-  text += std::to_string(index);
-  return text;
-}
-
 std::string tier_text(uint32_t tier, const TierSlots& slots) {
   if (tier == SLUICE_TIER_ALLOW) return "(allow)";
   if (tier == SLUICE_TIER_DENY) return "(deny)";
   std::string name = slots.name_of(tier);
-  return name.empty() ? slot_number(tier) : name;
+  return name.empty() ? TierSlots::unassigned_label(tier) : name;
 }
 
 }  // namespace
@@ -84,7 +76,7 @@ json stats_report(const Daemon& daemon, const std::string& only) {
     std::string name = daemon.tier_slots().name_of(index);
     if (name.empty() && row_is_zero(sum.rows[index])) continue;
     json row = row_json(sum.rows[index]);
-    row["tier"] = name.empty() ? slot_number(index) + " (deleted)" : name;
+    row["tier"] = name.empty() ? TierSlots::unassigned_label(index) + " (deleted)" : name;
     row["index"] = index;
     tiers.push_back(row);
   }
