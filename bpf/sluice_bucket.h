@@ -167,4 +167,64 @@ SLUICE_INLINE __u64 sluice_gcra_remaining(__u64 tat, __u64 now, __u64 interval_f
 	return avail / (interval_fp >> SLUICE_INTERVAL_FRAC_BITS);
 }
 
+/*
+ * ceil(a * b / c), saturated at SLUICE_TIME_MAX; c > 0. The product is kept in
+ * two 64-bit halves (BPF has no 128-bit type) and divided bit by bit: 64 rounds,
+ * paid only when a bucket is rescaled to a new rate, never per packet.
+ */
+SLUICE_INLINE __u64 sluice_mul_div_ceil(__u64 a, __u64 b, __u64 c)
+{
+	__u64 a_lo = a & 0xffffffffULL, a_hi = a >> 32;
+	__u64 b_lo = b & 0xffffffffULL, b_hi = b >> 32;
+	__u64 lo_lo = a_lo * b_lo, hi_lo = a_hi * b_lo, lo_hi = a_lo * b_hi;
+	__u64 mid = (lo_lo >> 32) + (hi_lo & 0xffffffffULL) + (lo_hi & 0xffffffffULL);
+	__u64 lo = (mid << 32) | (lo_lo & 0xffffffffULL);
+	__u64 hi = a_hi * b_hi + (hi_lo >> 32) + (lo_hi >> 32) + (mid >> 32);
+	__u64 quotient = 0, rest;
+
+	if (hi >= c)
+		return SLUICE_TIME_MAX; /* the quotient needs more than 64 bits */
+	if (hi == 0) {
+		quotient = lo / c;
+		rest = lo % c;
+	} else {
+		rest = hi;
+		/* Without branches, so that the verifier walks one path through
+		 * the 64 rounds instead of 2^64. */
+		for (int i = 0; i < 64; i++) {
+			__u64 carry = rest >> 63, diff, borrow, take;
+
+			rest = (rest << 1) | (lo >> 63);
+			lo <<= 1;
+			diff = rest - c;
+			/* rest < c, from the sign of the subtraction's borrow */
+			borrow = ((~rest & c) | (~(rest ^ c) & diff)) >> 63;
+			/* With the carry the true value exceeds 2^64 > c; the
+			 * wrapped difference is still the right remainder. */
+			take = carry | (borrow ^ 1);
+			rest -= c & (0 - take);
+			quotient = (quotient << 1) | take;
+		}
+	}
+	quotient += rest != 0;
+	return quotient > SLUICE_TIME_MAX ? SLUICE_TIME_MAX : quotient;
+}
+
+/*
+ * A meter's debt (TAT - now, in ns) after its rate changes from `from_fp` to
+ * `to`: the same number of tokens at the new interval, rounded up, and at most
+ * the new burst tolerance (a debt beyond it would stall the source). A change
+ * from unlimited leaves no debt.
+ */
+SLUICE_INLINE __u64 sluice_rescale_debt(__u64 debt_ns, __u64 from_fp, const struct sluice_rate *to)
+{
+	__u64 debt;
+
+	if (from_fp == 0 || to->interval_fp == 0)
+		return 0;
+	debt = from_fp == to->interval_fp ? debt_ns
+					  : sluice_mul_div_ceil(debt_ns, to->interval_fp, from_fp);
+	return debt < to->tau_ns ? debt : to->tau_ns;
+}
+
 #endif /* SLUICE_BUCKET_H */

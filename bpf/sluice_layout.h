@@ -131,7 +131,15 @@ struct sluice_tier {
 	struct sluice_rate bytes;   /* bytes/s (L2 frame length) */
 	struct sluice_rate syns;    /* TCP SYN without ACK/s */
 	__u32 flags;		    /* SLUICE_TIER_F_* */
-	__u32 pad;
+	/*
+	 * Low 32 bits of the generation from which these three intervals have
+	 * been in force without a break (the daemon stamps it on apply). A bucket
+	 * last judged at generation g was metered at these intervals when
+	 * rate_since is not after g; that is how a rate change finds the rate a
+	 * bucket's debt was counted in (docs/policy-switch.md). Was padding in
+	 * earlier builds: 0 reads as "since the start", which is true there.
+	 */
+	__u32 rate_since;
 };
 
 /*

@@ -9,6 +9,7 @@
  */
 #include "sluice_maps.bpf.h"
 #include "sluice_parse.h"
+#include "sluice_policy.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -22,8 +23,6 @@ __u64 sluice_test_now_ns = 0;
  * cover a tick (docs/bucket-algorithm.md).
  */
 const volatile __u32 sluice_coarse_clock = 0;
-
-#define SLUICE_CAS_RETRIES 8
 
 static __always_inline __u64 clock_now(void)
 {
@@ -65,60 +64,6 @@ static __always_inline void aggregate(struct sluice_source *src, const struct sl
 
 		src->addr[i] &= prefix_mask(bits);
 	}
-}
-
-/* The trie key of an aggregated source: its full address behind the family byte. */
-static __always_inline void lpm_key_of(const struct sluice_source *src, struct sluice_lpm_key *key)
-{
-	__builtin_memset(key, 0, sizeof(*key));
-	if (src->family == SLUICE_FAMILY_V4) {
-		key->prefixlen = SLUICE_LPM_FAMILY_BITS + 32;
-		key->family = SLUICE_LPM_FAMILY_V4;
-		__builtin_memcpy(key->addr, src->addr, 4);
-	} else {
-		key->prefixlen = SLUICE_LPM_FAMILY_BITS + 128;
-		key->family = SLUICE_LPM_FAMILY_V6;
-		__builtin_memcpy(key->addr, src->addr, 16);
-	}
-}
-
-/* SLUICE_TIER_DENY or _ALLOW when the lists of `slot` name the source, else SLUICE_TIER_NONE. */
-static __always_inline __u32 listed_tier(const struct sluice_lpm_key *key, __u32 slot)
-{
-	__u32 *value;
-
-	value =
-	    bpf_map_lookup_elem(slot ? (void *)&sluice_access_1 : (void *)&sluice_access_0, key);
-	if (!value)
-		return SLUICE_TIER_NONE;
-	return *value == SLUICE_ACCESS_DENY ? SLUICE_TIER_DENY : SLUICE_TIER_ALLOW;
-}
-
-/* Tier of an unlisted source under the policy of `slot`: prefix, else default. */
-static __always_inline __u32 prefix_tier(const struct sluice_lpm_key *key, __u32 slot,
-					 const struct sluice_config *cfg)
-{
-	__u32 *value;
-
-	value =
-	    bpf_map_lookup_elem(slot ? (void *)&sluice_prefix_1 : (void *)&sluice_prefix_0, key);
-	if (value && *value < SLUICE_MAX_TIERS)
-		return *value;
-	return cfg->default_tier;
-}
-
-/* Tier of a source under the policy of `slot`: deny, allow, prefix, default. */
-static __always_inline __u32 resolve_tier(const struct sluice_source *src, __u32 slot,
-					  const struct sluice_config *cfg)
-{
-	struct sluice_lpm_key key;
-	__u32 listed;
-
-	lpm_key_of(src, &key);
-	listed = listed_tier(&key, slot);
-	if (listed != SLUICE_TIER_NONE)
-		return listed;
-	return prefix_tier(&key, slot, cfg);
 }
 
 /* Would spending `cost` on this meter be allowed now? Read-only. */
@@ -302,52 +247,6 @@ admit_new_source(const struct sluice_source *src, __u32 slot, const struct sluic
 	return b;
 }
 
-/*
- * The tier of bucket `b` under generation `gen`, re-resolved when the cached
- * word is of another generation. The word moves forward only: a CPU that read
- * sluice_active just before a switch judges its packet by the tier it resolved
- * but never stores it over a newer generation's. Accepted races: CPUs on the
- * same generation resolve the same tier, so which store wins does not matter;
- * a CAS lost every retry leaves the word to the next packet.
- */
-static __always_inline __u32 bucket_tier(struct sluice_bucket *b, const struct sluice_source *src,
-					 __u32 slot, const struct sluice_config *cfg, __u64 gen)
-{
-	__u64 seen = READ_ONCE(b->policy), word, prev;
-	__u32 tier;
-
-	if (sluice_policy_generation(seen) == (__u32)gen)
-		return sluice_policy_tier(seen);
-	tier = resolve_tier(src, slot, cfg);
-	word = sluice_policy_word(gen, tier);
-	for (int i = 0; i < SLUICE_CAS_RETRIES; i++) {
-		if (!sluice_generation_after((__u32)gen, sluice_policy_generation(seen)))
-			break;
-		prev = __sync_val_compare_and_swap(&b->policy, seen, word);
-		if (prev == seen)
-			break;
-		seen = prev;
-	}
-	return tier;
-}
-
-/*
- * The limits of *tier in `slot`. An index whose slot holds no defined tier (a
- * stale cache, a policy bug) is judged by the default tier: never unlimited.
- */
-static __always_inline struct sluice_tier *tier_limits(__u32 slot, __u32 *tier,
-						       const struct sluice_config *cfg)
-{
-	__u32 key = slot * SLUICE_MAX_TIERS + (*tier & (SLUICE_MAX_TIERS - 1));
-	struct sluice_tier *limits = bpf_map_lookup_elem(&sluice_tiers, &key);
-
-	if (limits && *tier < SLUICE_MAX_TIERS && (limits->flags & SLUICE_TIER_F_DEFINED))
-		return limits;
-	*tier = cfg->default_tier & (SLUICE_MAX_TIERS - 1);
-	key = slot * SLUICE_MAX_TIERS + *tier;
-	return bpf_map_lookup_elem(&sluice_tiers, &key);
-}
-
 SEC("xdp")
 int sluice_xdp(struct xdp_md *ctx)
 {
@@ -357,8 +256,8 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct sluice_tier *tier;
 	struct sluice_bucket *b;
 	__u32 zero = 0, slot, tier_index, verdict, passed_counter = SLUICE_CNT_PASSED;
-	__u64 *active, gen, now;
-	int rc;
+	__u64 *active, gen, now, moved_from = 0;
+	int rc, moved;
 
 	active = bpf_map_lookup_elem(&sluice_active, &zero);
 	if (!active)
@@ -391,7 +290,7 @@ int sluice_xdp(struct xdp_md *ctx)
 		if (!b)
 			return rc;
 	}
-	tier_index = bucket_tier(b, &pkt.src, slot, cfg, gen);
+	tier_index = bucket_tier(b, &pkt.src, slot, cfg, gen, &moved, &moved_from);
 
 	if (tier_index == SLUICE_TIER_DENY) {
 		b->dropped++;
@@ -407,6 +306,8 @@ int sluice_xdp(struct xdp_md *ctx)
 	tier = tier_limits(slot, &tier_index, cfg);
 	if (!tier)
 		return XDP_DROP;
+	if (moved)
+		rescale_bucket(b, moved_from, slot, tier, now);
 	verdict = judge(b, tier, len, pkt.is_syn, now);
 	if (verdict == SLUICE_CNT_PASSED) {
 		b->passed++;

@@ -97,8 +97,9 @@ TEST_F(PolicyTest, ChangingATierKeepsEveryBucket) {
   p.default_tier = "ten";
   harness.apply(p);
   EXPECT_EQ(burst_of("198.18.0.1"), 10);
-  // Raise the rate: the source's bucket is not reset to a fresh burst.
-  p.tiers[2].packets = {100, kSec, 0};
+  // Raise the rate, same burst: the source's bucket is not reset to a fresh
+  // burst (its debt of 10 tokens is rescaled, tests/bpf/rate_change_test.cpp).
+  p.tiers[2].packets = {100, kSec, 10};
   harness.apply(p);
   EXPECT_EQ(burst_of("198.18.0.1"), 0) << "still empty right after the change";
   EXPECT_EQ(burst_of("198.18.0.1", kEpoch + kSec / 10), 10) << "refills at the new 100/s";

@@ -129,6 +129,37 @@ TEST(Bucket, FractionalIntervalNeverAdmitsMoreThanTheRate) {
   EXPECT_GE(admitted, 3 * 600 + 10 - 1);
 }
 
+TEST(Bucket, MulDivCeilMatches128BitArithmetic) {
+  std::mt19937_64 rng(8);
+  auto reference = [](uint64_t a, uint64_t b, uint64_t c) {
+    unsigned __int128 q = (static_cast<unsigned __int128>(a) * b + c - 1) / c;
+    return q > SLUICE_TIME_MAX ? SLUICE_TIME_MAX : static_cast<uint64_t>(q);
+  };
+  for (int i = 0; i < 200'000; ++i) {
+    // Operands of every magnitude: shift random words right by random amounts.
+    uint64_t a = rng() >> (rng() % 64), b = rng() >> (rng() % 64), c = (rng() >> (rng() % 64)) | 1;
+    ASSERT_EQ(sluice_mul_div_ceil(a, b, c), reference(a, b, c)) << a << " * " << b << " / " << c;
+  }
+  EXPECT_EQ(sluice_mul_div_ceil(SLUICE_TIME_MAX, ~0ULL, ~0ULL), SLUICE_TIME_MAX);
+}
+
+TEST(Bucket, RescaledDebtKeepsTheTokensAndStaysWithinTheNewBurst) {
+  struct sluice_rate per_second_1000 {
+  }, per_second_2000{}, per_second_250{};
+  ASSERT_EQ(sluice_rate_make(&per_second_1000, 1000, SLUICE_NSEC_PER_SEC, 1000, SLUICE_SPEND_UNIT),
+            0);
+  ASSERT_EQ(sluice_rate_make(&per_second_2000, 2000, SLUICE_NSEC_PER_SEC, 1000, SLUICE_SPEND_UNIT),
+            0);
+  ASSERT_EQ(sluice_rate_make(&per_second_250, 250, SLUICE_NSEC_PER_SEC, 100, SLUICE_SPEND_UNIT), 0);
+  // 300 tokens of debt at 1000/s (0.3 s) are 300 tokens at 2000/s (0.15 s).
+  EXPECT_EQ(sluice_rescale_debt(300'000'000, per_second_1000.interval_fp, &per_second_2000),
+            150'000'000u);
+  // At 250/s they would be 1.2 s, but the new burst (100 tokens) caps the debt: no stall.
+  EXPECT_EQ(sluice_rescale_debt(300'000'000, per_second_1000.interval_fp, &per_second_250),
+            per_second_250.tau_ns);
+  EXPECT_EQ(sluice_rescale_debt(300'000'000, 0, &per_second_2000), 0u) << "was unlimited: no debt";
+}
+
 TEST(Bucket, WaitAndRemainingDescribeTheState) {
   Meter meter(10, kSec, 5);
   uint64_t cost = sluice_cost_ns(meter.rate.interval_fp, 1);

@@ -127,6 +127,7 @@ void UdpCounter::loop() {
       socklen_t len = sizeof(from);
       if (::recvfrom(socket_.get(), buffer, sizeof(buffer), 0, reinterpret_cast<sockaddr*>(&from),
                      &len) > 0) {
+        std::lock_guard lock(mutex_);
         ++counts_[address_text(from)];
         last_packet = Clock::now();
       }
@@ -140,6 +141,12 @@ std::map<std::string, uint64_t> UdpCounter::stop(std::chrono::milliseconds) {
   stopping_ = true;
   if (thread_.joinable()) thread_.join();
   return counts_;
+}
+
+uint64_t UdpCounter::received_from(const std::string& src) const {
+  std::lock_guard lock(mutex_);
+  auto it = counts_.find(src);
+  return it == counts_.end() ? 0 : it->second;
 }
 
 TcpAcceptCounter::TcpAcceptCounter(const std::string& netns, bool ipv6, uint16_t port) {

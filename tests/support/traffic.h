@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -36,11 +37,14 @@ class UdpCounter {
   // Stops after the socket stayed quiet for `quiet`, and returns the counts.
   std::map<std::string, uint64_t> stop(
       std::chrono::milliseconds quiet = std::chrono::milliseconds(300));
+  // Datagrams from `src` received so far (while counting).
+  uint64_t received_from(const std::string& src) const;
 
  private:
   void loop();
   Fd socket_;
   std::atomic<bool> stopping_{false};
+  mutable std::mutex mutex_;
   std::map<std::string, uint64_t> counts_;
   std::thread thread_;
 };

@@ -43,6 +43,25 @@ void update(int fd, const void* key, const void* value, const std::string& what)
   if (bpf_map_update_elem(fd, key, value, BPF_ANY) != 0) throw_last_errno("update " + what);
 }
 
+bool same_intervals(const struct sluice_tier& a, const struct sluice_tier& b) {
+  return (a.flags & SLUICE_TIER_F_DEFINED) && (b.flags & SLUICE_TIER_F_DEFINED) &&
+         a.packets.interval_fp == b.packets.interval_fp &&
+         a.bytes.interval_fp == b.bytes.interval_fp && a.syns.interval_fp == b.syns.interval_fp;
+}
+
+// Stamps `next` with the generation since which each tier's intervals have
+// been in force: kept from `current` (the active slot) when they are the same,
+// else the generation about to become active. The data path finds the rate a
+// bucket's debt was counted in through it (docs/policy-switch.md).
+void stamp_rate_since(std::array<struct sluice_tier, SLUICE_MAX_TIERS>& next,
+                      const std::array<struct sluice_tier, SLUICE_MAX_TIERS>& current,
+                      uint64_t next_generation) {
+  for (uint32_t i = 0; i < SLUICE_MAX_TIERS; ++i)
+    next[i].rate_since = same_intervals(next[i], current[i])
+                             ? current[i].rate_since
+                             : static_cast<uint32_t>(next_generation);
+}
+
 }  // namespace
 
 uint32_t count_cpu_list(std::string_view list) {
@@ -143,6 +162,23 @@ struct sluice_config Dataplane::active_config() const {
   return config;
 }
 
+std::array<struct sluice_tier, SLUICE_MAX_TIERS> Dataplane::slot_tiers(uint32_t slot) const {
+  std::array<struct sluice_tier, SLUICE_MAX_TIERS> tiers{};
+  for (uint32_t i = 0; i < SLUICE_MAX_TIERS; ++i) {
+    uint32_t key = slot * SLUICE_MAX_TIERS + i;
+    if (bpf_map_lookup_elem(maps_.tiers.get(), &key, &tiers[i]) != 0) throw_last_errno("read tier");
+  }
+  return tiers;
+}
+
+void Dataplane::write_slot_tiers(uint32_t slot,
+                                 const std::array<struct sluice_tier, SLUICE_MAX_TIERS>& tiers) {
+  for (uint32_t i = 0; i < SLUICE_MAX_TIERS; ++i) {
+    uint32_t key = slot * SLUICE_MAX_TIERS + i;
+    update(maps_.tiers.get(), &key, &tiers[i], "map tiers");
+  }
+}
+
 struct sluice_tier Dataplane::active_tier(uint32_t index) const {
   if (index >= SLUICE_MAX_TIERS) throw_errno(EINVAL, "tier index " + std::to_string(index));
   uint32_t key = static_cast<uint32_t>(generation() & 1) * SLUICE_MAX_TIERS + index;
@@ -185,10 +221,9 @@ void Dataplane::apply(const CompiledPolicy& policy) {
   // Everything goes into the inactive slot first; a failure here leaves the
   // active policy untouched.
   update(maps_.config.get(), &slot, &policy.config, "map config");
-  for (uint32_t i = 0; i < SLUICE_MAX_TIERS; ++i) {
-    uint32_t key = slot * SLUICE_MAX_TIERS + i;
-    update(maps_.tiers.get(), &key, &policy.tiers[i], "map tiers");
-  }
+  auto tiers = policy.tiers;
+  stamp_rate_since(tiers, slot_tiers(slot ^ 1), next);
+  write_slot_tiers(slot, tiers);
   write_lpm_slot(maps_.prefix(slot).get(), policy.prefixes);
   write_lpm_slot(maps_.access(slot).get(), policy.access);
 
@@ -207,6 +242,13 @@ void Dataplane::switch_back() {
   // A fresh generation, not the old number: a bucket that resolved its tier
   // under the abandoned one must resolve it again, also at the next apply().
   const uint64_t next = generation() + 1;
+  // The slot switched back to is inactive until the switch below: its tiers
+  // get rate_since stamps against the abandoned generation, whose rates the
+  // buckets that met it were rescaled to.
+  const uint32_t slot = next & 1;
+  auto tiers = slot_tiers(slot);
+  stamp_rate_since(tiers, slot_tiers(slot ^ 1), next);
+  write_slot_tiers(slot, tiers);
   uint32_t zero = 0;
   update(maps_.active.get(), &zero, &next, "map active");
   // Readers may still be in the abandoned slot: the next apply() writes it.

@@ -133,6 +133,9 @@ class Dataplane {
   std::vector<std::pair<const char*, Fd*>> pinned_objects();
   void remove_pins();
   void write_lpm_slot(int fd, const std::vector<LpmEntry>& entries);
+  std::array<struct sluice_tier, SLUICE_MAX_TIERS> slot_tiers(uint32_t slot) const;
+  void write_slot_tiers(uint32_t slot,
+                        const std::array<struct sluice_tier, SLUICE_MAX_TIERS>& tiers);
   // Sets one tier's counters to zero on every CPU.
   void zero_counter_row(uint32_t row);
 
