@@ -47,13 +47,15 @@
  * on restart: each is defined as sluice_<name> in sluice_maps.bpf.h and pinned
  * as <name>. The C++ side derives its map fds and pin list from this (a name
  * without a map fails to compile there). sluice_admission is not listed: it is
- * the program's own per-CPU scratch, which the adopted program keeps using.
+ * the program's own per-CPU scratch, which the adopted program keeps using (a
+ * program replaced in place hands it on). `meta` (struct sluice_meta) is
+ * missing from the pins of builds before it: they are adopted all the same.
  */
 /* clang-format off */
 #define SLUICE_PINNED_MAPS(X)                                                                     \
 	X(active) X(config) X(tiers)                                                              \
 	X(prefix_0) X(prefix_1) X(access_0) X(access_1)                                           \
-	X(buckets) X(counters)
+	X(buckets) X(counters) X(meta)
 /* clang-format on */
 
 /*
@@ -165,6 +167,20 @@ struct sluice_config {
 struct sluice_admission {
 	__u64 new_source_tat;
 	__u64 unadmitted_tat;
+};
+
+/*
+ * What the daemon that loaded the running program recorded about it (the one
+ * entry of the pinned `meta` map; the program never reads it). A daemon
+ * adopting the pins compares it with its own program: another version, tag or
+ * clock is replaced in place on the same maps (docs/daemon.md).
+ */
+struct sluice_meta {
+	__u32 layout_version; /* SLUICE_LAYOUT_VERSION; 0: nothing recorded */
+	__u32 prog_version;   /* SLUICE_PROG_VERSION of the program (sluice_xdp.bpf.c) */
+	__u8 prog_tag[8];     /* the kernel's tag of the program (BPF_TAG_SIZE) */
+	__u32 coarse_clock;   /* 1: loaded reading CLOCK_MONOTONIC_COARSE */
+	__u32 bucket_entries; /* max_entries of the bucket map */
 };
 
 /* Key of the per-source bucket map: the source address masked to its prefix. */

@@ -72,4 +72,12 @@ struct {
 	__type(value, struct sluice_admission);
 } sluice_admission SEC(".maps");
 
+/* What the loading daemon recorded about the program (struct sluice_meta). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sluice_meta);
+} sluice_meta SEC(".maps");
+
 #endif /* SLUICE_MAPS_BPF_H */

@@ -13,6 +13,17 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * The program's version: bump it with every change to what the program does.
+ * The daemon records it in sluice_meta and status shows it; a daemon whose
+ * program differs from the running one replaces it in place on the same maps.
+ * 1: builds before version records; 2: rate changes rescale bucket debts.
+ */
+#ifndef SLUICE_PROG_VERSION
+#define SLUICE_PROG_VERSION 2
+#endif
+const volatile __u32 sluice_prog_version = SLUICE_PROG_VERSION;
+
 /* Load-time knob: judge by sluice_test_now_ns instead of the kernel clock. */
 const volatile __u32 sluice_use_test_clock = 0;
 __u64 sluice_test_now_ns = 0;

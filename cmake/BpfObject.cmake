@@ -30,15 +30,22 @@ endif()
 file(GLOB SLUICE_BPF_HEADERS ${PROJECT_SOURCE_DIR}/bpf/*.h)
 
 function(bpf_object name source)
-  set(obj ${CMAKE_CURRENT_BINARY_DIR}/bpf/${name}.bpf.o)
-  set(skel ${CMAKE_CURRENT_BINARY_DIR}/bpf/${name}.skel.h)
+  bpf_object_in(${name} ${name} ${CMAKE_CURRENT_BINARY_DIR}/bpf ${source} ${ARGN})
+endfunction()
+
+# bpf_object_in(<target> <name> <dir> <source.bpf.c> [cflags...]): the same, with
+# the object and skeleton in <dir> and the INTERFACE target called <target>_skel,
+# so that a variant of a program (other -D flags) has a skeleton of the same name.
+function(bpf_object_in target name dir source)
+  set(obj ${dir}/${name}.bpf.o)
+  set(skel ${dir}/${name}.skel.h)
   set(extra_cflags ${ARGN})
   # A program finds its own folder's headers too (bench/bpf/pktgen.h).
   get_filename_component(source_dir ${source} DIRECTORY)
   file(GLOB local_headers ${source_dir}/*.h)
   add_custom_command(
     OUTPUT ${obj}
-    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_CURRENT_BINARY_DIR}/bpf
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${dir}
     COMMAND ${BPF_CLANG} ${BPF_CFLAGS} -I${source_dir} ${extra_cflags} -c ${source} -o ${obj}
     DEPENDS ${source} ${SLUICE_BPF_HEADERS} ${local_headers}
     COMMENT "BPF ${name}.bpf.o"
@@ -49,8 +56,8 @@ function(bpf_object name source)
     DEPENDS ${obj}
     COMMENT "skeleton ${name}.skel.h"
     VERBATIM)
-  add_custom_target(${name}_skel_gen DEPENDS ${skel})
-  add_library(${name}_skel INTERFACE)
-  add_dependencies(${name}_skel ${name}_skel_gen)
-  target_include_directories(${name}_skel INTERFACE ${CMAKE_CURRENT_BINARY_DIR}/bpf)
+  add_custom_target(${target}_skel_gen DEPENDS ${skel})
+  add_library(${target}_skel INTERFACE)
+  add_dependencies(${target}_skel ${target}_skel_gen)
+  target_include_directories(${target}_skel INTERFACE ${dir})
 endfunction()

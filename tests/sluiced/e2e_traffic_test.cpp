@@ -297,7 +297,11 @@ TEST_F(TrafficTest, UpgradeAcrossALayoutChangeReplacesTheProgramInPlace) {
   ASSERT_TRUE(std::filesystem::exists(older + "/link"));
 
   lab().start();
-  EXPECT_EQ(lab().ctl_json("status")["interfaces"][0]["adopted"], false);
+  const json iface = lab().ctl_json("status")["interfaces"][0];
+  EXPECT_EQ(iface["adopted"], false);
+  EXPECT_NE(iface.value("upgrade", "").find("replaced the program of another layout"),
+            std::string::npos)
+      << "status reports the takeover: " << iface.dump();
   EXPECT_NE(lab().log().find("replaced the program of another layout"), std::string::npos)
       << lab().log();
   EXPECT_FALSE(std::filesystem::exists(older)) << "the old layout's pins are removed";

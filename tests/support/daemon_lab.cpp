@@ -84,6 +84,10 @@ void DaemonLab::write_raw_config(const std::string& yaml) {
   std::ofstream(config_path_) << yaml;
 }
 
+std::string DaemonLab::config_text() const {
+  return read_file(config_path_);
+}
+
 void DaemonLab::write_config(const std::string& policy_yaml, bool attach) {
   std::string yaml;
   yaml += attach ? "interfaces:\n  - name: " + lab_.rx_if() + "\n    mode: native\n"
@@ -96,7 +100,7 @@ void DaemonLab::write_config(const std::string& policy_yaml, bool attach) {
 }
 
 pid_t DaemonLab::spawn(const std::vector<std::string>& extra_args) {
-  std::vector<std::string> args = {SLUICED_BIN, "--config", config_path_, "--netns", lab_.rx_ns()};
+  std::vector<std::string> args = {binary_, "--config", config_path_, "--netns", lab_.rx_ns()};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");

@@ -43,6 +43,9 @@ class DaemonLab {
   // unless `attach` is false, socket, state file) followed by `policy_yaml`.
   void write_config(const std::string& policy_yaml, bool attach = true);
   void write_raw_config(const std::string& yaml);
+  std::string config_text() const;
+  // The sluiced executable the next start() runs (an upgrade test starts another build's).
+  void use_binary(const std::string& path) { binary_ = path; }
 
   // Starts sluiced and waits until it answers `status`; throws with its log
   // when it exits or does not answer within `timeout`.
@@ -69,6 +72,7 @@ class DaemonLab {
 
   VethLab lab_;
   std::string dir_, config_path_, socket_path_, state_path_, log_path_;
+  std::string binary_ = SLUICED_BIN;
   pid_t pid_ = -1;
 };
 

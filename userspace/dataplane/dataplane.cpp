@@ -27,6 +27,7 @@ static_assert(sizeof(struct sluice_source) == 20);
 static_assert(sizeof(struct sluice_bucket) == 48);
 static_assert(sizeof(struct sluice_lpm_key) == 24);
 static_assert(sizeof(struct sluice_counter) == 16);
+static_assert(sizeof(struct sluice_meta) == 24);
 
 // A switch never reuses the slot that readers of the previous generation may
 // still be in: XDP runs one packet in well under a microsecond, so a
@@ -117,7 +118,49 @@ Dataplane::Dataplane(Dataplane&&) noexcept = default;
 Dataplane& Dataplane::operator=(Dataplane&&) noexcept = default;
 Dataplane::~Dataplane() = default;
 
+namespace {
+
+// Lets `map` use the pinned map `fd` instead of creating its own, after
+// checking that the pin is what this build's program expects: a map of
+// another shape under the same layout version is refused, never guessed at.
+void reuse_map(struct bpf_map* map, int fd, const char* name) {
+  struct bpf_map_info info {};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
+    throw_last_errno(std::string("inspect pinned map ") + name);
+  const bool sized_by_config = std::string_view(name) == "buckets";
+  if (info.type != bpf_map__type(map) || info.key_size != bpf_map__key_size(map) ||
+      info.value_size != bpf_map__value_size(map) || info.map_flags != bpf_map__map_flags(map) ||
+      (!sized_by_config && info.max_entries != bpf_map__max_entries(map)))
+    throw_errno(EPROTO, std::string("pinned map ") + name +
+                            " does not match this build's (type, key or value size, flags or "
+                            "entries): a layout change without a new SLUICE_LAYOUT_VERSION");
+  check_libbpf(bpf_map__reuse_fd(map, fd), std::string("reuse pinned map ") + name);
+}
+
+}  // namespace
+
 Dataplane Dataplane::load(const LoadOptions& options) {
+  Dataplane dp = load_with(options, nullptr, -1);
+  auto& m = dp.maps_;
+
+  // Until a policy is applied: one unlimited tier, default aggregation, pass
+  // malformed packets. Both slots, so that the first switch starts from sane data.
+  struct sluice_config config {
+    .default_tier = 0, .v4_prefix_len = 32, .v6_prefix_len = 64,
+    .malformed_verdict = SLUICE_VERDICT_PASS,
+  };
+  for (uint32_t slot = 0; slot < 2; ++slot) update(m.config.get(), &slot, &config, "map config");
+  dp.record_program(options.coarse_clock);
+  return dp;
+}
+
+uint32_t Dataplane::loaded_version() const {
+  if (!skel_) throw_errno(EINVAL, "loaded_version: this program was adopted, not loaded");
+  return skel_->rodata->sluice_prog_version;
+}
+
+Dataplane Dataplane::load_with(const LoadOptions& options, const Maps* reuse, int admission_fd) {
   route_libbpf_logs_to_spdlog();
   Dataplane dp;
   dp.skel_.reset(sluice_xdp__open());
@@ -128,6 +171,13 @@ Dataplane Dataplane::load(const LoadOptions& options) {
                "size bucket map");
   skel->rodata->sluice_use_test_clock = options.test_clock ? 1 : 0;
   skel->rodata->sluice_coarse_clock = options.coarse_clock ? 1 : 0;
+  if (reuse) {
+#define SLUICE_REUSE_MAP(name) \
+  if (reuse->name) reuse_map(skel->maps.sluice_##name, reuse->name.get(), #name);
+    SLUICE_PINNED_MAPS(SLUICE_REUSE_MAP)
+#undef SLUICE_REUSE_MAP
+    if (admission_fd >= 0) reuse_map(skel->maps.sluice_admission, admission_fd, "admission");
+  }
   check_libbpf(sluice_xdp__load(skel), "load BPF program sluice_xdp");
 
   auto& m = dp.maps_;
@@ -136,15 +186,22 @@ Dataplane Dataplane::load(const LoadOptions& options) {
   SLUICE_PINNED_MAPS(SLUICE_DUP_MAP_FD)
 #undef SLUICE_DUP_MAP_FD
   dp.prog_fd_ = dup_fd(bpf_program__fd(skel->progs.sluice_xdp), "program sluice_xdp");
-
-  // Until a policy is applied: one unlimited tier, default aggregation, pass
-  // malformed packets. Both slots, so that the first switch starts from sane data.
-  struct sluice_config config {
-    .default_tier = 0, .v4_prefix_len = 32, .v6_prefix_len = 64,
-    .malformed_verdict = SLUICE_VERDICT_PASS,
-  };
-  for (uint32_t slot = 0; slot < 2; ++slot) update(m.config.get(), &slot, &config, "map config");
   return dp;
+}
+
+void Dataplane::record_program(bool coarse_clock) {
+  struct bpf_prog_info info {};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_fd_.get(), &info, &len) != 0)
+    throw_last_errno("inspect program sluice_xdp");
+  struct sluice_meta meta {
+    .layout_version = SLUICE_LAYOUT_VERSION, .prog_version = skel_->rodata->sluice_prog_version,
+    .prog_tag = {}, .coarse_clock = coarse_clock ? 1U : 0U, .bucket_entries = bucket_capacity(),
+  };
+  static_assert(sizeof(meta.prog_tag) == sizeof(info.tag));
+  std::memcpy(meta.prog_tag, info.tag, sizeof(meta.prog_tag));
+  uint32_t zero = 0;
+  update(maps_.meta.get(), &zero, &meta, "map meta");
 }
 
 uint64_t Dataplane::generation() const {

@@ -37,6 +37,27 @@ struct LoadOptions {
   bool coarse_clock = false;
 };
 
+// The program attached to an interface, as the daemon that loaded it
+// recorded (the pinned `meta` map) and as the kernel tags it.
+struct ProgramInfo {
+  bool recorded = false;  // false: pins of a build before the metadata map
+  uint32_t layout_version = 0;
+  uint32_t version = 0;  // SLUICE_PROG_VERSION
+  std::string tag;       // the kernel's tag, hex
+  bool coarse_clock = false;
+  uint32_t bucket_entries = 0;
+  std::string describe() const;
+};
+
+// A load-time setting of the configuration that the running program does not
+// have, and what it takes to apply it.
+struct PendingSetting {
+  std::string setting;  // "clock", "maps.buckets"
+  std::string in_file;
+  std::string running;
+  std::string how;
+};
+
 // Counters summed over CPUs: [row][counter], row = tier index or SLUICE_TIER_NONE.
 struct Counters {
   std::vector<std::array<struct sluice_counter, SLUICE_COUNTER_MAX>> rows;
@@ -61,8 +82,12 @@ class Dataplane {
   static Dataplane load(const LoadOptions& options = {});
 
   // Takes over the program, link and maps pinned for `ifname` by an earlier
-  // daemon; std::nullopt when nothing is pinned there. Buckets keep their state.
-  static std::optional<Dataplane> adopt(const std::string& ifname);
+  // daemon; std::nullopt when nothing is pinned there. Buckets keep their
+  // state. When this build's program (loaded with `wanted`'s clock) differs
+  // from the running one in version, tag or clock, it replaces it in place on
+  // the same maps (bpf_link_update): no gap, no bucket reset. The bucket map
+  // keeps its pinned size (pending_settings() reports a different one).
+  static std::optional<Dataplane> adopt(const std::string& ifname, const LoadOptions& wanted = {});
 
   Dataplane(Dataplane&&) noexcept;
   Dataplane& operator=(Dataplane&&) noexcept;
@@ -86,6 +111,11 @@ class Dataplane {
   // The mode the kernel reports for the attached program.
   XdpMode attached_mode() const;
   int prog_fd() const { return prog_fd_.get(); }
+  ProgramInfo program() const;
+  // Load-time settings of `wanted` that the running program does not have.
+  std::vector<PendingSetting> pending_settings(const LoadOptions& wanted) const;
+  // What adopting or attaching replaced ("" when nothing was): for status.
+  const std::string& upgrade_note() const { return upgrade_note_; }
 
   // Writes `policy` into the inactive slot and switches to it: packets are
   // judged by the old or the new policy, never by a mix. Buckets are kept;
@@ -130,6 +160,15 @@ class Dataplane {
   };
 
   Dataplane() = default;
+  // Opens and loads the program; with `reuse`, on those maps (the valid fds)
+  // and on `admission_fd` when >= 0, instead of fresh ones.
+  static Dataplane load_with(const LoadOptions& options, const Maps* reuse, int admission_fd);
+  // See adopt(): this adopted dataplane, or the one that replaced its program.
+  Dataplane upgrade_in_place(const LoadOptions& wanted);
+  // Writes the `meta` map for the program this Dataplane loaded.
+  void record_program(bool coarse_clock);
+  // SLUICE_PROG_VERSION of the program this Dataplane loaded.
+  uint32_t loaded_version() const;
   std::vector<std::pair<const char*, Fd*>> pinned_objects();
   void remove_pins();
   void write_lpm_slot(int fd, const std::vector<LpmEntry>& entries);
@@ -147,6 +186,7 @@ class Dataplane {
   Fd prog_fd_;
   Fd link_;
   std::string ifname_;
+  std::string upgrade_note_;
   int ifindex_ = 0;
   std::chrono::steady_clock::time_point last_switch_{};
 };

@@ -1,6 +1,7 @@
-// Attaching, pinning, adopting and detaching: the life of a Dataplane's link
-// on an interface and of its pins under /sys/fs/bpf/sluice/<ifname>/v<layout>/.
-// Loading the program and writing its maps is dataplane.cpp.
+// Attaching, pinning and detaching: the life of a Dataplane's link on an
+// interface and of its pins under /sys/fs/bpf/sluice/<ifname>/v<layout>/.
+// Loading the program and writing its maps is dataplane.cpp; adopting pins
+// (and upgrading their program in place) is dataplane_adopt.cpp.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
@@ -59,10 +60,10 @@ bool Dataplane::take_over_other_layout(const std::string& ifname, int ifindex) {
       if (bpf_link_update(old_link.get(), prog_fd_.get(), nullptr) != 0)
         throw_last_errno("replace the program of layout " + dir + " on " + ifname);
       link_ = std::move(old_link);
-      spdlog::warn(
-          "{}: replaced the program of another layout ({}) in place; its buckets, lists and "
-          "counters could not be carried over and start afresh",
-          ifname, dir);
+      upgrade_note_ = "replaced the program of another layout (" + dir +
+                      ") in place; its buckets, lists and counters could not be carried over "
+                      "and start afresh";
+      spdlog::warn("{}: {}", ifname, upgrade_note_);
     }
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
@@ -155,44 +156,6 @@ void Dataplane::detach() {
 
 void Dataplane::release_keep_attached() {
   link_.reset();
-}
-
-std::optional<Dataplane> Dataplane::adopt(const std::string& ifname) {
-  route_libbpf_logs_to_spdlog();
-  const std::string dir = pin_dir_of(ifname);
-  if (!std::filesystem::exists(dir + "/link")) return std::nullopt;
-
-  Dataplane dp;
-  dp.ifname_ = ifname;
-  for (auto& [file, fd] : dp.pinned_objects()) {
-    std::string path = dir + "/" + file;
-    int raw = bpf_obj_get(path.c_str());
-    if (raw < 0) throw_last_errno("open pinned " + path);
-    fd->reset(raw);
-  }
-
-  struct bpf_link_info info {};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(dp.link_.get(), &info, &len) != 0)
-    throw_last_errno("inspect pinned link " + dir + "/link");
-  if (info.type != BPF_LINK_TYPE_XDP) throw_errno(EINVAL, dir + "/link is not an XDP link");
-  if (info.xdp.ifindex == 0) {
-    // The interface went away (or was detached behind our back): the pins are stale.
-    spdlog::warn("{}: pinned link is no longer attached; discarding stale pins", ifname);
-    dp.link_.reset();
-    dp.remove_pins();
-    return std::nullopt;
-  }
-  int current = static_cast<int>(if_nametoindex(ifname.c_str()));
-  if (current != static_cast<int>(info.xdp.ifindex))
-    throw_errno(ENODEV, "pinned link of " + ifname + " is attached to ifindex " +
-                            std::to_string(info.xdp.ifindex) + ", not to " + ifname);
-  dp.ifindex_ = current;
-  int prog = bpf_prog_get_fd_by_id(info.prog_id);
-  if (prog < 0) throw_last_errno("open program of pinned link " + dir + "/link");
-  dp.prog_fd_.reset(prog);
-  spdlog::info("adopted the program attached to {} (generation {})", ifname, dp.generation());
-  return dp;
 }
 
 }  // namespace sluice

@@ -4,6 +4,7 @@
 
 #include "command.h"
 #include "config_file.h"
+#include "views.h"
 
 namespace sluice::ctl {
 namespace {
@@ -61,6 +62,8 @@ Run declare_reload(CLI::App& sub) {
     return ask_and_show(g, "reload", {{"discard_live_changes", o->discard_live_changes}},
                         [](const json& r, std::ostream& out) {
                           out << "reloaded " << r["config_file"].get<std::string>() << "\n";
+                          for (const auto& p : r.value("pending", json::array()))
+                            show_pending(p["iface"].get<std::string>(), p, out);
                         });
   };
 }

@@ -36,15 +36,31 @@ void show_status(const json& r, std::ostream& out) {
       << counts["allow"] << " allow, " << counts["deny"] << " deny; sources per /"
       << r["aggregation"]["ipv4_prefix"] << " (IPv4), /" << r["aggregation"]["ipv6_prefix"]
       << " (IPv6)\n\n";
-  Table table({"INTERFACE", "MODE", "ADOPTED", "GENERATION", "BUCKETS"});
-  for (const auto& i : r["interfaces"])
+  Table table({"INTERFACE", "MODE", "ADOPTED", "GENERATION", "BUCKETS", "PROGRAM", "TAG"});
+  for (const auto& i : r["interfaces"]) {
+    const json& program = i.value("program", json::object());
     table.add({i["name"].get<std::string>(), i["mode"].get<std::string>(),
                i["adopted"].get<bool>() ? "yes" : "no", count_text(i["generation"].get<uint64_t>()),
-               count_text(i["bucket_capacity"].get<uint64_t>())});
-  if (table.empty())
-    out << "no interface attached (sluicectl attach IFACE)\n";
-  else
-    table.print(out);
+               count_text(i["bucket_capacity"].get<uint64_t>()),
+               program.contains("version")
+                   ? "v" + std::to_string(program["version"].get<uint64_t>()) + " (" +
+                         program["clock"].get<std::string>() + " clock)"
+                   : "unrecorded",
+               program.value("tag", "")});
+  }
+  if (table.empty()) return void(out << "no interface attached (sluicectl attach IFACE)\n");
+  table.print(out);
+  for (const auto& i : r["interfaces"]) {
+    const std::string name = i["name"].get<std::string>();
+    if (i.contains("upgrade")) out << name << ": " << i["upgrade"].get<std::string>() << "\n";
+    for (const auto& p : i.value("pending", json::array())) show_pending(name, p, out);
+  }
+}
+
+void show_pending(const std::string& iface, const json& p, std::ostream& out) {
+  out << iface << ": " << p["setting"].get<std::string>() << " is " << p["file"].get<std::string>()
+      << " in the file, " << p["running"].get<std::string>()
+      << " in the running program; to apply: " << p["applies"].get<std::string>() << "\n";
 }
 
 void show_tiers(const json& r, std::ostream& out) {

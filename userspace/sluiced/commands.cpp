@@ -76,6 +76,31 @@ json admission_status(const Policy& policy) {
           {"unadmitted_per_cpu", share(policy.unadmitted)}};
 }
 
+// The load-time settings the file asks for (they differ from the running
+// program's until it is reloaded or its maps are created afresh).
+LoadOptions wanted_load(Daemon& daemon) {
+  return {.bucket_entries = daemon.base().settings.bucket_entries,
+          .coarse_clock = daemon.effective_policy().coarse_clock};
+}
+
+json pending_json(const std::vector<PendingSetting>& pending) {
+  json out = json::array();
+  for (const auto& p : pending)
+    out.push_back(
+        {{"setting", p.setting}, {"file", p.in_file}, {"running", p.running}, {"applies", p.how}});
+  return out;
+}
+
+json program_json(const ProgramInfo& program) {
+  json out = {{"tag", program.tag}, {"recorded", program.recorded}};
+  if (program.recorded) {
+    out["version"] = program.version;
+    out["layout"] = program.layout_version;
+    out["clock"] = program.coarse_clock ? "coarse" : "precise";
+  }
+  return out;
+}
+
 json status(Daemon& daemon, const json&) {
   const Policy policy = daemon.effective_policy();
   json interfaces = json::array();
@@ -86,7 +111,10 @@ json status(Daemon& daemon, const json&) {
                           {"requested_mode", to_string(attached.requested_mode)},
                           {"adopted", attached.adopted},
                           {"generation", dp.generation()},
-                          {"bucket_capacity", dp.bucket_capacity()}});
+                          {"bucket_capacity", dp.bucket_capacity()},
+                          {"program", program_json(dp.program())},
+                          {"pending", pending_json(dp.pending_settings(wanted_load(daemon)))}});
+    if (!dp.upgrade_note().empty()) interfaces.back()["upgrade"] = dp.upgrade_note();
   }
   return {{"version", PROJECT_VERSION},
           {"protocol", kProtocolVersion},
@@ -315,7 +343,13 @@ void reload(Daemon& daemon, const json& args, ControlServer::Reply reply) {
   daemon.reload(discard, [&daemon, reply](std::exception_ptr error) {
     try {
       if (error) std::rethrow_exception(error);
-      reply(encode_ok({{"config_file", daemon.base().path}}));
+      json pending = json::array();
+      for (const auto& [name, attached] : daemon.interfaces())
+        for (json p : pending_json(attached.dataplane.pending_settings(wanted_load(daemon)))) {
+          p["iface"] = name;
+          pending.push_back(p);
+        }
+      reply(encode_ok({{"config_file", daemon.base().path}, {"pending", pending}}));
     } catch (const ControlError& e) {
       reply(encode_error(e.code(), e.what()));
     } catch (const std::exception& e) {

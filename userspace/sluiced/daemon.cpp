@@ -147,7 +147,7 @@ void Daemon::attach_interface(const InterfaceSpec& spec, const LoadOptions& load
   // --keep-attached: take it over so that no bucket is reset. A live `attach`
   // adopts too: the lock makes sure the pins belong to no running daemon.
   InterfaceLock lock = InterfaceLock::acquire(spec.name);
-  if (auto adopted = Dataplane::adopt(spec.name)) {
+  if (auto adopted = Dataplane::adopt(spec.name, load)) {
     into.emplace(spec.name,
                  AttachedInterface{std::move(*adopted), spec.mode, true, std::move(lock)});
     return;
