@@ -50,7 +50,10 @@ struct sluice_tier active_tier(const std::string& ifname, uint32_t index) {
   return tier;
 }
 
-bool same(const struct sluice_tier& a, const struct sluice_tier& b) {
+// The same limits. rate_since is bookkeeping: a switch back stamps it anew
+// (so that buckets rescaled to the abandoned rates are rescaled back).
+bool same(struct sluice_tier a, struct sluice_tier b) {
+  a.rate_since = b.rate_since = 0;
   return std::memcmp(&a, &b, sizeof(a)) == 0;
 }
 
