@@ -150,7 +150,10 @@ cmd_up() {
 
 cmd_down() {
   local pidfile
-  stop_pid "$DIR/run/nginx.pid"
+  # Every process asked to stop at once, then each waited for.
+  for pidfile in "$DIR"/run/*.pid; do
+    [[ -s $pidfile ]] && kill -TERM "$(cat "$pidfile")" 2>/dev/null
+  done
   for pidfile in "$DIR"/run/*.pid; do [[ -e $pidfile ]] && stop_pid "$pidfile"; done
   return 0
 }

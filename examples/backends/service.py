@@ -17,8 +17,8 @@ HTTP/1.1 with keep-alive, one thread per connection. Stops on SIGTERM.
 """
 import argparse
 import json
+import os
 import signal
-import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -95,11 +95,10 @@ def main():
     Handler.service = args.name
     server = ThreadingHTTPServer((args.address, args.port), Handler)
     server.daemon_threads = True
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+    # Nothing to flush or finish: stop at once (sys.exit would wait for
+    # serve_forever's poll and the interpreter's teardown, about 2 s).
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -101,7 +101,8 @@ check:
     return result.out.substr(0, result.out.find('\n'));
   }
   std::string key_id(const std::string& tier) {
-    for (const auto& row : daemon->ctl_json("key list")["keys"])
+    const auto keys = daemon->ctl_json("key list");  // outlives the loop
+    for (const auto& row : keys["keys"])
       if (row["tier"] == tier) return row["id"];
     return "";
   }
