@@ -183,8 +183,8 @@ TEST_F(Gateway, AFreeKeyGets429OverTlsWithHonestRetryAfterWhileAProKeyGoesOn) {
   }
   // Plain HTTP is redirected to HTTPS.
   auto plain = parse_http_answer(run_captured("ip netns exec " + daemon->lab().tx_ns() +
-                                              " curl -s -i -m 5 'http://" +
-                                              daemon->lab().rx_v4() + "/users/1'")
+                                              " curl -s -i -m 5 'http://" + daemon->lab().rx_v4() +
+                                              "/users/1'")
                                      .out);
   EXPECT_EQ(plain.status, 308);
   EXPECT_EQ(plain.header("location"), "https://" + daemon->lab().rx_v4() + "/users/1");
@@ -249,7 +249,8 @@ TEST_F(Gateway, TheCacheServesStaleCopiesWhileAServiceIsDownAndTimeoutsAnswer504
   EXPECT_EQ(get("/catalog/books", key).header("x-cache-status"), "HIT");
   const double served_at = nlohmann::json::parse(first.body)["served_at"];
 
-  auto stop = run_captured(std::string(kGatewayScript) + " stop-service " + gateway_dir + " catalog");
+  auto stop =
+      run_captured(std::string(kGatewayScript) + " stop-service " + gateway_dir + " catalog");
   ASSERT_EQ(stop.exit_code, 0) << stop.err;
   std::this_thread::sleep_for(2500ms);  // past the catalog's max-age=2
   for (int i = 0; i < 3; ++i) {
