@@ -175,6 +175,13 @@ TEST_F(Gateway, AFreeKeyGets429OverTlsWithHonestRetryAfterWhileAProKeyGoesOn) {
   EXPECT_EQ(get("/users/1", free_key).status, 429);
   // Another service, same client: the client's limit holds everywhere.
   EXPECT_EQ(get("/orders/7", free_key).status, 429);
+  // Refusals travel on nginx's keep-alive connections to sluiced (it asks
+  // with HEAD: a 403 with an unread body would make nginx close each one, and
+  // the closer keeps a TIME_WAIT socket).
+  for (int i = 0; i < 3; ++i) get("/users/1", free_key);  // mostly refused
+  const auto closed = run_captured("ip netns exec " + daemon->lab().rx_ns() +
+                                   " ss -Htan state time-wait '( dport = :9465 )'");
+  EXPECT_EQ(closed.out, "") << "connections to sluiced were closed";
   // The pro key is not affected.
   for (int i = 0; i < 5; ++i) {
     auto pro = get("/orders/7", pro_key);
