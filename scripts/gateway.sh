@@ -2,8 +2,8 @@
 # The example gateway (examples/nginx/gateway.conf) brought up in a directory:
 # a TLS certificate made with openssl, nginx's top-level configuration, the
 # example services (examples/backends/service.py) and nginx itself, optionally
-# inside a network namespace. Used by the quickstart, the e2e tests and
-# scripts/bench-gateway; see docs/gateway.md.
+# inside a network namespace. Used by the quickstart and the e2e tests
+# (scripts/bench-gateway uses the same Sluice snippets); see docs/gateway.md.
 #
 #   gateway.sh up DIR [--netns NS] [--san IP]... [--workers N]
 #   gateway.sh down DIR
