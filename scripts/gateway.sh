@@ -56,12 +56,12 @@ wait_port() {
 start_service() {
   local name=$1 port=$2 pidfile=$DIR/run/$1-$2.pid
   if [[ -s $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then return 0; fi
-  local ns command=("$PYTHON" "$EXAMPLES/backends/service.py" "$name" "$port")
+  local ns argv=("$PYTHON" "$EXAMPLES/backends/service.py" "$name" "$port")
   ns=$(cat "$DIR/run/netns" 2>/dev/null || true)
   # Not through in_ns: a function put in the background is a subshell, and
   # its pid would be the subshell's, not the service's (ip netns exec execs).
-  [[ -z $ns ]] || command=(ip netns exec "$ns" "${command[@]}")
-  "${command[@]}" </dev/null >>"$DIR/logs/$name-$port.log" 2>&1 &
+  [[ -z $ns ]] || argv=(ip netns exec "$ns" "${argv[@]}")
+  "${argv[@]}" </dev/null >>"$DIR/logs/$name-$port.log" 2>&1 &
   echo $! >"$pidfile"
   [[ ${3:-} == nowait ]] || wait_port "$port" || die "service $name did not start on port $port (see $DIR/logs/$name-$port.log)"
 }
@@ -169,10 +169,10 @@ cmd_service() {
 }
 
 (($# >= 2)) || usage
-command=$1
+action=$1
 DIR=$(realpath -m "$2")
 shift 2
-case $command in
+case $action in
   up) cmd_up "$@" ;;
   down) cmd_down ;;
   stop-service) (($# == 1)) || usage; cmd_service stop "$1" ;;
