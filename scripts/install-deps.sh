@@ -10,7 +10,7 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 nftables ethtool iputils-ping netcat-openbsd python3 procps
   python3-scapy python3-prometheus-client
-  libjwt-dev libsodium-dev libssl-dev openssl nginx
+  libjwt-dev libsodium-dev libssl-dev openssl nginx curl wrk
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Sluice quickstart: installs the dependencies, builds, and runs a self-contained
-# demo in a namespace lab:
+# demo of both layers in a namespace lab:
 #
 #   sdemo-tx (the clients)                     sdemo-rx (the gateway)
 #   sdemo-t 198.18.100.10 (legit, 50 pkt/s)  <->  sdemo-r 198.18.100.2
-#           198.18.100.66 (flood, 5000 pkt/s)     sluiced (XDP) + a UDP receiver
+#           198.18.100.66 (flood, 5000 pkt/s)     sluiced (XDP + check API) + a UDP receiver
+#           198.18.100.20 (API client, free key)  nginx on :443 (examples/nginx/gateway.conf)
+#           198.18.100.21 (API client, pro key)   + five example services
 #
 # The lab is scripts/lab.sh's (docs/lab.md), as for the tests and benchmarks.
 #
 # sluiced runs with a configuration derived from config/sluice.example.yaml that
 # limits 198.18.100.0/24 to 100 packets/s per source. A live view shows, second by
 # second, what each client sent, what reached the receiver and what Sluice dropped;
-# a summary and a machine-readable RESULT line follow. Everything (namespaces,
+# a summary and a machine-readable RESULT line follow. While the flood goes on,
+# two API clients call the gateway over HTTPS (certificate made at setup) with a
+# free and a pro key: the free one gets its 429s with Retry-After and the
+# rate-limit headers, the pro one keeps going; a GATEWAY line sums it up.
+# Everything (namespaces,
 # veth, daemon, pins, temp files) is removed on exit, on failure and on Ctrl-C.
 #
 # Usage: sudo scripts/quickstart.sh [--no-build] [--duration SECONDS] [--build-dir DIR]
@@ -21,8 +27,10 @@ usage() {
   cat <<'EOF'
 Usage: sudo scripts/quickstart.sh [options]
 
-Installs Sluice's dependencies (Debian 12), builds it into build/, and shows it
-dropping a UDP flood in a namespace lab while a legitimate client keeps its rate.
+Installs Sluice's dependencies (Debian 12), builds it into build/, and shows both
+layers in a namespace lab: the kernel (XDP) dropping a UDP flood while a
+legitimate client keeps its rate, and nginx over TLS asking Sluice about every
+API request: a free key gets its 429s and headers, a pro key goes on.
 
 Options:
   --no-build        skip installing packages and building (reuse the build)
@@ -74,6 +82,9 @@ NET=198.18.$SUBNET.0/24
 GW_IP=198.18.$SUBNET.2
 LEGIT_IP=198.18.100.10
 FLOOD_IP=198.18.100.66
+FREE_CLIENT_IP=198.18.100.20 # API clients, through nginx
+PRO_CLIENT_IP=198.18.100.21
+FREE_PER_MINUTE=5 # the demo's free tier: 5 requests a minute
 PORT=9000
 LIMIT_PPS=100  # the demo tier: packets per second per source ...
 BURST=100      # ... and its burst
@@ -104,7 +115,7 @@ SLUICECTL=$BUILD_DIR/bin/sluicectl
 for bin in "$SLUICED" "$SLUICECTL"; do
   [[ -x $bin ]] || die "$bin is missing: build first (run without --no-build)"
 done
-for tool in ip nsenter flock "$PYTHON"; do
+for tool in ip nsenter flock nginx openssl curl "$PYTHON"; do
   command -v "$tool" >/dev/null || die "$tool is missing: run scripts/install-deps.sh"
 done
 
@@ -139,6 +150,7 @@ cleanup() {
   ((CLEANED)) && return
   CLEANED=1
   local pid
+  [[ -n $TMP && -d $TMP/gateway ]] && "$REPO/scripts/gateway.sh" down "$TMP/gateway"
   for pid in "${HELPER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   for pid in "${HELPER_PIDS[@]}"; do wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null; done
   if [[ -n $DAEMON_PID ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
@@ -157,6 +169,10 @@ cleanup() {
   if ((rc != 0 && rc < 129)) && [[ -n $TMP && -s $TMP/sluiced.log ]]; then
     echo "--- last lines of the sluiced log ---" >&2
     tail -n 20 "$TMP/sluiced.log" >&2
+    if [[ -s $TMP/gateway/logs/error.log ]]; then
+      echo "--- last lines of the nginx error log ---" >&2
+      tail -n 10 "$TMP/gateway/logs/error.log" >&2
+    fi
   fi
   [[ -n $TMP ]] && rm -rf "$TMP"
   if ((rc == 130)); then
@@ -357,6 +373,8 @@ step "Building the lab: namespaces $NS_C and $NS_GW joined by a veth pair ($NET)
 "$LAB_SH" up "$LAB" --subnet "$SUBNET" --no-ipv6
 "$LAB_SH" add-source "$LAB" "$LEGIT_IP"
 "$LAB_SH" add-source "$LAB" "$FLOOD_IP"
+"$LAB_SH" add-source "$LAB" "$FREE_CLIENT_IP"
+"$LAB_SH" add-source "$LAB" "$PRO_CLIENT_IP"
 
 # --- 2. sluiced ------------------------------------------------------------------
 # The example configuration, attached to the demo's veth, with a "demo" tier of
@@ -400,6 +418,28 @@ prefixes:
 EOF
   "$LAB_SH" exec "$LAB" rx "$SLUICED" --config "$CONFIG" --check >/dev/null
 fi
+# The request layer: sluiced answers nginx's auth_request on the gateway
+# namespace's loopback (docs/check-api.md).
+cat >>"$CONFIG" <<EOF
+
+# Added by scripts/quickstart.sh: the request layer for the demo gateway.
+check:
+  listen: 127.0.0.1:9465
+  keys_file: $TMP/keys.json
+  pepper_file: $TMP/key-pepper
+  state_file: $TMP/request-state.bin
+  default_tier: free
+  tiers:
+    free:
+      minute: $FREE_PER_MINUTE/min
+    pro:
+      second: {rate: 20/s, burst: 40}
+      minute: 1000/min
+  anonymous:
+    minute: 2/min
+EOF
+"$LAB_SH" exec "$LAB" rx "$SLUICED" --config "$CONFIG" --check >"$TMP/check.log" 2>&1 ||
+  { cat "$TMP/check.log" >&2; die "the demo configuration with its check: section is invalid"; }
 # lab.sh exec enters the network namespace only (`ip netns exec` remounts /sys,
 # and the pins would vanish with it); it execs, so $! is sluiced itself.
 "$LAB_SH" exec "$LAB" rx "$SLUICED" --config "$CONFIG" --socket "$SOCK" \
@@ -418,6 +458,17 @@ MODE=$("$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0
   <"$TMP/status.json")
 echo "    sluiced (pid $DAEMON_PID) enforces on $IF_GW in $MODE XDP mode; log: $TMP/sluiced.log"
 "${CTL[@]}" tier list | sed 's/^/    /'
+
+# --- 2b. the gateway ----------------------------------------------------------------
+step "Starting the gateway in $NS_GW: nginx on $GW_IP:443 (TLS, certificate made now) in front of five services"
+GATEWAY=$TMP/gateway
+"$REPO/scripts/gateway.sh" up "$GATEWAY" --netns "$NS_GW" --san "$GW_IP" 9>&-
+echo "    examples/nginx/gateway.conf: /users/ /orders/ /payments /catalog/ /reports/, auth_request to sluiced,"
+echo "    429 mapping, proxy_cache, timeouts and passive health checks; access log: $GATEWAY/logs/access.json"
+FREE_KEY=$("${CTL[@]}" key add --tier free | head -n 1)
+PRO_KEY=$("${CTL[@]}" key add --tier pro | head -n 1)
+echo "    API keys made with sluicectl key add (printed once, stored hashed):"
+"${CTL[@]}" key list | sed 's/^/      /'
 
 # --- 3. traffic --------------------------------------------------------------------
 step "Traffic: legit client $LEGIT_IP at $LEGIT_PPS packets/s, flooder $FLOOD_IP at $FLOOD_PPS packets/s, both UDP to $GW_IP:$PORT"
@@ -442,6 +493,47 @@ echo "    (in another terminal: sudo $SLUICECTL --socket $SOCK top --watch)"
 
 # A snapshot of the top talkers while the flood is still on.
 "${CTL[@]}" top --interval 1000 --limit 5 >"$TMP/top.txt"
+
+# --- 5. API clients through the gateway, while the flood goes on -----------------------
+# curl from the clients' namespace, verifying the gateway's certificate; one
+# connection per client (keep-alive), one line per request.
+api_calls() { # client-address key count path
+  local urls=() i
+  for ((i = 0; i < $3; i++)); do urls+=(-o /dev/null "https://$GW_IP$4"); done
+  "$LAB_SH" exec "$LAB" tx curl -s --interface "$1" --cacert "$GATEWAY/tls/gateway.crt" \
+    -H "X-API-Key: $2" \
+    -w '%{http_code} %header{ratelimit}|%header{x-ratelimit-remaining}|%header{retry-after}\n' \
+    "${urls[@]}" 9>&-
+}
+show_calls() { # label, then api_calls' lines on stdin; prints them, counts codes
+  local n=0 code rest rl remaining retry
+  while read -r code rest; do
+    IFS='|' read -r rl remaining retry <<<"$rest"
+    n=$((n + 1))
+    printf '    %-4s key, request %d: %s  RateLimit: %s  X-RateLimit-Remaining: %s%s\n' "$1" "$n" \
+      "$code" "$rl" "$remaining" "${retry:+  Retry-After: $retry}"
+    echo "$code $retry" >>"$TMP/codes-$1"
+  done
+}
+step "API clients over HTTPS while the flood goes on: a free key ($FREE_PER_MINUTE/min) and a pro key (1000/min)"
+: >"$TMP/codes-free"
+: >"$TMP/codes-pro"
+api_calls "$FREE_CLIENT_IP" "$FREE_KEY" $((FREE_PER_MINUTE + 2)) /users/42 | show_calls free
+api_calls "$PRO_CLIENT_IP" "$PRO_KEY" $((FREE_PER_MINUTE + 2)) /users/42 | show_calls pro
+echo "    A refused request in full (nginx turns Sluice's verdict into a 429 with a problem+json body):"
+"$LAB_SH" exec "$LAB" tx curl -s -i --interface "$FREE_CLIENT_IP" --cacert "$GATEWAY/tls/gateway.crt" \
+  -H "X-API-Key: $FREE_KEY" "https://$GW_IP/orders/1" 9>&- | tr -d '\r' |
+  grep -viE '^(server|date|content-length):' | sed 's/^/      /'
+echo
+BAD_STATUS=$("$LAB_SH" exec "$LAB" tx curl -s -o /dev/null -w '%{http_code}' \
+  --interface "$FREE_CLIENT_IP" --cacert "$GATEWAY/tls/gateway.crt" \
+  -H "X-API-Key: sk_never_issued_by_sluicectl" "https://$GW_IP/users/42" 9>&-)
+echo "    An unknown key: $BAD_STATUS"
+echo "    The free key's usage (GET /v1/usage on sluiced's check listener):"
+"$LAB_SH" exec "$LAB" rx curl -s -H "X-API-Key: $FREE_KEY" http://127.0.0.1:9465/v1/usage 9>&- |
+  "$PYTHON" -c 'import json, sys; print(json.dumps(json.load(sys.stdin)))' | sed 's/^/      /'
+echo "    The gateway's access log (one JSON line per request; the key id, never the key):"
+tail -n 2 "$GATEWAY/logs/access.json" | sed 's/^/      /'
 # Stop the clients, let the last datagrams land, then count.
 kill -TERM "$LEGIT_SENDER" "$FLOOD_SENDER"
 wait "$LEGIT_SENDER" "$FLOOD_SENDER" || true
@@ -455,5 +547,15 @@ sed -n '/^Top by drops/,/^$/p' "$TMP/top.txt" | sed 's/^/    /'
 echo
 "$PYTHON" "$TMP/demo.py" summary "$TMP" "$SLUICECTL" "$SOCK" "$LEGIT_IP" "$FLOOD_IP" \
   "$LIMIT_PPS" "$BURST"
+
+count_codes() { grep -c "^$2" "$TMP/codes-$1" || true; }
+FREE_RETRY=$(awk '$1 == 429 { print $2; exit }' "$TMP/codes-free")
+KEY_IN_LOG=0
+if grep -qF -e "$FREE_KEY" -e "$PRO_KEY" "$GATEWAY/logs/access.json"; then KEY_IN_LOG=1; fi
+echo "Through the gateway: the free key got $(count_codes free 200) answers, then $(count_codes free 429)" \
+  "429s (Retry-After ${FREE_RETRY:-none} s); the pro key got $(count_codes pro 200) of $(wc -l <"$TMP/codes-pro")."
+echo "GATEWAY free_200=$(count_codes free 200) free_429=$(count_codes free 429)" \
+  "free_retry_after=${FREE_RETRY:-0} pro_200=$(count_codes pro 200) pro_429=$(count_codes pro 429)" \
+  "unknown_key=$BAD_STATUS free_limit=$FREE_PER_MINUTE key_in_log=$KEY_IN_LOG"
 
 step "Cleaning up (sluiced --detach-on-exit detaches and unpins on SIGTERM; the namespaces go)"

@@ -49,6 +49,15 @@ TEST(CheckConfig, ReadsAFullSection) {
   EXPECT_EQ(check.checker.trusted_proxies.size(), 1u);
 }
 
+TEST(CheckConfig, ListensOnAUnixSocketWithOrWithoutTcp) {
+  auto both = parse("check:\n  socket: /run/sluice/check.sock\n").check;
+  EXPECT_EQ(both.listen, "127.0.0.1:9465");
+  EXPECT_EQ(both.socket, "/run/sluice/check.sock");
+  auto socket_only = parse("check:\n  listen: \"\"\n  socket: /run/sluice/check.sock\n").check;
+  EXPECT_EQ(socket_only.listen, "");
+  EXPECT_EQ(socket_only.socket, "/run/sluice/check.sock");
+}
+
 TEST(CheckConfig, IsOffWithoutTheSection) {
   EXPECT_FALSE(parse("").check.enabled);
 }
@@ -73,6 +82,8 @@ TEST(CheckConfig, NamesTheFieldOfEachMistake) {
       {"check:\n  jwt:\n    algorithm: RS256\n    secret_file: /dev/null\n",
        "check.jwt.secret_file"},
       {"check:\n  default_tier: gold\n  tiers:\n    free: {minute: 1/s}\n", "check"},
+      {"check:\n  socket: check.sock\n", "check.socket"},
+      {"check:\n  listen: \"\"\n", "check.listen"},
   };
   for (const auto& c : cases) {
     try {

@@ -7,6 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon_metrics.h"
+#include "metrics.h"
+
 namespace sluice {
 namespace {
 
@@ -108,8 +111,11 @@ TEST_F(CheckServiceTest, UsageAnswersForAKeyOrAnAddressWithoutSpending) {
 TEST_F(CheckServiceTest, MetricsCountPerLimitTierAndVerdict) {
   for (int i = 0; i < 3; ++i) ask(check({{"x-api-key", key}}));
   ask(check({{"x-api-key", "sk_not_a_key_of_ours_at_all"}}));
-  auto metrics = ask({"GET", "/metrics", "HTTP/1.1", {}, "127.0.0.1"});
-  ASSERT_EQ(metrics.status, 200);
+  // On the daemon's main /metrics (the check listener has none of its own).
+  EXPECT_EQ(ask({"GET", "/metrics", "HTTP/1.1", {}, "127.0.0.1"}).status, 404);
+  MetricsSnapshot snapshot;
+  snapshot.check = check_metrics(*checker);
+  const std::string body = render_metrics(snapshot);
   for (const char* line :
        {"sluice_check_answers_total{verdict=\"allowed\"} 2\n",
         "sluice_check_answers_total{verdict=\"refused\"} 1\n",
@@ -119,7 +125,43 @@ TEST_F(CheckServiceTest, MetricsCountPerLimitTierAndVerdict) {
         "sluice_check_rule_requests_total{policy=\"free-minute\",tier=\"free\",result=\"refused\"} "
         "1\n",
         "sluice_check_buckets 1\n"})
-    EXPECT_NE(metrics.body.find(line), std::string::npos) << line << "\nin:\n" << metrics.body;
+    EXPECT_NE(body.find(line), std::string::npos) << line << "\nin:\n" << body;
+}
+
+TEST_F(CheckServiceTest, UsageReportsTheKernelLayerOfTheClientsAddress) {
+  std::vector<std::string> asked;
+  KernelUsageSource kernel = [&](const std::string& address) -> std::optional<KernelUsage> {
+    asked.push_back(address);
+    return KernelUsage{"default", "", {{"veth0", "default-packets", "packets", 100, 1, 20, 7, 1}}};
+  };
+  // A key's usage asked through nginx: the forwarded client address is known.
+  HttpRequest through_nginx{"GET",
+                            "/v1/usage",
+                            "HTTP/1.1",
+                            {{"x-api-key", key}, {"x-real-ip", "198.18.0.7"}},
+                            "127.0.0.1"};
+  auto usage = handle_check_http(*checker, settings, through_nginx, kernel);
+  ASSERT_EQ(usage.status, 200) << usage.body;
+  auto body = nlohmann::json::parse(usage.body);
+  EXPECT_EQ(body["address"], "198.18.0.7");
+  EXPECT_EQ(body["kernel"]["tier"], "default");
+  ASSERT_EQ(body["limits"].size(), 2u);
+  EXPECT_EQ(body["limits"][0]["layer"], "request");
+  EXPECT_EQ(body["limits"][1]["layer"], "kernel");
+  EXPECT_EQ(body["limits"][1]["interface"], "veth0");
+  EXPECT_EQ(body["limits"][1]["remaining"], 7);
+  // An address asked for directly; a key asked for without one has no kernel layer.
+  handle_check_http(*checker, settings,
+                    {"GET", "/v1/usage?address=2001:db8::1", "HTTP/1.1", {}, "127.0.0.1"}, kernel);
+  auto bare = handle_check_http(
+      *checker, settings, {"GET", "/v1/usage?key=" + key, "HTTP/1.1", {}, "127.0.0.1"}, kernel);
+  EXPECT_FALSE(nlohmann::json::parse(bare.body).contains("kernel"));
+  EXPECT_EQ(asked, (std::vector<std::string>{"198.18.0.7", "2001:db8::/64"}));
+  EXPECT_EQ(
+      handle_check_http(*checker, settings,
+                        {"GET", "/v1/usage?address=nonsense", "HTTP/1.1", {}, "127.0.0.1"}, kernel)
+          .status,
+      400);
 }
 
 TEST_F(CheckServiceTest, UnknownPathsAre404) {

@@ -5,10 +5,14 @@
 
 #include <gtest/gtest.h>
 #include <jwt.h>
+#include <malloc.h>
 #include <sodium.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 namespace sluice {
 namespace {
@@ -167,6 +171,52 @@ TEST_F(CheckerTest, UnknownKeysCreateNoState) {
   }
   EXPECT_EQ(checker->buckets().size(), 0u);
   EXPECT_TRUE(checker->counters().empty());
+}
+
+// 10,000 random keys per second for three seconds: no bucket, no counter,
+// and the heap holds no more than it did after the first second.
+TEST_F(CheckerTest, AFloodOfRandomKeysDoesNotGrowMemory) {
+  auto flood_one_second = [&] {
+    for (int i = 0; i < 10'000; ++i) {
+      unsigned char random[24];
+      randombytes_buf(random, sizeof(random));
+      char text[64];
+      sodium_bin2base64(text, sizeof(text), random, sizeof(random),
+                        sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+      ASSERT_EQ(checker->check(with_key(std::string("sk_") + text)).verdict,
+                Verdict::kUnauthorized);
+    }
+    now_ns += kSec;
+  };
+  flood_one_second();
+  const size_t heap = mallinfo2().uordblks;
+  for (int second = 0; second < 3; ++second) flood_one_second();
+  EXPECT_EQ(checker->buckets().size(), 0u);
+  EXPECT_TRUE(checker->counters().empty());
+  EXPECT_EQ(checker->verdicts()[static_cast<size_t>(Verdict::kUnauthorized)], 40'000u);
+  EXPECT_LT(mallinfo2().uordblks, heap + 64 * 1024) << "bytes in use grew";
+}
+
+// A flood on a shadow rule: one log line per rule per interval, with a count.
+TEST_F(CheckerTest, ShadowRefusalsAreLoggedOncePerRulePerInterval) {
+  std::ostringstream log;
+  auto saved = spdlog::default_logger();
+  auto capture = std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
+  capture->set_pattern("%v");
+  spdlog::set_default_logger(capture);
+  checker->shadow_log().set_interval(10 * kSec);
+  for (int i = 0; i < 5'000; ++i) checker->check(with_key(pro_key, "GET", "/exports/a"));
+  checker->shadow_log().flush(now_ns);  // inside the interval: held back
+  now_ns += 10 * kSec;
+  checker->shadow_log().flush(now_ns);
+  spdlog::set_default_logger(saved);
+  const std::string text = log.str();
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+  EXPECT_NE(text.find("shadow: 'exports' would have refused key:"), std::string::npos) << text;
+  EXPECT_NE(text.find("would have refused 4998 requests (one line per 10 s"), std::string::npos)
+      << text;
+  EXPECT_EQ(checker->shadow_log().lines(), 2u);
 }
 
 TEST_F(CheckerTest, AnonymousClientsAreLimitedPerAddressFromTrustedProxiesOnly) {

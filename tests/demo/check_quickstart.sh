@@ -4,6 +4,8 @@
 # The demo ends with
 #   RESULT legit_sent=N legit_received=N flood_sent=N flood_received=N flood_dropped=N
 #          limit_pps=N burst=N seconds=S
+#   GATEWAY free_200=N free_429=N free_retry_after=S pro_200=N pro_429=N
+#           unknown_key=STATUS free_limit=N key_in_log=0|1
 set -uo pipefail
 
 QUICKSTART=$1
@@ -52,6 +54,27 @@ holds "d <= l * s * 1.1 + u + 10" ||
 holds "d >= l * s * 0.5" || fail "flooder: only $flood_received received, the limit is $limit/s"
 # Sluice's own counters account for what did not arrive.
 holds "e >= 0.9 * (c - d)" || fail "Sluice counted $flood_dropped drops of $((flood_sent - flood_received)) lost"
+
+# The request layer through nginx over TLS: the free key got its limit, then
+# 429s with an honest Retry-After (one request's worth of a per-minute limit);
+# the pro key was never refused; an unknown key got 401; no key was logged.
+gateway=$(grep '^GATEWAY ' <<<"$out" | tail -n 1)
+[[ -n $gateway ]] || fail "no GATEWAY line"
+gfield() {
+	local v
+	v=$(sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$gateway")
+	[[ -n $v ]] || fail "GATEWAY has no $1: $gateway"
+	echo "$v"
+}
+free_limit=$(gfield free_limit) || exit 1
+((free_limit > 0)) || fail "free_limit is $free_limit"
+(($(gfield free_200) == free_limit)) || fail "the free key should get $free_limit answers: $gateway"
+(($(gfield free_429) == 2)) || fail "the free key should get two 429s: $gateway"
+retry=$(gfield free_retry_after) || exit 1
+((retry >= 1 && retry <= 60 / free_limit)) || fail "Retry-After $retry is not one request's wait: $gateway"
+(($(gfield pro_200) == free_limit + 2 && $(gfield pro_429) == 0)) || fail "the pro key was refused: $gateway"
+(($(gfield unknown_key) == 401)) || fail "an unknown key did not get 401: $gateway"
+(($(gfield key_in_log) == 0)) || fail "an API key was written to the access log"
 
 # Nothing of the lab is left.
 if ip netns list | grep -qE '^sdemo-(tx|rx)( |$)'; then fail "namespaces left: $(ip netns list)"; fi

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -259,8 +260,10 @@ TEST_F(HttpServerTest, KeepsOneSessionForManyRequestsAndClosesHttp10) {
   EXPECT_TRUE(sessions_become(0));
 }
 
-TEST_F(HttpServerTest, ClosesConnectionsOverTheSessionLimit) {
-  start(HttpLimits{.max_connections = 2});
+// At the limit, a new connection takes the place of the session idle longest;
+// when every session is busy sending a response, it is closed at once.
+TEST_F(HttpServerTest, ANewConnectionReplacesTheLongestIdleSessionAtTheLimit) {
+  start(HttpLimits{.write_timeout = std::chrono::seconds(3), .max_connections = 2});
   std::vector<int> held;
   for (int i = 0; i < 2; ++i) {
     held.push_back(connect_client());
@@ -268,14 +271,74 @@ TEST_F(HttpServerTest, ClosesConnectionsOverTheSessionLimit) {
     EXPECT_EQ(ask(held.back(), request).rfind("HTTP/1.1 200", 0), 0u);
   }
   ASSERT_TRUE(sessions_become(2));
-  int over = connect_client();
+  EXPECT_EQ(exchange("GET /hello HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u)
+      << "a third client is served";
   char c;
+  EXPECT_EQ(::read(held[0], &c, 1), 0) << "the longest idle session made room";
+  EXPECT_EQ(ask(held[1], "GET /hello HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u)
+      << "the other one is still served";
+  for (int fd : held) ::close(fd);
+  ASSERT_TRUE(sessions_become(0));
+
+  // Two sessions busy writing 25 MiB to clients that do not read: nothing to evict.
+  std::vector<int> busy;
+  for (int i = 0; i < 2; ++i) {
+    busy.push_back(connect_client(4096));
+    std::string requests;
+    for (int n = 0; n < 400; ++n) requests += "GET /big HTTP/1.1\r\nHost: a\r\n\r\n";
+    ASSERT_EQ(::send(busy.back(), requests.data(), requests.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(requests.size()));
+  }
+  ASSERT_TRUE(sessions_become(2));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // both are writing now
+  int over = connect_client();
   EXPECT_EQ(::read(over, &c, 1), 0) << "the third connection is closed at once";
   ::close(over);
-  ::close(held[0]);
-  ASSERT_TRUE(sessions_become(1));
-  EXPECT_EQ(exchange("GET /hello HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
-  ::close(held[1]);
+  for (int fd : busy) ::close(fd);
+}
+
+// 10,000 idle connections and slow heads against a server of 1,024 sessions:
+// a normal client is still answered promptly, and the sessions (so the
+// memory) stay bounded.
+TEST_F(HttpServerTest, TenThousandIdleOrSlowConnectionsDoNotLockOutANormalClient) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // 10,000 client ends and up to 1,024 server ones in this one process.
+  rlimit wide = saved;
+  wide.rlim_cur = std::max<rlim_t>(saved.rlim_cur, 12000);
+  if (wide.rlim_max < wide.rlim_cur) wide.rlim_max = wide.rlim_cur;  // needs CAP_SYS_RESOURCE
+  if (setrlimit(RLIMIT_NOFILE, &wide) != 0)
+    GTEST_SKIP() << "cannot raise RLIMIT_NOFILE to 12000 (hard limit " << saved.rlim_max << ")";
+  start(HttpLimits{.read_timeout = std::chrono::seconds(30), .max_connections = 1024});
+  auto memory_kib = [] {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return 0L;
+  };
+  const long before = memory_kib();
+  std::vector<int> crowd;
+  for (int i = 0; i < 10000; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ASSERT_GE(fd, 0) << "client " << i;
+    sockaddr_in to = server_address();
+    ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to));           // EINPROGRESS
+    if (i % 2) ::send(fd, "GET /hello HTTP/1.1\r\nHo", 24, MSG_NOSIGNAL);  // a slow head
+    crowd.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_LE(server->sessions(), 1024u + 64u) << "sessions bounded";
+  for (int round = 0; round < 5; ++round) {
+    auto begin = std::chrono::steady_clock::now();
+    EXPECT_EQ(exchange("GET /hello HTTP/1.1\r\n\r\n").rfind("HTTP/1.1 200", 0), 0u);
+    EXPECT_LT(std::chrono::steady_clock::now() - begin, std::chrono::milliseconds(500));
+  }
+  const long grown = memory_kib() - before;
+  EXPECT_LT(grown, 64 * 1024) << "KiB grown for 10k connections";
+  for (int fd : crowd) ::close(fd);
+  EXPECT_TRUE(sessions_become(0, std::chrono::seconds(10)));
+  setrlimit(RLIMIT_NOFILE, &saved);
 }
 
 // Out of file descriptors, accept fails while the connection stays queued:

@@ -30,6 +30,11 @@ MetricsSnapshot sample() {
   i.buckets_in_use = 8;
   i.bucket_capacity = 1024;
   s.interfaces.push_back(i);
+  CheckMetrics c;
+  c.answers = {30, 4, 2, 1};
+  c.rules = {{"free-minute", "free", 20, 4, 0}, {"exports", "anonymous", 10, 0, 3}};
+  c.buckets = 9;
+  s.check = c;
   return s;
 }
 
@@ -58,6 +63,13 @@ TEST(Metrics, EveryLineIsValidExpositionFormat) {
 TEST(Metrics, FiguresLandOnTheirLabels) {
   std::string text = render_metrics(sample());
   auto has = [&](const std::string& line) { return text.find(line + "\n") != std::string::npos; };
+  // The request layer's counters, on the same endpoint.
+  EXPECT_TRUE(has(R"(sluice_check_answers_total{verdict="bad_request"} 1)")) << text;
+  EXPECT_TRUE(has(
+      R"(sluice_check_rule_requests_total{policy="free-minute",tier="free",result="refused"} 4)"));
+  EXPECT_TRUE(has(
+      R"(sluice_check_rule_requests_total{policy="exports",tier="anonymous",result="shadow"} 3)"));
+  EXPECT_TRUE(has("sluice_check_buckets 9"));
   EXPECT_TRUE(has(
       R"(sluice_packets_total{interface="eth-lab",tier="free",verdict="pass",reason="within_limits"} 100)"));
   EXPECT_TRUE(has(

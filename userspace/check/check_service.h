@@ -1,16 +1,6 @@
-// The check and usage API on the daemon's HTTP server, for nginx auth_request:
-//
-//   GET|POST /v1/check  X-Original-Method, X-Original-URI, the key header or
-//                       Authorization, X-Real-IP / X-Forwarded-For
-//     200  allowed, with RateLimit-Policy, RateLimit, X-RateLimit-*
-//     403  refused, X-Sluice-Status: 429, Retry-After, the same headers
-//          (nginx accepts only 2xx, 401 and 403 from an auth subrequest)
-//     401  a missing or bad credential where one is required
-//     403  X-Sluice-Status: 400 for a malformed request (CR/LF, ../ tricks)
-//   GET /v1/usage?key=…|?address=…  (or the same credential headers)
-//     JSON: for each limit that applies, limit, window, remaining and reset.
-//   GET /metrics  Prometheus: answers by verdict, requests per limit and tier
-//                 (allowed, refused, shadow), buckets in memory.
+// The check and usage API (check_http.h) served for nginx: on loopback TCP, on
+// a unix socket, or both, with the API keys, the request buckets (saved every
+// second for the next daemon) and the limits from the `check:` section.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -19,16 +9,14 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "check_http.h"
 #include "check_settings.h"
 #include "checker.h"
 #include "http_server.h"
 
 namespace sluice {
-
-// The answer to one HTTP request to the check listener (no I/O: testable).
-HttpResponse handle_check_http(Checker& checker, const CheckSettings& settings,
-                               const HttpRequest& request);
 
 class CheckService {
  public:
@@ -40,12 +28,21 @@ class CheckService {
   ~CheckService();
   CheckService(const CheckService&) = delete;
   CheckService& operator=(const CheckService&) = delete;
-  uint16_t port() const { return server_->port(); }
+  // The TCP listener's port (0 without one).
+  uint16_t port() const { return tcp_ ? tcp_->port() : 0; }
 
-  // New limits and identity settings (from a reload); the listener, key
-  // header and files keep their start values. Throws and changes nothing.
+  // New settings (from a reload), all or nothing: the limits and identity
+  // settings are compiled and a changed listener bound before anything
+  // switches; on any error this throws and nothing has changed. Buckets are
+  // kept (keyed by window and rule name, so a tier change keeps consumption).
+  // The keys, pepper and state files keep their start values (logged).
   void configure(const CheckSettings& settings);
+  const CheckSettings& settings() const { return settings_; }
+  // Where /v1/usage reads the kernel layer from (set by the daemon).
+  void set_kernel_usage(KernelUsageSource source) { kernel_ = std::move(source); }
+
   Checker& checker() { return *checker_; }
+  const Checker& checker() const { return *checker_; }
   ApiKeyStore& keys() { return *keys_; }
   // Writes the keys file after a change (atomically).
   void save_keys() const { keys_->save(settings_.keys_file); }
@@ -53,14 +50,21 @@ class CheckService {
   void save_state();
 
  private:
+  std::unique_ptr<HttpServer> listen_tcp(const std::string& listen);
+  std::unique_ptr<HttpServer> listen_unix(const std::string& path);
+  HttpResponse handle(const HttpRequest& request);
+
+  boost::asio::io_context& io_;
   CheckSettings settings_;
   std::shared_ptr<ApiKeyStore> keys_;
   std::unique_ptr<Checker> checker_;
-  std::unique_ptr<HttpServer> server_;
+  KernelUsageSource kernel_;
+  std::unique_ptr<HttpServer> tcp_, unix_;
   std::string boot_id_;
   // The snapshot is written by its own thread: copying and writing 100k
   // buckets takes ~0.1 s, which must not stall the event loop; the buckets'
-  // shard locks are each held only while that shard is copied.
+  // shard locks are each held only while that shard is copied. The same
+  // thread writes the shadow log's held-back lines.
   std::mutex save_mutex_;
   std::condition_variable save_wake_;
   bool stopping_ = false;

@@ -10,8 +10,11 @@ namespace sluice {
 
 struct CheckSettings {
   bool enabled = false;                   // a `check:` section is present
-  std::string listen = "127.0.0.1:9465";  // loopback host:port for nginx auth_request
-  std::string key_header = "x-api-key";   // lower case, as HttpRequest keeps names
+  std::string listen = "127.0.0.1:9465";  // loopback host:port for nginx auth_request; "": none
+  // A unix socket path as well (nginx: proxy_pass http://unix:/path:/v1/check);
+  // "": none. At least one of the two listens.
+  std::string socket;
+  std::string key_header = "x-api-key";  // lower case, as HttpRequest keeps names
   std::string keys_file = "/var/lib/sluice/keys.json";
   std::string pepper_file = "/var/lib/sluice/key-pepper";
   // The request buckets across restarts (request_state.h); saved every second.

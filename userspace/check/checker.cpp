@@ -1,7 +1,5 @@
 #include "checker.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <ctime>
 
@@ -150,8 +148,9 @@ Decision Checker::decide(const CheckRequest& request) {
   decision.reported = limit_to_report(decision.limits, refused);
   if (refused)
     decision.reason = "limit '" + decision.limits[*decision.reported].policy + "' exceeded";
+  const uint64_t now = monotonic_ns_();
   for (const auto& name : decision.shadow_refusals)
-    spdlog::info("shadow: {} would have been refused by '{}'", decision.identity.client, name);
+    shadow_log_.note(name, decision.identity.client, now);
   count(decision);
   return decision;
 }

@@ -21,6 +21,7 @@
 #include "jwt_verifier.h"
 #include "rate_headers.h"
 #include "request_buckets.h"
+#include "shadow_log.h"
 
 namespace sluice {
 
@@ -82,6 +83,9 @@ class Checker {
   const RequestBuckets& buckets() const { return buckets_; }
   RequestBuckets& buckets() { return buckets_; }
   uint64_t now_ns() const { return monotonic_ns_(); }
+  // Shadow refusals are logged at most once per rule per interval (10 s).
+  ShadowLog& shadow_log() { return shadow_log_; }
+  const ShadowLog& shadow_log() const { return shadow_log_; }
 
  private:
   struct State {
@@ -104,6 +108,7 @@ class Checker {
   mutable std::mutex counters_mutex_;
   CheckCounters counters_;
   std::array<std::atomic<uint64_t>, 4> verdicts_{};
+  ShadowLog shadow_log_{10 * SLUICE_NSEC_PER_SEC};
 };
 
 // Picks the limit to report: the refusing one with the longest wait, else the

@@ -64,6 +64,40 @@ std::optional<std::string> client_address(std::string_view text) {
   return boost::asio::ip::address_v6(bytes).to_string() + "/64";
 }
 
+std::variant<std::string, IdentityRefusal> forwarded_address(const CheckRequest& request,
+                                                             const std::vector<Cidr>& proxies) {
+  // Anonymous: the address the proxy saw, if the proxy is one we trust.
+  bool trusted = request.peer.empty();  // a unix socket: only local processes reach it
+  if (!trusted) {
+    auto peer = host_cidr(request.peer);
+    if (!peer) return IdentityRefusal{400, "unknown peer address"};
+    for (const auto& cidr : proxies)
+      if (cidr_contains(cidr, *peer)) trusted = true;
+  }
+  std::string_view claimed = request.real_ip;
+  if (claimed.empty() && !request.forwarded_for.empty()) {
+    // The trusted proxy appends the address it saw: the last entry.
+    std::string_view list = request.forwarded_for;
+    auto comma = list.rfind(',');
+    claimed = comma == std::string_view::npos ? list : list.substr(comma + 1);
+  }
+  std::string_view source = trusted && !claimed.empty() ? claimed : std::string_view(request.peer);
+  if (source.empty()) return IdentityRefusal{400, "no client address (X-Real-IP) was forwarded"};
+  auto address = client_address(source);
+  if (!address) return IdentityRefusal{400, "the client address is not an IP address"};
+  return *address;
+}
+
+namespace {
+// A credential's client address, when the request carries one we can believe
+// ("" otherwise): informative only (the usage API's kernel layer), never a bucket key.
+std::string known_address(const CheckRequest& request, const std::vector<Cidr>& proxies) {
+  auto address = forwarded_address(request, proxies);
+  auto* text = std::get_if<std::string>(&address);
+  return text ? *text : "";
+}
+}  // namespace
+
 std::variant<Identity, IdentityRefusal> resolve_identity(const CheckRequest& request,
                                                          const IdentitySources& sources,
                                                          uint64_t now_unix) {
@@ -74,7 +108,8 @@ std::variant<Identity, IdentityRefusal> resolve_identity(const CheckRequest& req
     if (!is_well_formed_key(key)) return IdentityRefusal{401, "malformed API key"};
     auto record = sources.keys->find(key);
     if (!record) return IdentityRefusal{401, "unknown or revoked API key"};
-    Identity identity{Identity::Kind::kKey, "key:" + record->id, "", record->id, ""};
+    Identity identity{Identity::Kind::kKey, "key:" + record->id, "", record->id,
+                      known_address(request, *sources.trusted_proxies)};
     return tiered(identity, record->tier, policy);
   }
   if (request.authorization) {
@@ -91,31 +126,16 @@ std::variant<Identity, IdentityRefusal> resolve_identity(const CheckRequest& req
     const auto& claims = std::get<JwtClaims>(result);
     if (has_control_character(claims.subject))
       return IdentityRefusal{401, "bearer token refused: control character in sub"};
-    Identity identity{Identity::Kind::kJwt, "jwt:" + claims.subject, "", "", ""};
+    Identity identity{Identity::Kind::kJwt, "jwt:" + claims.subject, "", "",
+                      known_address(request, *sources.trusted_proxies)};
     return tiered(identity, claims.tier, policy);
   }
   if (policy.require_credential) return IdentityRefusal{401, "a credential is required"};
 
-  // Anonymous: the address the proxy saw, if the proxy is one we trust.
-  bool trusted = request.peer.empty();  // a unix socket: only local processes reach it
-  if (!trusted) {
-    auto peer = host_cidr(request.peer);
-    if (!peer) return IdentityRefusal{400, "unknown peer address"};
-    for (const auto& cidr : *sources.trusted_proxies)
-      if (cidr_contains(cidr, *peer)) trusted = true;
-  }
-  std::string_view claimed = request.real_ip;
-  if (claimed.empty() && !request.forwarded_for.empty()) {
-    // The trusted proxy appends the address it saw: the last entry.
-    std::string_view list = request.forwarded_for;
-    auto comma = list.rfind(',');
-    claimed = comma == std::string_view::npos ? list : list.substr(comma + 1);
-  }
-  std::string_view source = trusted && !claimed.empty() ? claimed : std::string_view(request.peer);
-  if (source.empty()) return IdentityRefusal{400, "no client address (X-Real-IP) was forwarded"};
-  auto address = client_address(source);
-  if (!address) return IdentityRefusal{400, "the client address is not an IP address"};
-  return Identity{Identity::Kind::kAddress, "addr:" + *address, "", "", *address};
+  auto address = forwarded_address(request, *sources.trusted_proxies);
+  if (auto* refusal = std::get_if<IdentityRefusal>(&address)) return *refusal;
+  const std::string& client = std::get<std::string>(address);
+  return Identity{Identity::Kind::kAddress, "addr:" + client, "", "", client};
 }
 
 }  // namespace sluice

@@ -30,10 +30,10 @@ struct CheckRequest {
 struct Identity {
   enum class Kind { kKey, kJwt, kAddress };
   Kind kind = Kind::kAddress;
-  std::string client;  // bucket owner: "key:k_…", "jwt:<sub>", "addr:<ip>"
-  std::string tier;    // "" for anonymous clients
-  std::string key_id;  // for keys
-  std::string address;
+  std::string client;   // bucket owner: "key:k_…", "jwt:<sub>", "addr:<ip>"
+  std::string tier;     // "" for anonymous clients
+  std::string key_id;   // for keys
+  std::string address;  // the client's address ("" when not known; /64 for IPv6)
 };
 
 struct IdentityRefusal {
@@ -51,6 +51,12 @@ struct IdentitySources {
 std::variant<Identity, IdentityRefusal> resolve_identity(const CheckRequest& request,
                                                          const IdentitySources& sources,
                                                          uint64_t now_unix);
+
+// The client address a request carries: X-Real-IP (or the last X-Forwarded-For
+// entry) when the connection comes from a trusted proxy or a unix socket, else
+// the peer; 400 when there is none or it is not an address.
+std::variant<std::string, IdentityRefusal> forwarded_address(const CheckRequest& request,
+                                                             const std::vector<Cidr>& proxies);
 
 // "198.18.0.1" as itself, IPv6 aggregated to its /64 ("2001:db8:1:2::/64"),
 // IPv4-mapped IPv6 as IPv4; nullopt when not an address.

@@ -138,19 +138,30 @@ CheckSettings read_check_section(const YAML::Node& node, const std::string& file
   auto& checker = settings.checker;
   checker.trusted_proxies = {Cidr::parse("127.0.0.0/8"), Cidr::parse("::1/128")};
   if (node.IsNull()) reader.fail(node, "check", "expected a mapping with at least tiers");
-  reader.mapping(
-      node, "check",
-      {"listen", "key_header", "keys_file", "pepper_file", "state_file", "require_credential",
-       "trusted_proxies", "default_tier", "tiers", "anonymous", "endpoints", "jwt"});
+  reader.mapping(node, "check",
+                 {"listen", "socket", "key_header", "keys_file", "pepper_file", "state_file",
+                  "require_credential", "trusted_proxies", "default_tier", "tiers", "anonymous",
+                  "endpoints", "jwt"});
   if (node["listen"]) {
     settings.listen = reader.scalar(node["listen"], "check.listen", "host:port");
     reader.converting(node["listen"], "check.listen", [&] {
+      if (settings.listen.empty()) return 0;  // the unix socket only
       if (!parse_listen_address(settings.listen).address().is_loopback())
         throw std::invalid_argument("expected a loopback address (127.0.0.1:9465), got '" +
                                     settings.listen + "'");
       return 0;
     });
   }
+  if (node["socket"]) {
+    settings.socket = reader.scalar(node["socket"], "check.socket", "an absolute socket path");
+    // sun_path holds 108 bytes with its terminating NUL.
+    if (settings.socket.empty() || settings.socket.front() != '/' || settings.socket.size() > 107)
+      reader.fail(node["socket"], "check.socket",
+                  "expected an absolute path of at most 107 characters");
+  }
+  if (settings.listen.empty() && settings.socket.empty())
+    reader.fail(node["listen"], "check.listen",
+                "is empty and there is no check.socket: the check API would listen nowhere");
   if (node["key_header"]) {
     std::string header = reader.scalar(node["key_header"], "check.key_header", "a header name");
     if (header.empty() || header.size() > 64 ||

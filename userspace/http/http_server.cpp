@@ -125,7 +125,9 @@ class ListenerOf final : public HttpServer::Listener,
     }
     if (failing_) spdlog::info("http: accepting on {} again", where_);
     failing_ = false;
-    if (shared_->sessions >= shared_->limits.max_connections) {
+    // At the limit, a connection waiting for a request makes room; when
+    // every session is busy answering, the new connection is closed.
+    if (shared_->sessions >= shared_->limits.max_connections && !shared_->evict_oldest_waiting()) {
       boost::system::error_code ignored;
       socket.close(ignored);
     } else {

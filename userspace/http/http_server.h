@@ -52,7 +52,9 @@ struct HttpLimits {
   std::chrono::milliseconds read_timeout{5000};
   // For each response: a client that does not read what it asked for is cut off.
   std::chrono::milliseconds write_timeout{5000};
-  size_t max_connections = 256;                        // over it a new connection is closed at once
+  // Over it, a new connection replaces the session that has waited longest
+  // for a request head (idle or trickling); with none waiting it is closed.
+  size_t max_connections = 256;
   std::vector<std::string> methods = {"GET", "HEAD"};  // served; others get 405
   // After a failed accept (EMFILE, ENFILE, ENOBUFS...): wait this long before
   // accepting again, rather than spin on a listener that stays readable.

@@ -10,7 +10,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <type_traits>
 
@@ -18,11 +20,37 @@
 
 namespace sluice {
 
+// A session the server may cut off to make room for a new connection.
+struct Evictable {
+  virtual ~Evictable() = default;
+  virtual void evict() = 0;
+};
+
 struct HttpServer::Shared {
   Shared(HttpHandler h, HttpLimits l) : handler(std::move(h)), limits(std::move(l)) {}
   HttpHandler handler;
   HttpLimits limits;
   std::atomic<size_t> sessions{0};
+  // Sessions waiting for a request head (idle keep-alive, or a head still
+  // trickling in), the longest waiting first. When every session is taken, a
+  // new connection replaces the first of them: thousands of idle or slow
+  // connections cannot lock out a client that has a request to send.
+  std::mutex waiting_mutex;
+  std::list<std::weak_ptr<Evictable>> waiting;
+
+  // Cuts off the session waiting longest; false when none waits.
+  bool evict_oldest_waiting() {
+    std::shared_ptr<Evictable> victim;
+    {
+      std::lock_guard lock(waiting_mutex);
+      while (!victim && !waiting.empty()) {
+        victim = waiting.front().lock();
+        waiting.pop_front();
+      }
+    }
+    if (victim) victim->evict();
+    return victim != nullptr;
+  }
 };
 
 namespace http_detail {
@@ -38,14 +66,25 @@ inline bool is_malformed_request(const beast::error_code& ec) {
          ec != http::error::partial_message && ec != http::error::need_more;
 }
 
+// Sessions run on the server's one event-loop thread (evict() is called from
+// its accept handler and closes the socket directly).
 template <class Protocol>
-class Session : public std::enable_shared_from_this<Session<Protocol>> {
+class Session : public Evictable, public std::enable_shared_from_this<Session<Protocol>> {
  public:
   Session(typename Protocol::socket socket, std::shared_ptr<HttpServer::Shared> shared)
       : stream_(std::move(socket)), shared_(std::move(shared)) {
     ++shared_->sessions;
   }
-  ~Session() { --shared_->sessions; }
+  ~Session() override {
+    stop_waiting();
+    --shared_->sessions;
+  }
+
+  void evict() override {
+    waiting_.reset();  // already off the list
+    beast::error_code ignored;
+    stream_.socket().close(ignored);  // the pending read ends with operation_aborted
+  }
 
   void read() {
     const HttpLimits& limits = shared_->limits;
@@ -55,13 +94,25 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
     // One deadline for the whole request, head and body: trickling bytes
     // (slowloris) does not extend it.
     stream_.expires_after(limits.read_timeout);
+    {
+      std::lock_guard lock(shared_->waiting_mutex);
+      waiting_ = shared_->waiting.insert(shared_->waiting.end(), this->weak_from_this());
+    }
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
   }
 
  private:
+  void stop_waiting() {
+    if (!waiting_) return;
+    std::lock_guard lock(shared_->waiting_mutex);
+    shared_->waiting.erase(*waiting_);
+    waiting_.reset();
+  }
+
   void on_header(beast::error_code ec) {
+    stop_waiting();
     if (ec == http::error::header_limit) return respond_and_close(431);
     if (ec == http::error::body_limit) return respond_and_close(413);  // by Content-Length
     if (is_malformed_request(ec)) return respond_and_close(400);
@@ -159,6 +210,7 @@ class Session : public std::enable_shared_from_this<Session<Protocol>> {
   std::optional<http::response<http::string_body>> response_;
   std::optional<http::response<http::empty_body>> continue_;
   std::shared_ptr<HttpServer::Shared> shared_;
+  std::optional<std::list<std::weak_ptr<Evictable>>::iterator> waiting_;
 };
 
 }  // namespace http_detail

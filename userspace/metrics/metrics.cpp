@@ -27,6 +27,35 @@ void family(std::string& out, const char* name, const char* type, const char* he
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
+void render_check(std::string& out, const CheckMetrics& c) {
+  family(out, "sluice_check_answers_total", "counter", "Check API answers by verdict.");
+  const char* verdicts[] = {"allowed", "refused", "unauthorized", "bad_request"};
+  for (size_t i = 0; i < c.answers.size(); ++i)
+    out +=
+        fmt::format("sluice_check_answers_total{{verdict=\"{}\"}} {}\n", verdicts[i], c.answers[i]);
+  family(out, "sluice_check_rule_requests_total", "counter",
+         "Checked requests per request-layer rule and tier: allowed, refused by this rule, or "
+         "refused by this shadow rule (not enforced).");
+  for (const auto& rule : c.rules) {
+    const std::string labels =
+        fmt::format("policy=\"{}\",tier=\"{}\"", escape(rule.policy), escape(rule.tier));
+    out += fmt::format("sluice_check_rule_requests_total{{{},result=\"allowed\"}} {}\n", labels,
+                       rule.allowed);
+    out += fmt::format("sluice_check_rule_requests_total{{{},result=\"refused\"}} {}\n", labels,
+                       rule.refused);
+    out += fmt::format("sluice_check_rule_requests_total{{{},result=\"shadow\"}} {}\n", labels,
+                       rule.shadow);
+  }
+  family(out, "sluice_check_buckets", "gauge", "Request-layer buckets in memory.");
+  out += fmt::format("sluice_check_buckets {}\n", c.buckets);
+  family(out, "sluice_check_bucket_overflows_total", "counter",
+         "Checks judged on an unstored bucket because the table was full.");
+  out += fmt::format("sluice_check_bucket_overflows_total {}\n", c.bucket_overflows);
+  family(out, "sluice_check_shadow_log_lines_total", "counter",
+         "Log lines about shadow refusals (at most one per rule per interval).");
+  out += fmt::format("sluice_check_shadow_log_lines_total {}\n", c.shadow_log_lines);
+}
+
 }  // namespace
 
 CounterLabels counter_labels(uint32_t counter, bool malformed_dropped) {
@@ -127,6 +156,7 @@ std::string render_metrics(const MetricsSnapshot& s) {
   out += fmt::format("sluice_policy_entries{{kind=\"prefix\"}} {}\n", s.prefixes);
   out += fmt::format("sluice_policy_entries{{kind=\"allow\"}} {}\n", s.allow_entries);
   out += fmt::format("sluice_policy_entries{{kind=\"deny\"}} {}\n", s.deny_entries);
+  if (s.check) render_check(out, *s.check);
   return out;
 }
 

@@ -4,8 +4,10 @@
 // gathers a MetricsSnapshot, this turns it into text.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,12 +25,27 @@ struct InterfaceMetrics {
   uint64_t bucket_capacity = 0;
 };
 
+// The request layer (the check API), when the daemon runs it.
+struct CheckRuleMetrics {
+  std::string policy, tier;
+  uint64_t allowed = 0, refused = 0, shadow = 0;
+};
+struct CheckMetrics {
+  // Answers by verdict: allowed, refused, unauthorized, bad_request.
+  std::array<uint64_t, 4> answers{};
+  std::vector<CheckRuleMetrics> rules;
+  uint64_t buckets = 0;
+  uint64_t bucket_overflows = 0;
+  uint64_t shadow_log_lines = 0;
+};
+
 struct MetricsSnapshot {
   std::string version;
   double uptime_seconds = 0;
   std::map<uint32_t, std::string> tier_names;  // tier index -> name
   uint64_t tiers = 0, prefixes = 0, allow_entries = 0, deny_entries = 0;
   std::vector<InterfaceMetrics> interfaces;
+  std::optional<CheckMetrics> check;
 };
 
 std::string render_metrics(const MetricsSnapshot& snapshot);

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "control_protocol.h"
 #include "daemon_metrics.h"
+#include "kernel_usage.h"
 #include "state_file.h"
 
 namespace sluice {
@@ -91,7 +92,7 @@ void Daemon::start() {
   }
   // nginx asks the check API about every request: a daemon that cannot serve
   // it (listener or keys file) does not start.
-  if (config.check.enabled) check_ = std::make_unique<CheckService>(io_, config.check);
+  if (config.check.enabled) check_ = start_check(config.check);
   ensure_bpffs("/sys/fs/bpf");
   try {
     commit(config, edits, /*starting=*/true);
@@ -336,11 +337,45 @@ void Daemon::reload(bool discard_live_changes, ReloadDone done) {
   });
 }
 
+std::unique_ptr<CheckService> Daemon::start_check(const CheckSettings& settings) {
+  auto service = std::make_unique<CheckService>(io_, settings);
+  service->set_kernel_usage(
+      [this](const std::string& address) { return kernel_usage(*this, address); });
+  return service;
+}
+
 void Daemon::finish_reload(Config config, bool discard_live_changes) {
   const LiveEdits edits = discard_live_changes ? LiveEdits{} : edits_;
+  // The check section first: binding a moved listener can still fail, and it
+  // is undone by configuring the running settings again, while the kernel's
+  // commit cannot be undone once it succeeded. Either both change or neither.
+  std::optional<CheckSettings> previous_check;
+  std::unique_ptr<CheckService> started_check;
+  try {
+    if (config.check.enabled && check_) {
+      previous_check = check_->settings();
+      check_->configure(config.check);
+    } else if (config.check.enabled) {
+      started_check = start_check(config.check);
+    }
+  } catch (const std::exception& e) {
+    std::string message = std::string("check: ") + e.what();
+    spdlog::error("reload refused, running configuration unchanged: {}", message);
+    throw ControlError(errc::kFailed, message);
+  }
+  auto undo_check = [&] {
+    started_check.reset();
+    if (!previous_check) return;
+    try {
+      check_->configure(*previous_check);
+    } catch (const std::exception& e) {
+      spdlog::critical("check: going back to the previous settings failed: {}", e.what());
+    }
+  };
   try {
     commit(config, edits, false);
   } catch (const PolicyError& e) {
+    undo_check();
     std::string message = std::string(
                               "the file is valid, but the live changes made with sluicectl "
                               "do not fit it: ") +
@@ -348,11 +383,18 @@ void Daemon::finish_reload(Config config, bool discard_live_changes) {
     spdlog::error("reload refused, running configuration unchanged: {}", message);
     throw ControlError(errc::kConflict, message);
   } catch (const ControlError& e) {
+    undo_check();
     spdlog::error("reload refused, running configuration unchanged: {}", e.what());
     throw;
+  } catch (...) {
+    undo_check();
+    throw;
   }
+  if (started_check) check_ = std::move(started_check);
+  if (check_ && !config.check.enabled)
+    // Sessions in flight still answer through it: stopping it waits for a restart.
+    spdlog::warn("the check section is gone: the check API stops at the next start");
   set_log_level(config.settings.log_level);
-  if (check_) check_->configure(config.check);  // validated with the file
   spdlog::info("reloaded {}{}", config.path, discard_live_changes ? " (live changes dropped)" : "");
 }
 

@@ -88,6 +88,7 @@ class Daemon {
   uint16_t metrics_port() const { return metrics_ ? metrics_->port() : 0; }
   // The request layer's check API, nullptr without a `check:` section.
   CheckService* check_service() { return check_.get(); }
+  const CheckService* check_service() const { return check_.get(); }
 
  private:
   Config read_config() const;
@@ -100,6 +101,8 @@ class Daemon {
                         std::map<std::string, AttachedInterface>& into) const;
   // The second half of reload(), on the loop: commits what the worker read.
   void finish_reload(Config config, bool discard_live_changes);
+  // Starts the check API (a `check:` section), wired to the data planes.
+  std::unique_ptr<CheckService> start_check(const CheckSettings& settings);
   void on_signal(const boost::system::error_code& ec, int signal);
   void wait_for_signal();
   void schedule_expiry();

@@ -8,6 +8,17 @@
 
 namespace sluice {
 
+CheckMetrics check_metrics(const Checker& checker) {
+  CheckMetrics c;
+  c.answers = checker.verdicts();
+  for (const auto& [key, counter] : checker.counters())
+    c.rules.push_back({key.first, key.second, counter.allowed, counter.refused, counter.shadow});
+  c.buckets = checker.buckets().size();
+  c.bucket_overflows = checker.buckets().overflows();
+  c.shadow_log_lines = checker.shadow_log().lines();
+  return c;
+}
+
 MetricsSnapshot metrics_snapshot(const Daemon& daemon, OccupancyCache& occupancy) {
   MetricsSnapshot s;
   s.version = PROJECT_VERSION;
@@ -30,6 +41,8 @@ MetricsSnapshot metrics_snapshot(const Daemon& daemon, OccupancyCache& occupancy
     i.bucket_capacity = dp.bucket_capacity();
     s.interfaces.push_back(std::move(i));
   }
+  if (const CheckService* service = daemon.check_service())
+    s.check = check_metrics(service->checker());
   return s;
 }
 

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -30,6 +31,17 @@ void enter_netns(const std::string& name) {
   if (!fd) throw std::system_error(errno, std::generic_category(), "open " + path);
   if (::setns(fd.get(), CLONE_NEWNET) != 0)
     throw std::system_error(errno, std::generic_category(), "enter network namespace " + name);
+}
+
+// The soft limit on open files up to the hard one: the check API holds a
+// session per nginx keep-alive connection (and sheds idle ones past its
+// limit), which the usual soft limit of 1024 would cut short.
+void raise_open_files_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+    spdlog::warn("cannot raise the open files limit: {}", std::strerror(errno));
 }
 
 }  // namespace
@@ -97,6 +109,7 @@ gate). To remove it: `sluicectl detach IFACE` first, or --detach-on-exit.)");
     }
     // A client that hangs up mid-answer must not kill the daemon.
     std::signal(SIGPIPE, SIG_IGN);
+    raise_open_files_limit();
     if (!netns.empty()) enter_netns(netns);
     boost::asio::io_context io;
     sluice::Daemon daemon(io, options);
