@@ -95,12 +95,14 @@ struct RlsService::Impl {
   RateLimitServiceImpl service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
+  std::string listen;
 };
 
 RlsService::RlsService(const RlsSettings& settings, RequestBuckets& buckets,
                        RlsLimiter::Clock clock)
     : impl_(std::make_unique<Impl>(buckets, std::move(clock))) {
   impl_->limiter.configure(settings.domains);
+  impl_->listen = settings.listen;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(settings.listen, grpc::InsecureServerCredentials(), &impl_->port);
   builder.RegisterService(&impl_->service);
@@ -124,6 +126,10 @@ uint16_t RlsService::port() const {
 
 void RlsService::configure(const RlsSettings& settings) {
   impl_->limiter.configure(settings.domains);
+}
+
+const std::string& RlsService::listen() const {
+  return impl_->listen;
 }
 
 RlsLimiter& RlsService::limiter() {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "request_buckets.h"
 #include "rls_limiter.h"
@@ -30,6 +31,7 @@ class RlsService {
   RlsService& operator=(const RlsService&) = delete;
 
   uint16_t port() const;
+  const std::string& listen() const;  // as configured at start
   // New domains (from a reload); the address keeps its start value. Throws
   // RlsConfigError and changes nothing.
   void configure(const RlsSettings& settings);

@@ -92,6 +92,7 @@ void Daemon::start() {
   // nginx asks the check API about every request: a daemon that cannot serve
   // it (listener or keys file) does not start.
   if (config.check.enabled) check_ = std::make_unique<CheckService>(io_, config.check);
+  if (config.rls.enabled) start_rls(config.rls);
   ensure_bpffs("/sys/fs/bpf");
   try {
     commit(config, edits, /*starting=*/true);
@@ -118,6 +119,7 @@ void Daemon::stop() {
   stopped_ = true;
   if (control_) control_->close();
   metrics_.reset();
+  rls_.reset();
   check_.reset();
   for (auto& [name, attached] : interfaces_) {
     try {
@@ -138,6 +140,19 @@ void Daemon::stop() {
   signals_.cancel();
   expiry_timer_.cancel();
   io_.stop();
+}
+
+void Daemon::start_rls(const RlsSettings& settings) {
+  // Envoy's rate-limit service spends from the HTTP check's buckets, so that
+  // one client limited through both answers is limited once.
+  RequestBuckets* buckets = check_ ? &check_->checker().buckets() : nullptr;
+  if (!buckets) {
+    rls_buckets_ = std::make_unique<RequestBuckets>();
+    buckets = rls_buckets_.get();
+  }
+  rls_ = std::make_unique<RlsService>(settings, *buckets);
+  spdlog::info("rls: envoy.service.ratelimit.v3.RateLimitService on {} ({} domain(s))",
+               settings.listen, settings.domains.size());
 }
 
 void Daemon::attach_interface(const InterfaceSpec& spec, const LoadOptions& load,
@@ -353,6 +368,9 @@ void Daemon::finish_reload(Config config, bool discard_live_changes) {
   }
   set_log_level(config.settings.log_level);
   if (check_) check_->configure(config.check);  // validated with the file
+  if (rls_) rls_->configure(config.rls);        // validated with the file
+  if (config.rls.enabled != bool(rls_) || (rls_ && config.rls.listen != rls_->listen()))
+    spdlog::warn("rls: enabling, disabling or moving the listener takes effect at the next start");
   spdlog::info("reloaded {}{}", config.path, discard_live_changes ? " (live changes dropped)" : "");
 }
 
