@@ -1,17 +1,21 @@
 // envoyproxy/ratelimit's YAML as Sluice reads it: the sample in its format
 // loads as written, and what Sluice does not implement is refused by name.
+#include "rls_config.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 
 #include "config_file.h"
-#include "rls_config.h"
 #include "rls_limiter.h"
 
 namespace sluice {
 namespace {
 
 const std::string kSample = std::string(SLUICE_SOURCE_DIR) + "/examples/envoy/ratelimit.yaml";
+
+// The rest of a minimal sluice.yaml around an rls: section.
+const std::string kTiers = "tiers:\n  standard:\n    packets: 1000/s\n";
 
 // The error a text raises, or "" when it parses.
 std::string error_of(const std::string& yaml) {
@@ -79,19 +83,22 @@ TEST(RlsConfig, DetailedMetricFalseChangesNothingAndIsAccepted) {
 TEST(RlsConfig, MistakesAreRefused) {
   EXPECT_NE(error_of("descriptors: []\n").find("domain: is required"), std::string::npos);
   EXPECT_NE(error_of("domain: ''\n").find("domain: must not be empty"), std::string::npos);
-  EXPECT_NE(error_of("domain: d\ndescriptors:\n  - value: v\n").find("descriptors[0].key: is "
-                                                                     "required"),
+  EXPECT_NE(error_of("domain: d\ndescriptors:\n  - value: v\n")
+                .find("descriptors[0].key: is "
+                      "required"),
             std::string::npos);
-  EXPECT_NE(error_of("domain: d\ndescriptors:\n  - key: k\n    value: v\n  - key: k\n    value: v\n")
-                .find("key 'k' value 'v' is defined twice at this level"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("domain: d\ndescriptors:\n  - key: k\n    value: v\n  - key: k\n    value: v\n")
+          .find("key 'k' value 'v' is defined twice at this level"),
+      std::string::npos);
   EXPECT_NE(error_of("domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unlimited: true, unit: "
                      "second}\n")
                 .find("must not be given with unlimited: true"),
             std::string::npos);
-  EXPECT_NE(error_of("domain: d\ndescriptors:\n  - key: k\n    rate_limit: {requests_per_unit: 5}\n")
-                .find("rate_limit.unit: is required"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("domain: d\ndescriptors:\n  - key: k\n    rate_limit: {requests_per_unit: 5}\n")
+          .find("rate_limit.unit: is required"),
+      std::string::npos);
   EXPECT_NE(error_of("domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, "
                      "requests_per_unit: -1}\n")
                 .find("expected a whole number"),
@@ -115,30 +122,33 @@ TEST(RlsConfig, OneDomainInTwoFilesIsRefused) {
 }
 
 TEST(RlsConfig, SluiceConfigReferencesTheFile) {
-  const auto config = parse_config("rls:\n  listen: 127.0.0.1:18081\n  config: " + kSample + "\n",
-                                   "sluice.yaml");
+  const auto config = parse_config(
+      kTiers + "rls:\n  listen: 127.0.0.1:18081\n  config: " + kSample + "\n", "sluice.yaml");
   EXPECT_TRUE(config.rls.enabled);
   EXPECT_EQ(config.rls.listen, "127.0.0.1:18081");
   ASSERT_EQ(config.rls.domains.size(), 1u);
   EXPECT_EQ(config.rls.domains[0].domain, "edge");
-  EXPECT_FALSE(parse_config("log_level: info\n", "sluice.yaml").rls.enabled);
+  EXPECT_FALSE(parse_config(kTiers, "sluice.yaml").rls.enabled);
 }
 
 TEST(RlsConfig, SluiceConfigNamesTheRatelimitFileAtFault) {
   const std::string bad = ::testing::TempDir() + "/bad-ratelimit.yaml";
   std::ofstream(bad) << "domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unit: year}\n";
   try {
-    parse_config("rls:\n  config: [" + bad + "]\n", "sluice.yaml");
+    parse_config(kTiers + "rls:\n  config: [" + bad + "]\n", "sluice.yaml");
     FAIL() << "accepted unit: year";
   } catch (const ConfigError& e) {
     EXPECT_EQ(e.file(), bad);
     EXPECT_EQ(e.line(), 4);
     EXPECT_EQ(e.field(), "descriptors[0].rate_limit.unit");
   }
-  EXPECT_THROW(parse_config("rls:\n  listen: 127.0.0.1:8081\n", "sluice.yaml"), ConfigError);
-  EXPECT_THROW(parse_config("rls:\n  config: /nonexistent.yaml\n", "sluice.yaml"), ConfigError);
-  EXPECT_THROW(parse_config("rls:\n  config: " + kSample + "\n  listen: nowhere\n", "sluice.yaml"),
+  EXPECT_THROW(parse_config(kTiers + "rls:\n  listen: 127.0.0.1:8081\n", "sluice.yaml"),
                ConfigError);
+  EXPECT_THROW(parse_config(kTiers + "rls:\n  config: /nonexistent.yaml\n", "sluice.yaml"),
+               ConfigError);
+  EXPECT_THROW(
+      parse_config(kTiers + "rls:\n  config: " + kSample + "\n  listen: nowhere\n", "sluice.yaml"),
+      ConfigError);
 }
 
 }  // namespace

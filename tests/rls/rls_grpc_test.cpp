@@ -35,7 +35,8 @@ class RlsGrpcTest : public ::testing::Test {
   }
 
   static pb::RateLimitRequest request(
-      const std::string& domain, const std::vector<std::vector<std::pair<std::string, std::string>>>& descriptors,
+      const std::string& domain,
+      const std::vector<std::vector<std::pair<std::string, std::string>>>& descriptors,
       uint32_t hits = 0) {
     pb::RateLimitRequest out;
     out.set_domain(domain);
@@ -78,11 +79,12 @@ std::map<std::string, std::string> headers(const pb::RateLimitResponse& resp) {
 
 TEST_F(RlsGrpcTest, EveryFieldOfAnAnswer) {
   pb::RateLimitResponse resp;
-  ASSERT_TRUE(call(request("edge", {{{"remote_address", "198.51.100.1"}}, {{"client", "ldap"}},
-                                    {{"unknown", "x"}}},
-                           3),
-                   &resp)
-                  .ok());
+  ASSERT_TRUE(
+      call(request("edge",
+                   {{{"remote_address", "198.51.100.1"}}, {{"client", "ldap"}}, {{"unknown", "x"}}},
+                   3),
+           &resp)
+          .ok());
   EXPECT_EQ(resp.overall_code(), pb::RateLimitResponse::OK);
   ASSERT_EQ(resp.statuses_size(), 3);
   const auto& limited = resp.statuses(0);
@@ -201,9 +203,10 @@ TEST_F(RlsGrpcTest, SharesTheBucketStoreItWasGiven) {
 
 TEST_F(RlsGrpcTest, AReloadSwitchesDomains) {
   RlsSettings other = sample_settings();
-  other.domains = {parse_ratelimit_config(
-      "domain: other\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, requests_per_unit: 1}\n",
-      "other.yaml")};
+  other.domains = {
+      parse_ratelimit_config("domain: other\ndescriptors:\n  - key: k\n    rate_limit: {unit: "
+                             "second, requests_per_unit: 1}\n",
+                             "other.yaml")};
   service_.configure(other);
   pb::RateLimitResponse resp;
   EXPECT_EQ(call(request("edge", {{{"client", "ldap"}}}), &resp).error_code(),

@@ -1,12 +1,12 @@
 // The decision of Envoy's rate-limit protocol on a test clock: matching as in
 // envoyproxy/ratelimit, token buckets shared with the HTTP check, nothing
 // spent on a refusal, statuses and headers.
+#include "rls_limiter.h"
+
 #include <gtest/gtest.h>
 
 #include <limits>
 #include <map>
-
-#include "rls_limiter.h"
 
 namespace sluice {
 namespace {
@@ -56,7 +56,8 @@ TEST_F(RlsLimiterTest, ExactValueWinsOverKeyOnly) {
   EXPECT_EQ(response.overall_code, RlsCode::kOverLimit);
   ASSERT_TRUE(response.statuses[0].current_limit);
   EXPECT_EQ(response.statuses[0].current_limit->requests_per_unit, 0u);
-  EXPECT_EQ(headers(response).at("Retry-After"), "1");  // one unit: asking again is pointless sooner
+  EXPECT_EQ(headers(response).at("Retry-After"),
+            "1");  // one unit: asking again is pointless sooner
 }
 
 TEST_F(RlsLimiterTest, NestedDescriptorsMatchLevelByLevel) {
