@@ -368,7 +368,8 @@ void Daemon::finish_reload(Config config, bool discard_live_changes) {
   }
   set_log_level(config.settings.log_level);
   if (check_) check_->configure(config.check);  // validated with the file
-  if (rls_) rls_->configure(config.rls);        // validated with the file
+  // Validated with the file; a removed `rls:` keeps serving the old domains until restart.
+  if (rls_ && config.rls.enabled) rls_->configure(config.rls);
   if (config.rls.enabled != bool(rls_) || (rls_ && config.rls.listen != rls_->listen()))
     spdlog::warn("rls: enabling, disabling or moving the listener takes effect at the next start");
   spdlog::info("reloaded {}{}", config.path, discard_live_changes ? " (live changes dropped)" : "");
