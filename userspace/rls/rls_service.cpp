@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <stdexcept>
 
 #include "envoy/service/ratelimit/v3/rls.grpc.pb.h"
@@ -117,7 +118,11 @@ RlsService::RlsService(const RlsSettings& settings, RequestBuckets& buckets,
 }
 
 RlsService::~RlsService() {
-  if (impl_ && impl_->server) impl_->server->Shutdown();
+  // Calls in flight get a moment to finish; then they are cancelled, so that
+  // an idle proxy connection does not hold up the daemon's exit (gRPC would
+  // otherwise wait for it for seconds).
+  if (impl_ && impl_->server)
+    impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
 }
 
 uint16_t RlsService::port() const {

@@ -25,7 +25,7 @@ class RlsService {
   // settings.listen (port 0: any free port); throws std::runtime_error naming
   // the address, or RlsConfigError. `buckets` must outlive the service.
   RlsService(const RlsSettings& settings, RequestBuckets& buckets, RlsLimiter::Clock clock = {});
-  // Stops listening; calls in flight are finished first.
+  // Stops listening; calls in flight get 200 ms to finish, then are cancelled.
   ~RlsService();
   RlsService(const RlsService&) = delete;
   RlsService& operator=(const RlsService&) = delete;
