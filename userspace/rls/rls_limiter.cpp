@@ -257,17 +257,22 @@ RlsResponse RlsLimiter::should_rate_limit(const RlsRequest& request) {
 
   // 1. The limit of every descriptor: the proxy's override, else the match.
   std::vector<const Compiled::Rule*> rules(n, nullptr);
-  std::vector<Compiled::Rule> overrides(n);
+  // Rules for the proxy's overrides, rarely any: reserved exactly, so that the
+  // pointers in `rules` stay valid.
+  std::vector<Compiled::Rule> overrides;
+  overrides.reserve(std::count_if(request.descriptors.begin(), request.descriptors.end(),
+                                  [](const auto& d) { return d.limit.has_value(); }));
   std::unordered_set<std::string> replaced;
   for (size_t i = 0; i < n; ++i) {
     const auto& descriptor = request.descriptors[i];
     if (descriptor.limit) {
       const RlsUnit unit = override_unit(descriptor.limit->unit);
       const std::string name = request.domain + ".override";
-      overrides[i].info = {name, descriptor.limit->requests_per_unit, unit};
-      overrides[i].limit = make_limit(descriptor.limit->requests_per_unit, unit, "o",
-                                      header_name(name), false, name);
-      rules[i] = &overrides[i];
+      Compiled::Rule& rule = overrides.emplace_back();
+      rule.info = {name, descriptor.limit->requests_per_unit, unit};
+      rule.limit = make_limit(descriptor.limit->requests_per_unit, unit, "o", header_name(name),
+                              false, name);
+      rules[i] = &rule;
     } else if (const auto* node = match(domain->second, descriptor.entries)) {
       if (node->rule) rules[i] = &*node->rule;
     }
