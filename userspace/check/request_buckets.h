@@ -43,6 +43,19 @@ class RequestBuckets {
   std::vector<LimitState> check_and_spend(const std::string& client,
                                           std::span<const CompiledLimit> limits, uint64_t now_ns);
 
+  // One charge of check_and_spend_all: `hits` requests from `limit` of `client`.
+  struct Charge {
+    std::string client;
+    const CompiledLimit* limit = nullptr;
+    uint64_t hits = 1;
+  };
+  // check_and_spend across several clients (Envoy's descriptors, each its own
+  // client), with a cost per charge: checks every charge, then spends each one
+  // that allows when every non-shadow one allows, else spends nothing. Charges
+  // on the same bucket add up. The shards involved are locked in index order
+  // (no deadlock between concurrent calls). Defined in request_buckets_all.cpp.
+  std::vector<LimitState> check_and_spend_all(std::span<const Charge> charges, uint64_t now_ns);
+
   // The same states without spending and without creating any state.
   std::vector<LimitState> peek(const std::string& client, std::span<const CompiledLimit> limits,
                                uint64_t now_ns) const;

@@ -11,6 +11,7 @@
 
 #include "check_settings.h"
 #include "policy.h"
+#include "rls_settings.h"
 #include "sluice_layout.h"
 #include "xdp_mode.h"
 
@@ -38,6 +39,7 @@ struct Config {
   DaemonSettings settings;
   Policy policy;
   CheckSettings check;  // the request layer (check_config.cpp); off without `check:`
+  RlsSettings rls;      // Envoy's rate-limit service (rls_section.cpp); off without `rls:`
 };
 
 // An invalid configuration: where (file:line:column), which field, what was expected.

@@ -93,6 +93,7 @@ void Daemon::start() {
   // nginx asks the check API about every request: a daemon that cannot serve
   // it (listener or keys file) does not start.
   if (config.check.enabled) check_ = start_check(config.check);
+  if (config.rls.enabled) start_rls(config.rls);
   ensure_bpffs("/sys/fs/bpf");
   try {
     commit(config, edits, /*starting=*/true);
@@ -119,6 +120,7 @@ void Daemon::stop() {
   stopped_ = true;
   if (control_) control_->close();
   metrics_.reset();
+  rls_.reset();
   check_.reset();
   for (auto& [name, attached] : interfaces_) {
     try {
@@ -139,6 +141,19 @@ void Daemon::stop() {
   signals_.cancel();
   expiry_timer_.cancel();
   io_.stop();
+}
+
+void Daemon::start_rls(const RlsSettings& settings) {
+  // Envoy's rate-limit service spends from the HTTP check's buckets, so that
+  // one client limited through both answers is limited once.
+  RequestBuckets* buckets = check_ ? &check_->checker().buckets() : nullptr;
+  if (!buckets) {
+    rls_buckets_ = std::make_unique<RequestBuckets>();
+    buckets = rls_buckets_.get();
+  }
+  rls_ = std::make_unique<RlsService>(settings, *buckets);
+  spdlog::info("rls: envoy.service.ratelimit.v3.RateLimitService on {} ({} domain(s))",
+               settings.listen, settings.domains.size());
 }
 
 void Daemon::attach_interface(const InterfaceSpec& spec, const LoadOptions& load,
@@ -395,6 +410,10 @@ void Daemon::finish_reload(Config config, bool discard_live_changes) {
     // Sessions in flight still answer through it: stopping it waits for a restart.
     spdlog::warn("the check section is gone: the check API stops at the next start");
   set_log_level(config.settings.log_level);
+  // Validated with the file; a removed `rls:` keeps serving the old domains until restart.
+  if (rls_ && config.rls.enabled) rls_->configure(config.rls);
+  if (config.rls.enabled != bool(rls_) || (rls_ && config.rls.listen != rls_->listen()))
+    spdlog::warn("rls: enabling, disabling or moving the listener takes effect at the next start");
   spdlog::info("reloaded {}{}", config.path, discard_live_changes ? " (live changes dropped)" : "");
 }
 

@@ -24,6 +24,7 @@
 #include "live_edits.h"
 #include "metrics_service.h"
 #include "policy.h"
+#include "rls_service.h"
 #include "state_file.h"
 
 namespace sluice {
@@ -89,6 +90,8 @@ class Daemon {
   // The request layer's check API, nullptr without a `check:` section.
   CheckService* check_service() { return check_.get(); }
   const CheckService* check_service() const { return check_.get(); }
+  // Envoy's rate-limit service, nullptr without an `rls:` section.
+  RlsService* rls_service() { return rls_.get(); }
 
  private:
   Config read_config() const;
@@ -103,6 +106,7 @@ class Daemon {
   void finish_reload(Config config, bool discard_live_changes);
   // Starts the check API (a `check:` section), wired to the data planes.
   std::unique_ptr<CheckService> start_check(const CheckSettings& settings);
+  void start_rls(const RlsSettings& settings);
   void on_signal(const boost::system::error_code& ec, int signal);
   void wait_for_signal();
   void schedule_expiry();
@@ -117,6 +121,9 @@ class Daemon {
   OccupancyCache occupancy_;
   std::unique_ptr<MetricsService> metrics_;
   std::unique_ptr<CheckService> check_;
+  // The RLS spends from the check's buckets; these only without a `check:` section.
+  std::unique_ptr<RequestBuckets> rls_buckets_;
+  std::unique_ptr<RlsService> rls_;  // declared after what it spends from
   boost::asio::signal_set signals_;
   boost::asio::steady_timer expiry_timer_;
   std::chrono::steady_clock::time_point started_;
