@@ -43,6 +43,12 @@ class RequestBuckets {
   std::vector<LimitState> check_and_spend(const std::string& client,
                                           std::span<const CompiledLimit> limits, uint64_t now_ns);
 
+  // Spends `count` requests admitted elsewhere (a global limit's remote
+  // consumption) without a verdict. The debt it may leave is capped at one
+  // burst plus one quota ahead of now (docs/cluster.md).
+  void charge(const std::string& client, const CompiledLimit& limit, uint64_t count,
+              uint64_t now_ns);
+
   // The same states without spending and without creating any state.
   std::vector<LimitState> peek(const std::string& client, std::span<const CompiledLimit> limits,
                                uint64_t now_ns) const;

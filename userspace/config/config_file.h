@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "check_settings.h"
+#include "cluster_settings.h"
 #include "policy.h"
 #include "sluice_layout.h"
 #include "xdp_mode.h"
@@ -38,6 +39,7 @@ struct Config {
   DaemonSettings settings;
   Policy policy;
   CheckSettings check;  // the request layer (check_config.cpp); off without `check:`
+  cluster::ClusterSettings cluster;  // gossip for global limits; off without `cluster:`
 };
 
 // An invalid configuration: where (file:line:column), which field, what was expected.

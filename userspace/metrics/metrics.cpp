@@ -127,6 +127,7 @@ std::string render_metrics(const MetricsSnapshot& s) {
   out += fmt::format("sluice_policy_entries{{kind=\"prefix\"}} {}\n", s.prefixes);
   out += fmt::format("sluice_policy_entries{{kind=\"allow\"}} {}\n", s.allow_entries);
   out += fmt::format("sluice_policy_entries{{kind=\"deny\"}} {}\n", s.deny_entries);
+  out += s.cluster_text;
   return out;
 }
 

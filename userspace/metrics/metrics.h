@@ -29,6 +29,7 @@ struct MetricsSnapshot {
   std::map<uint32_t, std::string> tier_names;  // tier index -> name
   uint64_t tiers = 0, prefixes = 0, allow_entries = 0, deny_entries = 0;
   std::vector<InterfaceMetrics> interfaces;
+  std::string cluster_text;  // already rendered by the cluster (cluster_metrics.h), or ""
 };
 
 std::string render_metrics(const MetricsSnapshot& snapshot);

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "check_service.h"
+#include "cluster_node.h"
 #include "config_file.h"
 #include "control_server.h"
 #include "dataplane.h"
@@ -88,6 +89,9 @@ class Daemon {
   uint16_t metrics_port() const { return metrics_ ? metrics_->port() : 0; }
   // The request layer's check API, nullptr without a `check:` section.
   CheckService* check_service() { return check_.get(); }
+  // The gossip node, nullptr without a `cluster:` section (cluster_wiring.h).
+  const cluster::ClusterNode* cluster() const { return cluster_.get(); }
+  std::string cluster_metrics() const;
 
  private:
   Config read_config() const;
@@ -114,6 +118,7 @@ class Daemon {
   OccupancyCache occupancy_;
   std::unique_ptr<MetricsService> metrics_;
   std::unique_ptr<CheckService> check_;
+  std::unique_ptr<cluster::ClusterNode> cluster_;  // after check_: it charges check_'s buckets
   boost::asio::signal_set signals_;
   boost::asio::steady_timer expiry_timer_;
   std::chrono::steady_clock::time_point started_;

@@ -30,6 +30,7 @@ MetricsSnapshot metrics_snapshot(const Daemon& daemon, OccupancyCache& occupancy
     i.bucket_capacity = dp.bucket_capacity();
     s.interfaces.push_back(std::move(i));
   }
+  s.cluster_text = daemon.cluster_metrics();
   return s;
 }
 
