@@ -48,10 +48,12 @@ alive=$(peers_field 3 "sum(m['state']=='alive' for m in j['members'])")
 check "node 3 sees 5 alive members (saw $alive)" "$alive == 5"
 
 # Accuracy: one client over all five nodes, 40/s each (200/s offered) for 10 s,
-# against a global 50/s with a burst of 50: the fleet may admit 50*10 + 50.
+# against a global 50/s with a burst of 50. Each node holds a burst share of
+# ceil(50/5) = 10 (docs/cluster.md), so one bucket of 50/s and burst 10 admits
+# 50*10 + 10 = 510; the fleet may exceed that by the stated bound (64).
 admitted=$(fleet_load 40 10 1 2 3 4 5)
-expected=550
-echo "fleet admitted $admitted of $expected allowed (naive per-host limit: $((5 * expected)))"
+expected=510
+echo "fleet admitted $admitted, ideal $expected, bound $((expected + 64)) (naive per-host limits: 2750)"
 check "fleet within 5% of the global limit ($admitted vs $expected)" \
   "abs($admitted - $expected) <= 0.05 * $expected"
 
@@ -69,7 +71,8 @@ check "partition shares: 2/5 and 3/5 (saw $share_a and $share_b)" \
   "abs($share_a - 0.4) < 0.01 and abs($share_b - 0.6) < 0.01"
 admitted=$(fleet_load 40 10 1 2 3 4 5)
 echo "partitioned fleet admitted $admitted (global limit over 10 s: 500 + bursts)"
-check "partitioned fleet stays near the global limit ($admitted)" "$admitted <= 1.10 * 560"
+check "partitioned fleet within 5% of the global limit ($admitted vs 510)" \
+  "abs($admitted - 510) <= 0.05 * 510"
 
 "$lab" heal
 took=$(wait_state 1 alive 3 4 5)
@@ -80,9 +83,9 @@ sleep 1
 share_a=$(peers_field 1 "j['share']")
 check "healed share is 1 (saw $share_a)" "abs($share_a - 1) < 0.01"
 admitted=$(fleet_load 40 5 1 2 3 4 5)
-echo "healed fleet admitted $admitted in 5 s (limit 250 + 50)"
-check "healed fleet within 10% of the global limit ($admitted vs 300)" \
-  "abs($admitted - 300) <= 0.10 * 300"
+echo "healed fleet admitted $admitted in 5 s (ideal 250 + 10)"
+check "healed fleet within 5% of the global limit ($admitted vs 260)" \
+  "abs($admitted - 260) <= 0.05 * 260"
 
 "$lab" kill 5
 wait_state 5 dead 1 2 3 4 >/dev/null

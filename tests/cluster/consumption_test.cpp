@@ -65,3 +65,21 @@ TEST(ConsumptionLedger, FullTablesRefuseNewKeysAndCountThem) {
 
 }  // namespace
 }  // namespace sluice::cluster
+
+namespace sluice::cluster {
+namespace {
+
+TEST(ConsumptionLedger, DeltasSayHowLongAgoTheyMayHaveHappened) {
+  constexpr uint64_t kMs = 1'000'000;
+  ConsumptionLedger receiver;
+  auto first = receiver.merge("a", 1, {{"k", 1, 5}}, 1000 * kMs);
+  ASSERT_EQ(first.size(), 1U);
+  EXPECT_EQ(first[0].span_ns, 0U);  // never heard of the origin before
+  // A partition: nothing heard for 20 s, then the other side's totals.
+  auto healed = receiver.merge("a", 1, {{"k", 1, 905}, {"new", 1, 7}}, 21000 * kMs);
+  ASSERT_EQ(healed.size(), 2U);
+  for (const auto& delta : healed) EXPECT_EQ(delta.span_ns, 20000 * kMs) << delta.key;
+}
+
+}  // namespace
+}  // namespace sluice::cluster

@@ -208,7 +208,7 @@ void Checker::localise(std::vector<CompiledLimit>& limits) const {
   for (auto& limit : limits) limit = local_part(limit, view);
 }
 
-bool Checker::charge_global(const std::string& key, uint64_t count) {
+bool Checker::charge_global(const std::string& key, uint64_t count, uint64_t span_ns) {
   const auto separator = key.find('\x1f');
   if (separator == std::string::npos) return false;
   const std::string client = key.substr(0, separator);
@@ -226,7 +226,7 @@ bool Checker::charge_global(const std::string& key, uint64_t count) {
   if (!found) return false;
   std::vector<CompiledLimit> limit{*found};
   localise(limit);
-  buckets_.charge(client, limit.front(), count, monotonic_ns_());
+  buckets_.charge(client, limit.front(), count, monotonic_ns_(), span_ns);
   return true;
 }
 

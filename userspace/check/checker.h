@@ -90,7 +90,8 @@ class Checker {
   // Charges `count` requests admitted elsewhere in the cluster to the bucket
   // `key` (client '\x1f' bucket) when that bucket is a global limit here.
   // Returns false when no global limit of the current policy has that bucket.
-  bool charge_global(const std::string& key, uint64_t count);
+  // The requests were admitted within the last `span_ns` (0: now).
+  bool charge_global(const std::string& key, uint64_t count, uint64_t span_ns = 0);
 
  private:
   struct State {

@@ -92,7 +92,7 @@ std::vector<LimitState> RequestBuckets::check_and_spend(const std::string& clien
 }
 
 void RequestBuckets::charge(const std::string& client, const CompiledLimit& limit, uint64_t count,
-                            uint64_t now_ns) {
+                            uint64_t now_ns, uint64_t span_ns) {
   if (count == 0 || limit.rate.interval_fp == 0) return;
   Shard& shard = shard_of(client);
   std::lock_guard lock(shard.mutex);
@@ -107,10 +107,13 @@ void RequestBuckets::charge(const std::string& client, const CompiledLimit& limi
     it = shard.buckets.emplace(key, Bucket{0, limit.rate.interval_fp}).first;
   }
   uint64_t tat = carry_tat(it->second.tat, it->second.interval_fp, limit.rate, now_ns);
-  uint64_t next = sluice_sat_add(std::max(tat, now_ns), sluice_cost_ns(limit.rate.interval_fp, count));
-  uint64_t cap = sluice_sat_add(now_ns, sluice_sat_add(limit.rate.tau_ns,
-                                                       sluice_cost_ns(limit.rate.interval_fp,
-                                                                      std::max<uint64_t>(1, limit.quota))));
+  const uint64_t since = now_ns - std::min(span_ns, now_ns);
+  uint64_t next =
+      sluice_sat_add(std::max(tat, since), sluice_cost_ns(limit.rate.interval_fp, count));
+  uint64_t cap = sluice_sat_add(
+      now_ns,
+      sluice_sat_add(limit.rate.tau_ns,
+                     sluice_cost_ns(limit.rate.interval_fp, std::max<uint64_t>(1, limit.quota))));
   it->second = Bucket{std::min(next, cap), limit.rate.interval_fp};
 }
 

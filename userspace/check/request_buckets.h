@@ -45,9 +45,11 @@ class RequestBuckets {
 
   // Spends `count` requests admitted elsewhere (a global limit's remote
   // consumption) without a verdict. The debt it may leave is capped at one
-  // burst plus one quota ahead of now (docs/cluster.md).
+  // burst plus one quota ahead of now (docs/cluster.md). The requests were
+  // admitted within the last `span_ns`: charged from then, as GCRA would
+  // have, so old consumption (a healed partition's) leaves no fresh debt.
   void charge(const std::string& client, const CompiledLimit& limit, uint64_t count,
-              uint64_t now_ns);
+              uint64_t now_ns, uint64_t span_ns = 0);
 
   // The same states without spending and without creating any state.
   std::vector<LimitState> peek(const std::string& client, std::span<const CompiledLimit> limits,

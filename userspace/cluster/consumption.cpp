@@ -42,6 +42,7 @@ std::vector<ConsumptionDelta> ConsumptionLedger::merge(const std::string& origin
     from.boot_epoch = boot_epoch;
     from.counters.clear();
   }
+  const uint64_t origin_heard_ns = from.last_heard_ns;
   from.last_heard_ns = now_ns;
   std::vector<ConsumptionDelta> out;
   for (const auto& entry : entries) {
@@ -51,14 +52,16 @@ std::vector<ConsumptionDelta> ConsumptionLedger::merge(const std::string& origin
         ++dropped_keys_;
         continue;
       }
-      it = from.counters.emplace(entry.key, Counter{entry.generation, 0, now_ns}).first;
+      it = from.counters.emplace(entry.key, Counter{entry.generation, 0, origin_heard_ns}).first;
     }
     Counter& counter = it->second;
+    const uint64_t heard_ns = counter.touched_ns;
     if (entry.generation < counter.generation) continue;  // an expired counter's totals
-    if (entry.generation > counter.generation) counter = Counter{entry.generation, 0, now_ns};
+    if (entry.generation > counter.generation) counter = Counter{entry.generation, 0, heard_ns};
     counter.touched_ns = now_ns;
     if (entry.total <= counter.total) continue;  // duplicate or reordered
-    out.push_back({entry.key, entry.total - counter.total});
+    const uint64_t span = heard_ns == 0 || heard_ns > now_ns ? 0 : now_ns - heard_ns;
+    out.push_back({entry.key, entry.total - counter.total, span});
     counter.total = entry.total;
   }
   return out;

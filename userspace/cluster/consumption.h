@@ -28,6 +28,10 @@ namespace sluice::cluster {
 struct ConsumptionDelta {
   std::string key;
   uint64_t count = 0;
+  // The consumption happened within the last span_ns (since we last heard
+  // of this key, or of its origin): after a partition, what the other side
+  // admitted long ago is charged at its time, not now (docs/cluster.md).
+  uint64_t span_ns = 0;
 };
 
 class ConsumptionLedger {

@@ -247,6 +247,18 @@ void Membership::tick(uint64_t now_ns) {
     start_probe(now_ns);
     next_probe_ns_ = now_ns + config_.probe_interval_ns;
   }
+  if (now_ns >= next_gossip_ns_ && !rumours_.empty()) {
+    std::vector<const Member*> live;
+    for (const auto& [name, member] : members_)
+      if (reachable(member.info.state)) live.push_back(&member);
+    std::shuffle(live.begin(), live.end(), random_);
+    if (live.size() > config_.gossip_fanout) live.resize(config_.gossip_fanout);
+    if (!live.empty()) {
+      Sync gossip_message{false, piggyback(body_budget(self_.name) - 2)};
+      for (const auto* member : live) send_(member->info.address, gossip_message);
+    }
+    next_gossip_ns_ = now_ns + config_.gossip_interval_ns;
+  }
   if (now_ns >= next_sync_ns_) {
     // One live member repairs lost gossip; one dead member finds a healed
     // partition or a restarted node (nobody probes the dead).
