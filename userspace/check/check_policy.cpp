@@ -22,7 +22,7 @@ void check_name(const std::string& name, const std::string& what) {
 }
 
 CompiledLimit compile_limit(const RateLimit& limit, std::string bucket, std::string policy,
-                            bool shadow, const std::string& field) {
+                            bool shadow, bool global, const std::string& field) {
   if (limit.unlimited()) fail(field + ": a request limit needs a rate");
   CompiledLimit out;
   out.bucket = std::move(bucket);
@@ -32,6 +32,7 @@ CompiledLimit compile_limit(const RateLimit& limit, std::string bucket, std::str
   out.window_s =
       std::max<uint64_t>(1, (limit.period_ns + SLUICE_NSEC_PER_SEC - 1) / SLUICE_NSEC_PER_SEC);
   out.shadow = shadow;
+  out.global = global;
   return out;
 }
 
@@ -44,7 +45,8 @@ std::vector<CompiledLimit> compile_windows(const std::vector<RequestWindow>& win
     if (!seen.insert(window.name).second)
       fail(field + " window '" + window.name + "' is defined twice");
     out.push_back(compile_limit(window.limit, "w:" + window.name, owner + "-" + window.name,
-                                window.shadow, field + " window '" + window.name + "'"));
+                                window.shadow, window.global,
+                                field + " window '" + window.name + "'"));
   }
   return out;
 }
@@ -95,7 +97,7 @@ CompiledCheckPolicy compile_check_policy(const CheckPolicy& policy) {
     }();
     out.endpoints.push_back(
         {std::move(pattern),
-         compile_limit(rule.limit, "e:" + rule.name, rule.name, rule.shadow, field), rule.tiers});
+         compile_limit(rule.limit, "e:" + rule.name, rule.name, rule.shadow, rule.global, field), rule.tiers});
   }
   return out;
 }

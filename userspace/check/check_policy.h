@@ -20,6 +20,7 @@ struct RequestWindow {
   std::string name;
   RateLimit limit;
   bool shadow = false;  // count and log what it would refuse, refuse nothing
+  bool global = false;  // one limit for the whole cluster (docs/cluster.md)
   bool operator==(const RequestWindow&) const = default;
 };
 
@@ -36,6 +37,7 @@ struct EndpointRule {
   RateLimit limit;
   std::vector<std::string> tiers;  // empty: every client, anonymous ones included
   bool shadow = false;
+  bool global = false;
   bool operator==(const EndpointRule&) const = default;
 };
 
@@ -56,6 +58,7 @@ struct CompiledLimit {
   uint64_t quota = 0;     // tokens per window, for RateLimit-Policy q
   uint64_t window_s = 0;  // for RateLimit-Policy w
   bool shadow = false;
+  bool global = false;  // charged with the cluster's consumption (checker.h)
 };
 
 struct CompiledEndpoint {

@@ -129,7 +129,8 @@ Decision Checker::decide(const CheckRequest& request) {
   }
   decision.identity = std::get<Identity>(resolved);
 
-  const auto limits = limits_for(*current, decision.identity, &request.method, &*path.path);
+  auto limits = limits_for(*current, decision.identity, &request.method, &*path.path);
+  localise(limits);
   const auto states = buckets_.check_and_spend(decision.identity.client, limits, monotonic_ns_());
   bool refused = false;
   for (size_t i = 0; i < limits.size(); ++i) {
@@ -145,6 +146,10 @@ Decision Checker::decide(const CheckRequest& request) {
     }
   }
   decision.verdict = refused ? Verdict::kRefused : Verdict::kAllowed;
+  if (auto global = global_hooks(); global && !refused)
+    for (size_t i = 0; i < limits.size(); ++i)
+      if (limits[i].global && states[i].allowed)
+        global->admitted(bucket_key(decision.identity.client, limits[i]));
   decision.reported = limit_to_report(decision.limits, refused);
   if (refused)
     decision.reason = "limit '" + decision.limits[*decision.reported].policy + "' exceeded";
@@ -162,7 +167,8 @@ std::variant<Usage, IdentityRefusal> Checker::usage(const CheckRequest& request)
   auto resolved = resolve_identity(request, sources, unix_s_());
   if (auto* refusal = std::get_if<IdentityRefusal>(&resolved)) return *refusal;
   Usage usage{std::get<Identity>(resolved), {}};
-  const auto limits = limits_for(*current, usage.identity, nullptr, nullptr);
+  auto limits = limits_for(*current, usage.identity, nullptr, nullptr);
+  localise(limits);
   const auto states = buckets_.peek(usage.identity.client, limits, monotonic_ns_());
   for (size_t i = 0; i < limits.size(); ++i)
     usage.limits.push_back(
@@ -180,6 +186,47 @@ void Checker::count(const Decision& decision) {
       ++counter.refused;
     if (limit.shadow && !limit.state.allowed) ++counter.shadow;
   }
+}
+
+void Checker::set_global_hooks(GlobalHooks hooks) {
+  std::lock_guard lock(state_mutex_);
+  global_ = std::make_shared<const GlobalHooks>(std::move(hooks));
+}
+
+std::shared_ptr<const GlobalHooks> Checker::global_hooks() const {
+  std::lock_guard lock(state_mutex_);
+  return global_;
+}
+
+void Checker::localise(std::vector<CompiledLimit>& limits) const {
+  auto global = global_hooks();
+  if (!global) return;
+  bool any = std::any_of(limits.begin(), limits.end(), [](const auto& l) { return l.global; });
+  if (!any) return;
+  const GlobalView view = global->view();
+  for (auto& limit : limits) limit = local_part(limit, view);
+}
+
+bool Checker::charge_global(const std::string& key, uint64_t count, uint64_t span_ns) {
+  const auto separator = key.find('\x1f');
+  if (separator == std::string::npos) return false;
+  const std::string client = key.substr(0, separator);
+  const std::string bucket = key.substr(separator + 1);
+  auto current = state();
+  const CompiledLimit* found = nullptr;
+  auto search = [&](const std::vector<CompiledLimit>& limits) {
+    for (const auto& limit : limits)
+      if (!found && limit.global && limit.bucket == bucket) found = &limit;
+  };
+  for (const auto& [name, windows] : current->policy.tiers) search(windows);
+  search(current->policy.anonymous);
+  for (const auto& endpoint : current->policy.endpoints)
+    if (!found && endpoint.limit.global && endpoint.limit.bucket == bucket) found = &endpoint.limit;
+  if (!found) return false;
+  std::vector<CompiledLimit> limit{*found};
+  localise(limit);
+  buckets_.charge(client, limit.front(), count, monotonic_ns_(), span_ns);
+  return true;
 }
 
 CheckCounters Checker::counters() const {

@@ -17,6 +17,7 @@
 
 #include "api_keys.h"
 #include "check_policy.h"
+#include "global_limits.h"
 #include "identity.h"
 #include "jwt_verifier.h"
 #include "rate_headers.h"
@@ -87,6 +88,15 @@ class Checker {
   ShadowLog& shadow_log() { return shadow_log_; }
   const ShadowLog& shadow_log() const { return shadow_log_; }
 
+  // Global limits: from now on every admission on a global limit is reported
+  // to hooks.admitted and global limits are enforced as hooks.view() says.
+  void set_global_hooks(GlobalHooks hooks);
+  // Charges `count` requests admitted elsewhere in the cluster to the bucket
+  // `key` (client '\x1f' bucket) when that bucket is a global limit here.
+  // Returns false when no global limit of the current policy has that bucket.
+  // The requests were admitted within the last `span_ns` (0: now).
+  bool charge_global(const std::string& key, uint64_t count, uint64_t span_ns = 0);
+
  private:
   struct State {
     CompiledCheckPolicy policy;
@@ -97,6 +107,8 @@ class Checker {
   std::vector<CompiledLimit> limits_for(const State& state, const Identity& identity,
                                         const std::string* method, const std::string* path) const;
   Decision decide(const CheckRequest& request);
+  std::shared_ptr<const GlobalHooks> global_hooks() const;
+  void localise(std::vector<CompiledLimit>& limits) const;
   void count(const Decision& decision);
 
   std::shared_ptr<ApiKeyStore> keys_;
@@ -105,6 +117,7 @@ class Checker {
   CheckerConfig config_;
   mutable std::mutex state_mutex_;
   std::shared_ptr<const State> state_;
+  std::shared_ptr<const GlobalHooks> global_;
   mutable std::mutex counters_mutex_;
   CheckCounters counters_;
   std::array<std::atomic<uint64_t>, 4> verdicts_{};

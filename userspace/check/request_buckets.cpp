@@ -1,5 +1,6 @@
 #include "request_buckets.h"
 
+#include <algorithm>
 #include <functional>
 
 namespace sluice {
@@ -88,6 +89,32 @@ std::vector<LimitState> RequestBuckets::check_and_spend(const std::string& clien
     states[i].allowed = allowed;
   }
   return states;
+}
+
+void RequestBuckets::charge(const std::string& client, const CompiledLimit& limit, uint64_t count,
+                            uint64_t now_ns, uint64_t span_ns) {
+  if (count == 0 || limit.rate.interval_fp == 0) return;
+  Shard& shard = shard_of(client);
+  std::lock_guard lock(shard.mutex);
+  const std::string key = client + '\x1f' + limit.bucket;
+  auto it = shard.buckets.find(key);
+  if (it == shard.buckets.end()) {
+    if (shard.buckets.size() >= max_per_shard_) sweep(shard, now_ns);
+    if (shard.buckets.size() >= max_per_shard_) {
+      ++shard.overflows;
+      return;
+    }
+    it = shard.buckets.emplace(key, Bucket{0, limit.rate.interval_fp}).first;
+  }
+  uint64_t tat = carry_tat(it->second.tat, it->second.interval_fp, limit.rate, now_ns);
+  const uint64_t since = now_ns - std::min(span_ns, now_ns);
+  uint64_t next =
+      sluice_sat_add(std::max(tat, since), sluice_cost_ns(limit.rate.interval_fp, count));
+  uint64_t cap = sluice_sat_add(
+      now_ns,
+      sluice_sat_add(limit.rate.tau_ns,
+                     sluice_cost_ns(limit.rate.interval_fp, std::max<uint64_t>(1, limit.quota))));
+  it->second = Bucket{std::min(next, cap), limit.rate.interval_fp};
 }
 
 std::vector<LimitState> RequestBuckets::peek(const std::string& client,

@@ -55,6 +55,13 @@ class RequestBuckets {
   // on the same bucket add up. The shards involved are locked in index order
   // (no deadlock between concurrent calls). Defined in request_buckets_all.cpp.
   std::vector<LimitState> check_and_spend_all(std::span<const Charge> charges, uint64_t now_ns);
+  // Spends `count` requests admitted elsewhere (a global limit's remote
+  // consumption) without a verdict. The debt it may leave is capped at one
+  // burst plus one quota ahead of now (docs/cluster.md). The requests were
+  // admitted within the last `span_ns`: charged from then, as GCRA would
+  // have, so old consumption (a healed partition's) leaves no fresh debt.
+  void charge(const std::string& client, const CompiledLimit& limit, uint64_t count,
+              uint64_t now_ns, uint64_t span_ns = 0);
 
   // The same states without spending and without creating any state.
   std::vector<LimitState> peek(const std::string& client, std::span<const CompiledLimit> limits,

@@ -16,10 +16,10 @@ namespace sluice {
 namespace {
 
 RateLimit read_request_limit(const YamlReader& reader, const YAML::Node& node,
-                             const std::string& field, bool* shadow) {
+                             const std::string& field, bool* shadow, bool* global = nullptr) {
   if (node.IsMap()) {
     if (shadow)
-      reader.mapping(node, field, {"rate", "burst", "shadow"});
+      reader.mapping(node, field, {"rate", "burst", "shadow", "global"});
     else
       reader.mapping(node, field, {"rate", "burst"});
     if (!node["rate"]) reader.fail(node, field + ".rate", "is required");
@@ -30,6 +30,7 @@ RateLimit read_request_limit(const YamlReader& reader, const YAML::Node& node,
                                       [&] { return parse_burst(text, RateKind::kPackets); });
     }
     if (shadow && node["shadow"]) *shadow = reader.boolean(node["shadow"], field + ".shadow");
+    if (global && node["global"]) *global = reader.boolean(node["global"], field + ".global");
     return limit;
   }
   std::string text = reader.scalar(node, field, "a rate like '1000/min' or {rate, burst}");
@@ -48,7 +49,8 @@ std::vector<RequestWindow> read_windows(const YamlReader& reader, const YAML::No
     RequestWindow window;
     window.name = entry.first.Scalar();
     window.limit =
-        read_request_limit(reader, entry.second, field + "." + window.name, &window.shadow);
+        read_request_limit(reader, entry.second, field + "." + window.name, &window.shadow,
+                           &window.global);
     out.push_back(window);
   }
   return out;
@@ -61,7 +63,7 @@ std::vector<EndpointRule> read_endpoints(const YamlReader& reader, const YAML::N
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string field = "check.endpoints[" + std::to_string(i) + "]";
     const YAML::Node item = node[i];
-    reader.mapping(item, field, {"name", "match", "limit", "tiers", "shadow"});
+    reader.mapping(item, field, {"name", "match", "limit", "tiers", "shadow", "global"});
     for (const char* required : {"name", "match", "limit"})
       if (!item[required]) reader.fail(item, field + "." + required, "is required");
     EndpointRule rule;
@@ -79,6 +81,7 @@ std::vector<EndpointRule> read_endpoints(const YamlReader& reader, const YAML::N
         rule.tiers.push_back(reader.scalar(tier, field + ".tiers", "a tier name"));
     }
     if (item["shadow"]) rule.shadow = reader.boolean(item["shadow"], field + ".shadow");
+    if (item["global"]) rule.global = reader.boolean(item["global"], field + ".global");
     out.push_back(rule);
   }
   return out;

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "check_config.h"
+#include "cluster_config.h"
 #include "config_limits.h"
 #include "net_address.h"
 #include "rls_section.h"
@@ -162,7 +163,7 @@ Config read_config(const YamlReader& reader, const YAML::Node& root) {
   reader.check_mapping(root, "",
                        {"interfaces", "control", "metrics", "state_file", "log_level", "maps",
                         "aggregation", "admission", "clock", "drop_malformed", "default_tier",
-                        "tiers", "prefixes", "allow", "deny", "check", "rls"},
+                        "tiers", "prefixes", "allow", "deny", "check", "rls", "cluster"},
                        "a mapping of settings");
   std::map<std::string, Anchor> anchors;
   anchors[""] = {root.Mark(), ""};
@@ -292,6 +293,7 @@ Config read_config(const YamlReader& reader, const YAML::Node& root) {
   validate_policy(reader, policy, anchors);
   if (root["check"]) config.check = read_check_section(root["check"], reader.file());
   if (root["rls"]) config.rls = read_rls_section(root["rls"], reader.file());
+  if (root["cluster"]) config.cluster = read_cluster_section(root["cluster"], reader.file());
   return config;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "check_settings.h"
+#include "cluster_settings.h"
 #include "policy.h"
 #include "rls_settings.h"
 #include "sluice_layout.h"
@@ -40,6 +41,7 @@ struct Config {
   Policy policy;
   CheckSettings check;  // the request layer (check_config.cpp); off without `check:`
   RlsSettings rls;      // Envoy's rate-limit service (rls_section.cpp); off without `rls:`
+  cluster::ClusterSettings cluster;  // gossip for global limits; off without `cluster:`
 };
 
 // An invalid configuration: where (file:line:column), which field, what was expected.

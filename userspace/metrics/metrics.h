@@ -46,6 +46,7 @@ struct MetricsSnapshot {
   uint64_t tiers = 0, prefixes = 0, allow_entries = 0, deny_entries = 0;
   std::vector<InterfaceMetrics> interfaces;
   std::optional<CheckMetrics> check;
+  std::string cluster_text;  // already rendered by the cluster (cluster_metrics.h), or ""
 };
 
 std::string render_metrics(const MetricsSnapshot& snapshot);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 
+#include "cluster_wiring.h"
 #include "config_json.h"
 #include "daemon.h"
 #include "key_commands.h"
@@ -308,6 +309,8 @@ const std::map<std::string, Command>& commands() {
       {"key.list", key_list},
       {"key.revoke", key_revoke},
       {"key.set-tier", key_set_tier},
+      // Gossip members for global limits (cluster_wiring.cpp).
+      {"peers", peers_command},
   };
   return table;
 }

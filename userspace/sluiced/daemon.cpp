@@ -11,6 +11,7 @@
 #include "bpffs.h"
 #include "commands.h"
 #include "control_protocol.h"
+#include "cluster_wiring.h"
 #include "daemon_metrics.h"
 #include "kernel_usage.h"
 #include "state_file.h"
@@ -94,6 +95,7 @@ void Daemon::start() {
   // it (listener or keys file) does not start.
   if (config.check.enabled) check_ = start_check(config.check);
   if (config.rls.enabled) start_rls(config.rls);
+  if (config.cluster.enabled) cluster_ = start_cluster(config.cluster, check_.get());
   ensure_bpffs("/sys/fs/bpf");
   try {
     commit(config, edits, /*starting=*/true);
@@ -111,6 +113,11 @@ void Daemon::start() {
   spdlog::info("sluiced ready: {} interface(s) enforcing", interfaces_.size());
 }
 
+std::string Daemon::cluster_metrics() const {
+  if (!cluster_) return "";
+  return cluster_metrics_text(*cluster_, check_ ? &check_->checker().config() : nullptr);
+}
+
 void Daemon::run() {
   io_.run();
 }
@@ -120,6 +127,7 @@ void Daemon::stop() {
   stopped_ = true;
   if (control_) control_->close();
   metrics_.reset();
+  cluster_.reset();  // announces the leave; before check_, whose buckets it charges
   rls_.reset();
   check_.reset();
   for (auto& [name, attached] : interfaces_) {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "check_service.h"
+#include "cluster_node.h"
 #include "config_file.h"
 #include "control_server.h"
 #include "dataplane.h"
@@ -92,6 +93,9 @@ class Daemon {
   const CheckService* check_service() const { return check_.get(); }
   // Envoy's rate-limit service, nullptr without an `rls:` section.
   RlsService* rls_service() { return rls_.get(); }
+  // The gossip node, nullptr without a `cluster:` section (cluster_wiring.h).
+  const cluster::ClusterNode* cluster() const { return cluster_.get(); }
+  std::string cluster_metrics() const;
 
  private:
   Config read_config() const;
@@ -124,6 +128,7 @@ class Daemon {
   // The RLS spends from the check's buckets; these only without a `check:` section.
   std::unique_ptr<RequestBuckets> rls_buckets_;
   std::unique_ptr<RlsService> rls_;  // declared after what it spends from
+  std::unique_ptr<cluster::ClusterNode> cluster_;  // after check_: it charges check_'s buckets
   boost::asio::signal_set signals_;
   boost::asio::steady_timer expiry_timer_;
   std::chrono::steady_clock::time_point started_;

@@ -43,6 +43,7 @@ MetricsSnapshot metrics_snapshot(const Daemon& daemon, OccupancyCache& occupancy
   }
   if (const CheckService* service = daemon.check_service())
     s.check = check_metrics(service->checker());
+  s.cluster_text = daemon.cluster_metrics();
   return s;
 }
 

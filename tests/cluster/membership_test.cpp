@@ -1,0 +1,105 @@
+#include "membership.h"
+
+#include <gtest/gtest.h>
+
+#include "simulated_cluster.h"
+
+namespace sluice::cluster {
+namespace {
+
+using testing::SimulatedCluster;
+constexpr uint64_t kMs = SimulatedCluster::kMs;
+constexpr uint64_t kSecond = 1000 * kMs;
+
+void expect_everyone_sees(SimulatedCluster& cluster, size_t nodes, size_t subject,
+                          MemberState state, const std::set<size_t>& observers = {}) {
+  for (size_t i = 0; i < nodes; ++i) {
+    if (i == subject || (!observers.empty() && !observers.count(i))) continue;
+    EXPECT_EQ(cluster.state_seen(i, subject), state)
+        << "node " << i << " about node " << subject << ": "
+        << to_string(cluster.state_seen(i, subject));
+  }
+}
+
+TEST(Membership, NodesJoiningThroughOneSeedLearnEveryone) {
+  SimulatedCluster cluster(5);
+  cluster.run_for(3 * kSecond);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(cluster.node(i).members().size(), 5U) << "node " << i;
+    EXPECT_EQ(cluster.node(i).visible_count(), 5U) << "node " << i;
+  }
+}
+
+TEST(Membership, ADeadNodeIsNoticedWithinFiveSecondsByEveryone) {
+  SimulatedCluster cluster(5);
+  cluster.run_for(5 * kSecond);
+  cluster.kill(3);
+  // Not declared dead too early: suspicion comes first.
+  cluster.run_for(1 * kSecond);
+  for (size_t i : {0, 1, 2, 4}) EXPECT_NE(cluster.state_seen(i, 3), MemberState::kDead) << i;
+  cluster.run_for(4 * kSecond);
+  expect_everyone_sees(cluster, 5, 3, MemberState::kDead, {0, 1, 2, 4});
+  EXPECT_EQ(cluster.node(0).visible_count(), 4U);
+  EXPECT_EQ(cluster.node(0).counted_count(), 5U);  // dead, not yet forgotten
+}
+
+TEST(Membership, IndirectProbesKeepANodeAliveWhenOneLinkFails) {
+  // Node 0 cannot reach node 1 directly, everything else works: the indirect
+  // probes through 2, 3, 4 answer for node 1, so nobody suspects it for long.
+  SimulatedCluster cluster(5);
+  cluster.run_for(3 * kSecond);
+  cluster.cut(0, 1);
+  cluster.run_for(10 * kSecond);
+  expect_everyone_sees(cluster, 5, 1, MemberState::kAlive);
+}
+
+TEST(Membership, ASuspectedNodeRefutesWithAHigherIncarnation) {
+  SimulatedCluster cluster(3);
+  cluster.run_for(3 * kSecond);
+  // Cut node 2 off long enough to be suspected, not long enough to die.
+  cluster.partition({2});
+  cluster.run_for(1500 * kMs);
+  cluster.heal();
+  cluster.run_for(5 * kSecond);
+  expect_everyone_sees(cluster, 3, 2, MemberState::kAlive);
+  EXPECT_GT(cluster.node(2).incarnation(), 0U);
+}
+
+TEST(Membership, ARestartedNodeRejoins) {
+  SimulatedCluster cluster(5);
+  cluster.run_for(3 * kSecond);
+  cluster.kill(4);
+  cluster.run_for(8 * kSecond);
+  expect_everyone_sees(cluster, 5, 4, MemberState::kDead, {0, 1, 2, 3});
+  cluster.restart(4);
+  cluster.run_for(5 * kSecond);
+  expect_everyone_sees(cluster, 5, 4, MemberState::kAlive);
+  EXPECT_EQ(cluster.node(4).visible_count(), 5U);
+}
+
+TEST(Membership, APartitionGivesEachSideItsShareAndHealingRestoresAll) {
+  SimulatedCluster cluster(5);
+  cluster.run_for(3 * kSecond);
+  cluster.partition({0, 1});
+  cluster.run_for(8 * kSecond);
+  EXPECT_EQ(cluster.node(0).visible_count(), 2U);
+  EXPECT_EQ(cluster.node(4).visible_count(), 3U);
+  EXPECT_EQ(cluster.node(0).counted_count(), 5U);
+  cluster.heal();
+  cluster.run_for(8 * kSecond);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(cluster.node(i).visible_count(), 5U) << "node " << i;
+}
+
+TEST(Membership, AGracefulLeaveIsNotCountedAtAll) {
+  SimulatedCluster cluster(3);
+  cluster.run_for(3 * kSecond);
+  cluster.node(2).leave();
+  cluster.run_for(100 * kMs);
+  cluster.kill(2);
+  cluster.run_for(1 * kSecond);
+  EXPECT_EQ(cluster.state_seen(0, 2), MemberState::kLeft);
+  EXPECT_EQ(cluster.node(0).counted_count(), 2U);
+}
+
+}  // namespace
+}  // namespace sluice::cluster

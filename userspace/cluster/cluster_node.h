@@ -1,0 +1,98 @@
+// One node of a gossip cluster: the UDP socket, the thread that runs SWIM
+// membership and the consumption sync, and the counters operators see. The
+// request layer hands it the admissions of global keys (record) and gets
+// every peer's new consumption back through the Charge callback, on the
+// cluster thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster_settings.h"
+#include "consumption.h"
+#include "fd.h"
+#include "membership.h"
+#include "replay_window.h"
+#include "wire.h"
+
+namespace sluice::cluster {
+
+// Reads the secret from `path` (trailing newline dropped); throws
+// std::runtime_error when unreadable or shorter than 16 bytes.
+std::string read_cluster_secret(const std::string& path);
+
+struct PeerStatus {
+  std::string name;
+  std::string address;
+  MemberState state = MemberState::kAlive;
+  uint64_t incarnation = 0;
+  bool self = false;
+  int64_t last_contact_ms = -1;  // ago; -1: never
+  int64_t sync_lag_ms = -1;      // since its consumption totals last arrived; -1: never
+};
+
+struct ClusterCounters {
+  uint64_t sent = 0;
+  uint64_t received = 0;   // authenticated, fresh and well-formed
+  uint64_t malformed = 0;  // no valid header, or a body that does not decode
+  uint64_t forged = 0;     // failed authentication (wrong key, corrupted)
+  uint64_t replayed = 0;   // a sequence number already seen, too old, or an old run
+  uint64_t send_errors = 0;
+  uint64_t dropped_keys = 0;  // consumption keys refused by a full table
+  uint64_t charged = 0;       // requests charged from peers' consumption
+};
+
+class ClusterNode {
+ public:
+  using Charge = std::function<void(const std::vector<ConsumptionDelta>&)>;
+  // Binds the socket (throws std::system_error naming the address).
+  ClusterNode(ClusterSettings settings, const ClusterKey& key, Charge charge);
+  ~ClusterNode();  // announces a leave, stops the thread
+  ClusterNode(const ClusterNode&) = delete;
+  ClusterNode& operator=(const ClusterNode&) = delete;
+
+  void start();  // joins through the seeds, starts the thread
+
+  // An admission of a global key (client '\x1f' limit) on this node.
+  void record(const std::string& key);
+  // The fraction of a global limit this node's side enforces: visible members
+  // over members that count (1 when fail-open).
+  double share() const;
+  size_t counted_members() const;
+  std::vector<PeerStatus> peers() const;
+  ClusterCounters counters() const;
+  const ClusterSettings& settings() const { return settings_; }
+
+ private:
+  void run();
+  void receive_all(uint64_t now_ns);
+  void handle(std::span<const uint8_t> datagram, const PeerAddress& from, uint64_t now_ns);
+  void send(const PeerAddress& to, const Body& body);
+  void send_consumption(uint64_t now_ns);
+
+  ClusterSettings settings_;
+  ClusterKey key_;
+  Charge charge_;
+  Fd socket_;
+  bool v4_socket_ = true;
+  uint64_t boot_epoch_ = 0;
+  std::atomic<uint64_t> seq_{0};
+  std::vector<PeerAddress> seeds_;
+
+  mutable std::mutex mutex_;  // membership_, replay_
+  Membership membership_;
+  ReplayGuard replay_;
+  ConsumptionLedger ledger_;
+
+  std::atomic<uint64_t> sent_{0}, received_{0}, malformed_{0}, forged_{0}, replayed_{0},
+      send_errors_{0}, charged_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace sluice::cluster

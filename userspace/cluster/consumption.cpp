@@ -1,0 +1,93 @@
+#include "consumption.h"
+
+#include <algorithm>
+
+namespace sluice::cluster {
+
+bool ConsumptionLedger::record_local(const std::string& key, uint64_t now_ns, uint64_t count) {
+  std::lock_guard lock(mutex_);
+  auto it = local_.find(key);
+  if (it == local_.end()) {
+    if (local_.size() >= limits_.max_keys) {
+      ++dropped_keys_;
+      return false;
+    }
+    // Generations must grow even if two start in the same nanosecond.
+    generation_clock_ = std::max(generation_clock_ + 1, now_ns);
+    it = local_.emplace(key, Counter{generation_clock_, 0, now_ns}).first;
+  }
+  it->second.total += count;
+  it->second.touched_ns = now_ns;
+  return true;
+}
+
+std::vector<ConsumptionEntry> ConsumptionLedger::recent_totals(uint64_t now_ns) const {
+  std::lock_guard lock(mutex_);
+  std::vector<ConsumptionEntry> out;
+  for (const auto& [key, counter] : local_)
+    if (now_ns - counter.touched_ns <= limits_.resend_window_ns)
+      out.push_back({key, counter.generation, counter.total});
+  return out;
+}
+
+std::vector<ConsumptionDelta> ConsumptionLedger::merge(const std::string& origin,
+                                                       uint64_t boot_epoch,
+                                                       const std::vector<ConsumptionEntry>& entries,
+                                                       uint64_t now_ns) {
+  std::lock_guard lock(mutex_);
+  Origin& from = remote_[origin];
+  if (boot_epoch < from.boot_epoch) return {};  // an older run's totals
+  if (boot_epoch > from.boot_epoch) {
+    // A restarted node counts from zero again: its old totals were charged.
+    from.boot_epoch = boot_epoch;
+    from.counters.clear();
+  }
+  const uint64_t origin_heard_ns = from.last_heard_ns;
+  from.last_heard_ns = now_ns;
+  std::vector<ConsumptionDelta> out;
+  for (const auto& entry : entries) {
+    auto it = from.counters.find(entry.key);
+    if (it == from.counters.end()) {
+      if (from.counters.size() >= limits_.max_keys) {
+        ++dropped_keys_;
+        continue;
+      }
+      it = from.counters.emplace(entry.key, Counter{entry.generation, 0, origin_heard_ns}).first;
+    }
+    Counter& counter = it->second;
+    const uint64_t heard_ns = counter.touched_ns;
+    if (entry.generation < counter.generation) continue;  // an expired counter's totals
+    if (entry.generation > counter.generation) counter = Counter{entry.generation, 0, heard_ns};
+    counter.touched_ns = now_ns;
+    if (entry.total <= counter.total) continue;  // duplicate or reordered
+    const uint64_t span = heard_ns == 0 || heard_ns > now_ns ? 0 : now_ns - heard_ns;
+    out.push_back({entry.key, entry.total - counter.total, span});
+    counter.total = entry.total;
+  }
+  return out;
+}
+
+void ConsumptionLedger::expire(uint64_t now_ns) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(local_, [&](const auto& entry) {
+    return now_ns - entry.second.touched_ns > limits_.retention_ns;
+  });
+  const uint64_t remote_retention = limits_.retention_ns + limits_.resend_window_ns;
+  for (auto& [name, origin] : remote_)
+    std::erase_if(origin.counters, [&](const auto& entry) {
+      return now_ns - entry.second.touched_ns > remote_retention;
+    });
+}
+
+uint64_t ConsumptionLedger::dropped_keys() const {
+  std::lock_guard lock(mutex_);
+  return dropped_keys_;
+}
+
+uint64_t ConsumptionLedger::last_heard_ns(const std::string& origin) const {
+  std::lock_guard lock(mutex_);
+  auto it = remote_.find(origin);
+  return it == remote_.end() ? 0 : it->second.last_heard_ns;
+}
+
+}  // namespace sluice::cluster
