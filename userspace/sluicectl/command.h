@@ -76,5 +76,6 @@ std::vector<Command> stats_commands();
 std::vector<Command> config_commands();
 std::vector<Command> interface_commands();
 std::vector<Command> key_commands();
+std::vector<Command> simulate_commands();
 
 }  // namespace sluice::ctl
