@@ -9,7 +9,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libboost-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 nftables ethtool iputils-ping netcat-openbsd python3 procps
-  python3-scapy python3-prometheus-client
+  python3-scapy python3-prometheus-client python3-matplotlib
   libjwt-dev libsodium-dev libssl-dev openssl nginx curl wrk
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
 )

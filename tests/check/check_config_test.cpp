@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "config_file.h"
+#include "sluice_algorithms.h"
 
 namespace sluice {
 namespace {
@@ -62,6 +63,56 @@ TEST(CheckConfig, IsOffWithoutTheSection) {
   EXPECT_FALSE(parse("").check.enabled);
 }
 
+TEST(CheckConfig, ReadsTheAlgorithmOfWindowsAndRules) {
+  auto config = parse(R"(check:
+  tiers:
+    free:
+      second: {rate: 10/s, algorithm: sliding_window}
+      minute: 100/min
+  endpoints:
+    - name: search
+      match: GET /search
+      limit: 5/s
+      algorithm: leaky_bucket
+    - name: export
+      match: GET /export
+      limit: {rate: 1/min, algorithm: fixed_window}
+)");
+  const auto& policy = config.check.checker.policy;
+  EXPECT_EQ(policy.tiers[0].windows[0].algorithm, uint32_t{SLUICE_ALGO_SLIDING_WINDOW});
+  EXPECT_EQ(policy.tiers[0].windows[1].algorithm, uint32_t{SLUICE_ALGO_TOKEN_BUCKET})
+      << "token_bucket is the default";
+  EXPECT_EQ(policy.endpoints[0].algorithm, uint32_t{SLUICE_ALGO_LEAKY_BUCKET});
+  EXPECT_EQ(policy.endpoints[1].algorithm, uint32_t{SLUICE_ALGO_FIXED_WINDOW});
+}
+
+TEST(CheckConfig, AnUnknownAlgorithmNamesTheFieldAndTheChoices) {
+  try {
+    parse("check:\n  tiers:\n    free:\n      second: {rate: 10/s, algorithm: token-bucket}\n");
+    ADD_FAILURE() << "accepted an unknown algorithm";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "check.tiers.free.second.algorithm");
+    EXPECT_EQ(e.line(), 6);
+    EXPECT_NE(std::string(e.what()).find("unknown algorithm 'token-bucket' (expected "
+                                         "token_bucket, fixed_window, sliding_window or "
+                                         "leaky_bucket)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(CheckConfig, AWindowAlgorithmRefusesABurst) {
+  try {
+    parse(
+        "check:\n  tiers:\n    free:\n      second: {rate: 10/s, burst: 20, algorithm: "
+        "fixed_window}\n");
+    ADD_FAILURE() << "accepted a burst on a window";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("burst does not apply to fixed_window"), std::string::npos)
+        << e.what();
+  }
+}
+
 struct BadCase {
   const char* yaml;
   const char* field;
@@ -84,6 +135,11 @@ TEST(CheckConfig, NamesTheFieldOfEachMistake) {
       {"check:\n  default_tier: gold\n  tiers:\n    free: {minute: 1/s}\n", "check"},
       {"check:\n  socket: check.sock\n", "check.socket"},
       {"check:\n  listen: \"\"\n", "check.listen"},
+      {"check:\n  endpoints:\n    - name: x\n      match: GET /a\n      limit: 1/s\n"
+       "      algorithm: gcra\n",
+       "check.endpoints[0].algorithm"},
+      {"check:\n  tiers:\n    free:\n      s: {rate: 20000000/s, algorithm: sliding_window}\n",
+       "check"},
   };
   for (const auto& c : cases) {
     try {

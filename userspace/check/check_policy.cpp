@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "algorithm.h"
+
 namespace sluice {
 namespace {
 
@@ -21,13 +23,42 @@ void check_name(const std::string& name, const std::string& what) {
   }
 }
 
-CompiledLimit compile_limit(const RateLimit& limit, std::string bucket, std::string policy,
-                            bool shadow, bool global, const std::string& field) {
+// The limit under its algorithm. Window algorithms count whole requests per
+// period and have no burst: a configured burst is an error, not ignored.
+struct sluice_algo compile_algo(const RateLimit& limit, uint32_t algorithm,
+                                const std::string& field) {
+  const std::string name(algorithm_name(algorithm));
+  const bool window =
+      algorithm == SLUICE_ALGO_FIXED_WINDOW || algorithm == SLUICE_ALGO_SLIDING_WINDOW;
+  if (algorithm >= SLUICE_ALGO_COUNT) fail(field + ": unknown algorithm");
+  if (window && limit.burst)
+    fail(field + ": burst does not apply to " + name + " (it admits the rate per period)");
+  struct sluice_algo algo {};
+  if (sluice_algo_make(&algo, algorithm, limit.tokens, limit.period_ns, limit.burst,
+                       SLUICE_SPEND_UNIT) != 0)
+    fail(field + ": " + std::to_string(limit.tokens) + " per period is more than " + name +
+         " can count (at most " +
+         std::to_string(algorithm == SLUICE_ALGO_SLIDING_WINDOW ? SLUICE_SLIDING_WINDOW_LIMIT_MAX
+                                                                : SLUICE_FIXED_WINDOW_LIMIT_MAX) +
+         ")");
+  return algo;
+}
+
+CompiledLimit compile_limit(const RateLimit& limit, uint32_t algorithm, std::string bucket,
+                            std::string policy, bool shadow, bool global,
+                            const std::string& field) {
   if (limit.unlimited()) fail(field + ": a request limit needs a rate");
   CompiledLimit out;
   out.bucket = std::move(bucket);
   out.policy = std::move(policy);
-  out.rate = compile_rate(limit, SLUICE_SPEND_UNIT, field);
+  out.algo = compile_algo(limit, algorithm, field);
+  RateLimit meter = limit;
+  if (algorithm == SLUICE_ALGO_LEAKY_BUCKET && !meter.burst) meter.burst = 1;  // its depth
+  out.rate = compile_rate(meter, SLUICE_SPEND_UNIT, field);
+  out.algo.rate = {};
+  if (algorithm != SLUICE_ALGO_TOKEN_BUCKET)
+    out.bucket += "@" + std::string(algorithm_name(algorithm));
+  if (out.algo.window_ns) out.bucket += "/" + std::to_string(out.algo.window_ns);
   out.quota = limit.tokens;
   out.window_s =
       std::max<uint64_t>(1, (limit.period_ns + SLUICE_NSEC_PER_SEC - 1) / SLUICE_NSEC_PER_SEC);
@@ -44,8 +75,8 @@ std::vector<CompiledLimit> compile_windows(const std::vector<RequestWindow>& win
     check_name(window.name, field + " window");
     if (!seen.insert(window.name).second)
       fail(field + " window '" + window.name + "' is defined twice");
-    out.push_back(compile_limit(window.limit, "w:" + window.name, owner + "-" + window.name,
-                                window.shadow, window.global,
+    out.push_back(compile_limit(window.limit, window.algorithm, "w:" + window.name,
+                                owner + "-" + window.name, window.shadow, window.global,
                                 field + " window '" + window.name + "'"));
   }
   return out;
@@ -95,9 +126,10 @@ CompiledCheckPolicy compile_check_policy(const CheckPolicy& policy) {
         fail(field + " match: " + e.what());
       }
     }();
-    out.endpoints.push_back(
-        {std::move(pattern),
-         compile_limit(rule.limit, "e:" + rule.name, rule.name, rule.shadow, rule.global, field), rule.tiers});
+    out.endpoints.push_back({std::move(pattern),
+                             compile_limit(rule.limit, rule.algorithm, "e:" + rule.name, rule.name,
+                                           rule.shadow, rule.global, field),
+                             rule.tiers});
   }
   return out;
 }

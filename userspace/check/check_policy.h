@@ -1,6 +1,7 @@
 // The request layer's policy as operators write it (tiers of request windows,
 // endpoint rules, anonymous per-address windows) and its compiled form: every
-// limit a GCRA rate from the shared bucket header.
+// limit one of the four algorithms of the shared header (sluice_algorithms.h),
+// token bucket (GCRA) unless the window or rule names another.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +10,7 @@
 
 #include "path_pattern.h"
 #include "policy.h"
-#include "sluice_bucket.h"
+#include "sluice_algorithms.h"
 
 namespace sluice {
 
@@ -21,6 +22,7 @@ struct RequestWindow {
   RateLimit limit;
   bool shadow = false;  // count and log what it would refuse, refuse nothing
   bool global = false;  // one limit for the whole cluster (docs/cluster.md)
+  uint32_t algorithm = SLUICE_ALGO_TOKEN_BUCKET;  // SLUICE_ALGO_*
   bool operator==(const RequestWindow&) const = default;
 };
 
@@ -38,6 +40,7 @@ struct EndpointRule {
   std::vector<std::string> tiers;  // empty: every client, anonymous ones included
   bool shadow = false;
   bool global = false;
+  uint32_t algorithm = SLUICE_ALGO_TOKEN_BUCKET;  // SLUICE_ALGO_*
   bool operator==(const EndpointRule&) const = default;
 };
 
@@ -52,9 +55,18 @@ struct CheckPolicy {
 
 // One limit ready for the buckets.
 struct CompiledLimit {
-  std::string bucket;  // part of the bucket key: "w:minute", "e:users-read"
+  // Part of the bucket key: "w:minute", "e:users-read"; other algorithms than
+  // the token bucket add "@<algorithm>/<window ns>", so that a bucket is never
+  // read under another algorithm or window than the one that wrote it.
+  std::string bucket;
   std::string policy;  // the name in headers: "pro-minute", "users-read"
+  // The GCRA meter of token_bucket and leaky_bucket limits, which the buckets
+  // run; for window algorithms the token bucket of the same limit, for code
+  // that needs a rate (shares across hosts).
   struct sluice_rate rate {};
+  // The algorithm (zero: token_bucket) and the window algorithms' limit and
+  // window; its `rate` is left empty, `rate` above is the one.
+  struct sluice_algo algo {};
   uint64_t quota = 0;     // tokens per window, for RateLimit-Policy q
   uint64_t window_s = 0;  // for RateLimit-Policy w
   bool shadow = false;

@@ -29,6 +29,37 @@ LimitState limit_state(uint64_t tat, const struct sluice_rate& rate, uint64_t no
   return state;
 }
 
+LimitState limit_state(uint64_t state, const struct sluice_algo& algo, uint64_t now_ns) {
+  LimitState out;
+  out.retry_after_ns = sluice_algo_wait_ns(&algo, state, now_ns, 1);
+  out.allowed = out.retry_after_ns == 0;
+  out.remaining = sluice_algo_remaining(&algo, state, now_ns);
+  out.reset_ns = sluice_algo_reset_ns(&algo, state, now_ns);
+  return out;
+}
+
+namespace {
+
+bool is_gcra(const struct sluice_algo& algo) {
+  return algo.algorithm == SLUICE_ALGO_TOKEN_BUCKET || algo.algorithm == SLUICE_ALGO_LEAKY_BUCKET;
+}
+
+// What a limit runs: its algorithm, with its GCRA rate (check_policy.h).
+struct sluice_algo algo_of(const CompiledLimit& limit) {
+  struct sluice_algo algo = limit.algo;
+  if (is_gcra(algo)) algo.rate = limit.rate;
+  return algo;
+}
+
+// A stored state as the limit reads it now: a TAT carried to the current rate;
+// window states never change meaning (their key names algorithm and window).
+uint64_t current_state(uint64_t stored, uint64_t stored_interval_fp, const CompiledLimit& limit,
+                       uint64_t now_ns) {
+  return is_gcra(limit.algo) ? carry_tat(stored, stored_interval_fp, limit.rate, now_ns) : stored;
+}
+
+}  // namespace
+
 RequestBuckets::RequestBuckets(size_t max_entries)
     : max_per_shard_(std::max<size_t>(1, max_entries / kShards)), shards_(kShards) {}
 
@@ -37,7 +68,8 @@ RequestBuckets::Shard& RequestBuckets::shard_of(const std::string& client) const
 }
 
 void RequestBuckets::sweep(Shard& shard, uint64_t now_ns) const {
-  std::erase_if(shard.buckets, [&](const auto& entry) { return entry.second.tat <= now_ns; });
+  std::erase_if(shard.buckets,
+                [&](const auto& entry) { return entry.second.expires_ns <= now_ns; });
 }
 
 std::vector<LimitState> RequestBuckets::check_and_spend(const std::string& client,
@@ -55,37 +87,35 @@ std::vector<LimitState> RequestBuckets::check_and_spend(const std::string& clien
     key = client + '\x1f' + limits[i].bucket;
     if (auto it = shard.buckets.find(key); it != shard.buckets.end()) {
       found[i] = &it->second;
-      tats[i] = carry_tat(it->second.tat, it->second.interval_fp, limits[i].rate, now_ns);
+      tats[i] = current_state(it->second.tat, it->second.interval_fp, limits[i], now_ns);
     }
   }
   // 2. Decide.
   bool admit = true;
   std::vector<LimitState> states(limits.size());
   for (size_t i = 0; i < limits.size(); ++i) {
-    uint64_t cost = sluice_cost_ns(limits[i].rate.interval_fp, 1);
     __u64 next = 0;
-    states[i].allowed = sluice_gcra_spend(tats[i], now_ns, cost, limits[i].rate.tau_ns, &next);
+    const struct sluice_algo algo = algo_of(limits[i]);
+    states[i].allowed = sluice_algo_spend(&algo, tats[i], now_ns, 1, &next);
     if (!states[i].allowed && !limits[i].shadow) admit = false;
   }
   // 3. Spend everywhere it allows, or nowhere.
   for (size_t i = 0; i < limits.size(); ++i) {
-    const auto& rate = limits[i].rate;
+    const struct sluice_algo algo = algo_of(limits[i]);
     __u64 tat = tats[i];
-    if (admit && states[i].allowed) {
-      sluice_gcra_spend(tats[i], now_ns, sluice_cost_ns(rate.interval_fp, 1), rate.tau_ns, &tat);
-      if (found[i]) {
-        *found[i] = {tat, rate.interval_fp};
-      } else {
-        if (shard.buckets.size() < max_per_shard_)
-          shard.buckets.emplace(client + '\x1f' + limits[i].bucket, Bucket{tat, rate.interval_fp});
-        else
-          ++shard.overflows;
-      }
-    } else if (found[i]) {
-      *found[i] = {tat, rate.interval_fp};  // keep the carried form
+    if (admit && states[i].allowed) sluice_algo_spend(&algo, tats[i], now_ns, 1, &tat);
+    const Bucket bucket{tat, is_gcra(algo) ? algo.rate.interval_fp : 0,
+                        now_ns + sluice_algo_reset_ns(&algo, tat, now_ns)};
+    if (found[i]) {
+      *found[i] = bucket;  // spent, or kept in its carried form
+    } else if (admit && states[i].allowed) {
+      if (shard.buckets.size() < max_per_shard_)
+        shard.buckets.emplace(client + '\x1f' + limits[i].bucket, bucket);
+      else
+        ++shard.overflows;
     }
     bool allowed = states[i].allowed;
-    states[i] = limit_state(tat, rate, now_ns);
+    states[i] = limit_state(tat, algo, now_ns);
     states[i].allowed = allowed;
   }
   return states;
@@ -127,8 +157,8 @@ std::vector<LimitState> RequestBuckets::peek(const std::string& client,
     uint64_t tat = 0;
     auto it = shard.buckets.find(client + '\x1f' + limit.bucket);
     if (it != shard.buckets.end())
-      tat = carry_tat(it->second.tat, it->second.interval_fp, limit.rate, now_ns);
-    states.push_back(limit_state(tat, limit.rate, now_ns));
+      tat = current_state(it->second.tat, it->second.interval_fp, limit, now_ns);
+    states.push_back(limit_state(tat, algo_of(limit), now_ns));
   }
   return states;
 }
@@ -138,7 +168,8 @@ std::vector<RequestBuckets::Entry> RequestBuckets::entries(uint64_t now_ns) cons
   for (auto& shard : shards_) {
     std::lock_guard lock(shard.mutex);
     for (const auto& [key, bucket] : shard.buckets)
-      if (bucket.tat > now_ns) out.push_back({key, bucket.tat, bucket.interval_fp});
+      if (bucket.expires_ns > now_ns)
+        out.push_back({key, bucket.tat, bucket.interval_fp, bucket.expires_ns});
   }
   return out;
 }
@@ -150,7 +181,7 @@ size_t RequestBuckets::restore(const std::vector<Entry>& entries) {
     Shard& shard = shard_of(client);
     std::lock_guard lock(shard.mutex);
     if (shard.buckets.size() >= max_per_shard_) continue;
-    shard.buckets[entry.key] = Bucket{entry.tat, entry.interval_fp};
+    shard.buckets[entry.key] = Bucket{entry.tat, entry.interval_fp, entry.expires_ns};
     ++restored;
   }
   return restored;

@@ -1,6 +1,7 @@
-// Per-client request buckets: one GCRA meter (bpf/sluice_bucket.h) per client
-// and limit, checked all first and spent only when every enforced limit allows,
-// so a refused request consumes nothing anywhere.
+// Per-client request buckets: one state word per client and limit, run by the
+// limit's algorithm (bpf/sluice_algorithms.h: GCRA token bucket by default),
+// checked all first and spent only when every enforced limit allows, so a
+// refused request consumes nothing anywhere.
 //
 // Concurrency: a client's buckets all live in one shard and a check holds that
 // shard's mutex from the first read to the last write, so concurrent checks
@@ -69,9 +70,10 @@ class RequestBuckets {
 
   // One stored bucket, for the state file (request_state.h).
   struct Entry {
-    std::string key;  // client '\x1f' limit bucket name
-    uint64_t tat = 0;
+    std::string key;   // client '\x1f' limit bucket name
+    uint64_t tat = 0;  // the state word: a TAT for GCRA algorithms
     uint64_t interval_fp = 0;
+    uint64_t expires_ns = 0;  // when the bucket equals no bucket (the TAT for GCRA)
   };
   // The buckets that still hold consumption at `now_ns` (the others equal no bucket).
   std::vector<Entry> entries(uint64_t now_ns) const;
@@ -85,8 +87,9 @@ class RequestBuckets {
 
  private:
   struct Bucket {
-    uint64_t tat = 0;
-    uint64_t interval_fp = 0;  // the rate the TAT was computed at
+    uint64_t tat = 0;          // the state word (the TAT for GCRA algorithms)
+    uint64_t interval_fp = 0;  // the rate the TAT was computed at (0: a window state)
+    uint64_t expires_ns = 0;   // from then on the bucket equals no bucket
   };
   struct Shard {
     mutable std::mutex mutex;
@@ -109,5 +112,6 @@ uint64_t carry_tat(uint64_t tat, uint64_t old_interval_fp, const struct sluice_r
 
 // The state of one bucket for headers (no spending).
 LimitState limit_state(uint64_t tat, const struct sluice_rate& rate, uint64_t now_ns);
+LimitState limit_state(uint64_t state, const struct sluice_algo& algo, uint64_t now_ns);
 
 }  // namespace sluice

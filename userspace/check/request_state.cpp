@@ -15,7 +15,10 @@
 namespace sluice {
 namespace {
 
-constexpr char kMagic[8] = {'S', 'L', 'R', 'Q', 'S', 'T', '0', '1'};
+// Version 02 adds each bucket's expiry (window algorithms' states are not
+// TATs); version 01 files, all token buckets, are still read.
+constexpr char kMagic[8] = {'S', 'L', 'R', 'Q', 'S', 'T', '0', '2'};
+constexpr char kMagicV1[8] = {'S', 'L', 'R', 'Q', 'S', 'T', '0', '1'};
 constexpr size_t kBootIdBytes = 36;
 constexpr size_t kMaxKeyBytes = 4096;
 
@@ -67,6 +70,7 @@ size_t save_request_state(const std::string& path, const RequestBuckets& buckets
     out += entry.key;
     put_u64(out, entry.tat);
     put_u64(out, entry.interval_fp);
+    put_u64(out, entry.expires_ns);
   }
   const std::string temp = path + ".tmp";
   Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
@@ -91,7 +95,9 @@ size_t load_request_state(const std::string& path, RequestBuckets& buckets,
   text << in.rdbuf();
   const std::string data = text.str();
   Cursor cursor(data, path);
-  if (cursor.take(sizeof(kMagic)) != std::string(kMagic, sizeof(kMagic)))
+  const std::string magic = cursor.take(sizeof(kMagic));
+  const bool v1 = magic == std::string(kMagicV1, sizeof(kMagicV1));
+  if (!v1 && magic != std::string(kMagic, sizeof(kMagic)))
     throw std::runtime_error("request state " + path + ": not a request state file");
   if (cursor.take(kBootIdBytes) != boot_id.substr(0, kBootIdBytes)) return 0;  // another boot
   const uint64_t count = cursor.u64();
@@ -104,6 +110,7 @@ size_t load_request_state(const std::string& path, RequestBuckets& buckets,
     entry.key = cursor.take(length);
     entry.tat = cursor.u64();
     entry.interval_fp = cursor.u64();
+    entry.expires_ns = v1 ? entry.tat : cursor.u64();
     entries.push_back(std::move(entry));
   }
   if (!cursor.done()) throw std::runtime_error("request state " + path + ": trailing bytes");

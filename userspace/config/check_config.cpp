@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "algorithm.h"
 #include "config_file.h"
 #include "net_address.h"
 #include "units.h"
@@ -15,15 +16,26 @@
 namespace sluice {
 namespace {
 
+uint32_t read_algorithm(const YamlReader& reader, const YAML::Node& node,
+                        const std::string& field) {
+  std::string name = reader.scalar(node, field, "an algorithm name");
+  return reader.converting(node, field, [&] { return parse_algorithm(name); });
+}
+
+// A window or a rule's limit: '1000/min', or {rate, burst, algorithm} (and
+// shadow for windows, when `shadow` is given).
 RateLimit read_request_limit(const YamlReader& reader, const YAML::Node& node,
-                             const std::string& field, bool* shadow, bool* global = nullptr) {
+                             const std::string& field, bool* shadow, uint32_t* algorithm,
+                             bool* global = nullptr) {
   if (node.IsMap()) {
     if (shadow)
-      reader.mapping(node, field, {"rate", "burst", "shadow", "global"});
+      reader.mapping(node, field, {"rate", "burst", "shadow", "algorithm", "global"});
     else
-      reader.mapping(node, field, {"rate", "burst"});
+      reader.mapping(node, field, {"rate", "burst", "algorithm"});
     if (!node["rate"]) reader.fail(node, field + ".rate", "is required");
-    RateLimit limit = read_request_limit(reader, node["rate"], field + ".rate", nullptr);
+    RateLimit limit = read_request_limit(reader, node["rate"], field + ".rate", nullptr, nullptr);
+    if (node["algorithm"])
+      *algorithm = read_algorithm(reader, node["algorithm"], field + ".algorithm");
     if (node["burst"]) {
       std::string text = reader.scalar(node["burst"], field + ".burst", "a request count");
       limit.burst = reader.converting(node["burst"], field + ".burst",
@@ -48,9 +60,8 @@ std::vector<RequestWindow> read_windows(const YamlReader& reader, const YAML::No
   for (const auto& entry : node) {
     RequestWindow window;
     window.name = entry.first.Scalar();
-    window.limit =
-        read_request_limit(reader, entry.second, field + "." + window.name, &window.shadow,
-                           &window.global);
+    window.limit = read_request_limit(reader, entry.second, field + "." + window.name,
+                                      &window.shadow, &window.algorithm, &window.global);
     out.push_back(window);
   }
   return out;
@@ -63,7 +74,8 @@ std::vector<EndpointRule> read_endpoints(const YamlReader& reader, const YAML::N
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string field = "check.endpoints[" + std::to_string(i) + "]";
     const YAML::Node item = node[i];
-    reader.mapping(item, field, {"name", "match", "limit", "tiers", "shadow", "global"});
+    reader.mapping(item, field,
+                   {"name", "match", "limit", "tiers", "shadow", "global", "algorithm"});
     for (const char* required : {"name", "match", "limit"})
       if (!item[required]) reader.fail(item, field + "." + required, "is required");
     EndpointRule rule;
@@ -74,7 +86,10 @@ std::vector<EndpointRule> read_endpoints(const YamlReader& reader, const YAML::N
       EndpointPattern::parse(rule.match);
       return 0;
     });
-    rule.limit = read_request_limit(reader, item["limit"], field + ".limit", nullptr);
+    rule.limit =
+        read_request_limit(reader, item["limit"], field + ".limit", nullptr, &rule.algorithm);
+    if (item["algorithm"])
+      rule.algorithm = read_algorithm(reader, item["algorithm"], field + ".algorithm");
     if (const auto tiers = item["tiers"]) {
       if (!tiers.IsSequence()) reader.fail(tiers, field + ".tiers", "expected a list of tiers");
       for (const auto& tier : tiers)

@@ -64,7 +64,7 @@ void end_footers(CLI::App* app) {
 std::vector<Command> command_table() {
   std::vector<Command> table;
   for (auto group : {status_commands, tier_commands, list_commands, stats_commands, config_commands,
-                     interface_commands, key_commands, peers_commands}) {
+                     interface_commands, key_commands, peers_commands, simulate_commands}) {
     auto rows = group();
     table.insert(table.end(), rows.begin(), rows.end());
   }

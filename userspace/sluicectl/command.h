@@ -77,5 +77,6 @@ std::vector<Command> config_commands();
 std::vector<Command> interface_commands();
 std::vector<Command> key_commands();
 std::vector<Command> peers_commands();
+std::vector<Command> simulate_commands();
 
 }  // namespace sluice::ctl
