@@ -178,7 +178,9 @@ TEST_F(CheckDaemon, CountersAreOnTheMainMetricsAndUsageShowsBothLayers) {
   auto quiet = over_socket("/v1/usage?address=198.18.99.1");
   auto quiet_body = nlohmann::json::parse(quiet.substr(quiet.find("\r\n\r\n") + 4));
   for (const auto& limit : quiet_body["limits"]) {
-    if (limit["layer"] == "kernel") EXPECT_EQ(limit["remaining"], 50) << quiet;
+    if (limit["layer"] == "kernel") {
+      EXPECT_EQ(limit["remaining"], 50) << quiet;
+    }
   }
 }
 
