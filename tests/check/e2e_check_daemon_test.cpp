@@ -92,13 +92,22 @@ check:
 
 TEST_F(CheckDaemon, NginxAsksOverTheUnixSocket) {
   const std::string dir = daemon->dir();
-  std::ifstream example(kExampleConf);
-  std::string conf((std::istreambuf_iterator<char>(example)), std::istreambuf_iterator<char>());
-  const std::string tcp = "http://127.0.0.1:9465/v1/check";
-  ASSERT_NE(conf.find(tcp), std::string::npos) << "the shipped conf changed";
-  conf.replace(conf.find(tcp), tcp.size(), "http://unix:" + socket() + ":/v1/check");
+  // The shipped snippets, with the upstream moved from loopback TCP to the socket.
+  std::filesystem::create_directories(dir + "/sluice");
+  for (const char* name : {"sluice-check.conf", "sluice-request.conf", "sluice-upstream.conf"})
+    std::filesystem::copy_file(std::string(SLUICE_SOURCE_DIR "/examples/nginx/") + name,
+                               dir + "/sluice/" + name,
+                               std::filesystem::copy_options::overwrite_existing);
+  std::ifstream upstream_in(dir + "/sluice/sluice-upstream.conf");
+  std::string upstream((std::istreambuf_iterator<char>(upstream_in)),
+                       std::istreambuf_iterator<char>());
+  const std::string tcp = "server 127.0.0.1:9465;";
+  ASSERT_NE(upstream.find(tcp), std::string::npos) << "the shipped upstream changed";
+  upstream.replace(upstream.find(tcp), tcp.size(), "server unix:" + socket() + ";");
+  std::ofstream(dir + "/sluice/sluice-upstream.conf") << upstream;
+  std::filesystem::copy_file(kExampleConf, dir + "/sluice-auth-unix.conf",
+                             std::filesystem::copy_options::overwrite_existing);
   std::filesystem::create_directories(dir + "/nginx");
-  std::ofstream(dir + "/sluice-auth-unix.conf") << conf;
   std::ofstream(dir + "/nginx.conf")
       << "daemon off;\nmaster_process off;\npid " << dir << "/nginx/nginx.pid;\n"
       << "error_log " << dir << "/nginx/error.log info;\n"
@@ -106,6 +115,7 @@ TEST_F(CheckDaemon, NginxAsksOverTheUnixSocket) {
       << "  client_body_temp_path " << dir << "/nginx/body;\n  proxy_temp_path " << dir
       << "/nginx/proxy;\n  fastcgi_temp_path " << dir << "/nginx/fcgi;\n  uwsgi_temp_path " << dir
       << "/nginx/uwsgi;\n  scgi_temp_path " << dir << "/nginx/scgi;\n"
+      << "  include " << dir << "/sluice/sluice-upstream.conf;\n"
       << "  upstream api_backend { server 127.0.0.1:18091; }\n"
       << "  server { listen 127.0.0.1:18091; location / { return 200 \"backend\\n\"; } }\n"
       << "  server { listen " << daemon->lab().rx_v4() << ":8080; include " << dir

@@ -52,6 +52,10 @@ CompiledLimit compile_limit(const RateLimit& limit, uint32_t algorithm, std::str
   out.bucket = std::move(bucket);
   out.policy = std::move(policy);
   out.algo = compile_algo(limit, algorithm, field);
+  // The cluster shares token-bucket consumption only (RequestBuckets::charge).
+  if (global && algorithm != SLUICE_ALGO_TOKEN_BUCKET)
+    fail(field + ": global limits use token_bucket (" + std::string(algorithm_name(algorithm)) +
+         " is not shared across the cluster yet)");
   RateLimit meter = limit;
   if (algorithm == SLUICE_ALGO_LEAKY_BUCKET && !meter.burst) meter.burst = 1;  // its depth
   out.rate = compile_rate(meter, SLUICE_SPEND_UNIT, field);

@@ -144,7 +144,8 @@ void RequestBuckets::charge(const std::string& client, const CompiledLimit& limi
       now_ns,
       sluice_sat_add(limit.rate.tau_ns,
                      sluice_cost_ns(limit.rate.interval_fp, std::max<uint64_t>(1, limit.quota))));
-  it->second = Bucket{std::min(next, cap), limit.rate.interval_fp};
+  const uint64_t charged = std::min(next, cap);
+  it->second = Bucket{charged, limit.rate.interval_fp, charged};  // GCRA: empty at its TAT
 }
 
 std::vector<LimitState> RequestBuckets::peek(const std::string& client,

@@ -69,11 +69,11 @@ std::vector<LimitState> RequestBuckets::check_and_spend_all(std::span<const Char
     const uint64_t tat = admit ? spent[i] : tats[i];
     const uint64_t interval_fp = charges[i].limit->rate.interval_fp;
     if (found[i]) {
-      *found[i] = {tat, interval_fp};
+      *found[i] = {tat, interval_fp, tat};  // GCRA: empty again at its TAT
     } else if (tat != tats[i]) {
       Shard& shard = shards_[shard_index[i]];
       if (shard.buckets.size() < max_per_shard_)
-        shard.buckets.emplace(keys[i], Bucket{tat, interval_fp});
+        shard.buckets.emplace(keys[i], Bucket{tat, interval_fp, tat});
       else
         ++shard.overflows;
     }
