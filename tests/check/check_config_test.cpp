@@ -140,7 +140,8 @@ TEST(CheckConfig, NamesTheFieldOfEachMistake) {
        "check.endpoints[0].algorithm"},
       {"check:\n  tiers:\n    free:\n      s: {rate: 20000000/s, algorithm: sliding_window}\n",
        "check"},
-      {"check:\n  tiers:\n    free:\n      s: {rate: 10/s, algorithm: fixed_window, global: true}\n",
+      {"check:\n  tiers:\n    free:\n      s: {rate: 10/s, algorithm: fixed_window, global: "
+       "true}\n",
        "check"},
   };
   for (const auto& c : cases) {

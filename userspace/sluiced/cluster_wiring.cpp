@@ -16,7 +16,8 @@ std::unique_ptr<cluster::ClusterNode> start_cluster(const cluster::ClusterSettin
   auto node = std::make_unique<cluster::ClusterNode>(
       settings, key, [checker](const std::vector<cluster::ConsumptionDelta>& deltas) {
         if (!checker) return;
-        for (const auto& delta : deltas) checker->charge_global(delta.key, delta.count, delta.span_ns);
+        for (const auto& delta : deltas)
+          checker->charge_global(delta.key, delta.count, delta.span_ns);
       });
   if (checker) {
     cluster::ClusterNode* raw = node.get();

@@ -9,9 +9,9 @@
 #include <ctime>
 
 #include "bpffs.h"
+#include "cluster_wiring.h"
 #include "commands.h"
 #include "control_protocol.h"
-#include "cluster_wiring.h"
 #include "daemon_metrics.h"
 #include "kernel_usage.h"
 #include "state_file.h"

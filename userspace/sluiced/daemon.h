@@ -127,7 +127,7 @@ class Daemon {
   std::unique_ptr<CheckService> check_;
   // The RLS spends from the check's buckets; these only without a `check:` section.
   std::unique_ptr<RequestBuckets> rls_buckets_;
-  std::unique_ptr<RlsService> rls_;  // declared after what it spends from
+  std::unique_ptr<RlsService> rls_;                // declared after what it spends from
   std::unique_ptr<cluster::ClusterNode> cluster_;  // after check_: it charges check_'s buckets
   boost::asio::signal_set signals_;
   boost::asio::steady_timer expiry_timer_;
