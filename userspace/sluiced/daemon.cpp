@@ -9,11 +9,10 @@
 #include <ctime>
 
 #include "bpffs.h"
-#include "cluster_wiring.h"
 #include "commands.h"
 #include "control_protocol.h"
+#include "cluster_wiring.h"
 #include "daemon_metrics.h"
-#include "kernel_usage.h"
 #include "state_file.h"
 
 namespace sluice {
@@ -113,11 +112,6 @@ void Daemon::start() {
   spdlog::info("sluiced ready: {} interface(s) enforcing", interfaces_.size());
 }
 
-std::string Daemon::cluster_metrics() const {
-  if (!cluster_) return "";
-  return cluster_metrics_text(*cluster_, check_ ? &check_->checker().config() : nullptr);
-}
-
 void Daemon::run() {
   io_.run();
 }
@@ -149,19 +143,6 @@ void Daemon::stop() {
   signals_.cancel();
   expiry_timer_.cancel();
   io_.stop();
-}
-
-void Daemon::start_rls(const RlsSettings& settings) {
-  // Envoy's rate-limit service spends from the HTTP check's buckets, so that
-  // one client limited through both answers is limited once.
-  RequestBuckets* buckets = check_ ? &check_->checker().buckets() : nullptr;
-  if (!buckets) {
-    rls_buckets_ = std::make_unique<RequestBuckets>();
-    buckets = rls_buckets_.get();
-  }
-  rls_ = std::make_unique<RlsService>(settings, *buckets);
-  spdlog::info("rls: envoy.service.ratelimit.v3.RateLimitService on {} ({} domain(s))",
-               settings.listen, settings.domains.size());
 }
 
 void Daemon::attach_interface(const InterfaceSpec& spec, const LoadOptions& load,
@@ -360,13 +341,6 @@ void Daemon::reload(bool discard_live_changes, ReloadDone done) {
   });
 }
 
-std::unique_ptr<CheckService> Daemon::start_check(const CheckSettings& settings) {
-  auto service = std::make_unique<CheckService>(io_, settings);
-  service->set_kernel_usage(
-      [this](const std::string& address) { return kernel_usage(*this, address); });
-  return service;
-}
-
 void Daemon::finish_reload(Config config, bool discard_live_changes) {
   const LiveEdits edits = discard_live_changes ? LiveEdits{} : edits_;
   // The check section first: binding a moved listener can still fail, and it
@@ -418,10 +392,7 @@ void Daemon::finish_reload(Config config, bool discard_live_changes) {
     // Sessions in flight still answer through it: stopping it waits for a restart.
     spdlog::warn("the check section is gone: the check API stops at the next start");
   set_log_level(config.settings.log_level);
-  // Validated with the file; a removed `rls:` keeps serving the old domains until restart.
-  if (rls_ && config.rls.enabled) rls_->configure(config.rls);
-  if (config.rls.enabled != bool(rls_) || (rls_ && config.rls.listen != rls_->listen()))
-    spdlog::warn("rls: enabling, disabling or moving the listener takes effect at the next start");
+  reconfigure_rls(config.rls);
   spdlog::info("reloaded {}{}", config.path, discard_live_changes ? " (live changes dropped)" : "");
 }
 

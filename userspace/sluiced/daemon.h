@@ -111,6 +111,8 @@ class Daemon {
   // Starts the check API (a `check:` section), wired to the data planes.
   std::unique_ptr<CheckService> start_check(const CheckSettings& settings);
   void start_rls(const RlsSettings& settings);
+  // Applies a reloaded `rls:` section (daemon_services.cpp).
+  void reconfigure_rls(const RlsSettings& settings);
   void on_signal(const boost::system::error_code& ec, int signal);
   void wait_for_signal();
   void schedule_expiry();
