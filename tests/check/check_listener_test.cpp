@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "check_service.h"
+#include "jwt_sign.h"
 #include "sluice_bucket.h"
 
 namespace sluice {
@@ -84,20 +85,12 @@ class CheckListenerTest : public ::testing::Test {
   }
   static std::string token(const std::function<void(jwt_t*)>& edit, jwt_alg_t alg = JWT_ALG_HS256,
                            const std::string& secret = kSecret) {
-    jwt_t* jwt = nullptr;
-    jwt_new(&jwt);
-    const long now = std::time(nullptr);
-    jwt_add_grant(jwt, "sub", "alice");
-    jwt_add_grant(jwt, "aud", "api");
-    jwt_add_grant_int(jwt, "exp", now + 600);
-    edit(jwt);
-    jwt_set_alg(jwt, alg, reinterpret_cast<const unsigned char*>(secret.data()),
-                static_cast<int>(secret.size()));
-    char* text = jwt_encode_str(jwt);
-    std::string out = text ? text : "";
-    free(text);
-    jwt_free(jwt);
-    return out;
+    return test::sign_jwt(alg, secret, [&](jwt_t* jwt) {
+      jwt_add_grant(jwt, "sub", "alice");
+      jwt_add_grant(jwt, "aud", "api");
+      jwt_add_grant_int(jwt, "exp", std::time(nullptr) + 600);
+      edit(jwt);
+    });
   }
 
   std::string dir = std::filesystem::temp_directory_path() / "sluice-check-listener-test";

@@ -13,6 +13,7 @@
 
 #include "daemon_lab.h"
 #include "http_answer.h"
+#include "jwt_sign.h"
 
 namespace sluice::testing {
 namespace {
@@ -126,19 +127,12 @@ check:
   std::string nginx_pid() const { return read_file(gateway_dir + "/run/nginx.pid"); }
 
   std::string token(const std::string& plan, long expires_in_s, const std::string& secret) {
-    jwt_t* jwt = nullptr;
-    jwt_new(&jwt);
-    jwt_add_grant(jwt, "sub", "alice");
-    jwt_add_grant(jwt, "aud", "api");
-    jwt_add_grant(jwt, "plan", plan.c_str());
-    jwt_add_grant_int(jwt, "exp", ::time(nullptr) + expires_in_s);
-    jwt_set_alg(jwt, JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(secret.data()),
-                static_cast<int>(secret.size()));
-    char* text = jwt_encode_str(jwt);
-    std::string out = text ? text : "";
-    free(text);
-    jwt_free(jwt);
-    return out;
+    return test::sign_jwt(JWT_ALG_HS256, secret, [&](jwt_t* jwt) {
+      jwt_add_grant(jwt, "sub", "alice");
+      jwt_add_grant(jwt, "aud", "api");
+      jwt_add_grant(jwt, "plan", plan.c_str());
+      jwt_add_grant_int(jwt, "exp", ::time(nullptr) + expires_in_s);
+    });
   }
 
   std::unique_ptr<DaemonLab> daemon;
