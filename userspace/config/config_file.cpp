@@ -106,7 +106,8 @@ std::vector<InterfaceSpec> read_interfaces(const YamlReader& reader, const YAML:
       reader.check_mapping(item, field, {"name", "mode"}, "an interface name or {name, mode}");
       if (!item["name"]) reader.fail(item, field + ".name", "is required");
       if (item["mode"]) {
-        std::string mode = reader.scalar(item["mode"], field + ".mode", "auto, native or generic");
+        std::string mode =
+            reader.scalar(item["mode"], field + ".mode", "auto, native, generic or tc");
         spec.mode =
             reader.converting(item["mode"], field + ".mode", [&] { return parse_xdp_mode(mode); });
       }
