@@ -5,7 +5,6 @@
 #include <net/if.h>
 #include <spdlog/spdlog.h>
 
-#include <set>
 #include <stdexcept>
 
 #include "error.h"
@@ -22,23 +21,6 @@ void Shaper::SkeletonDeleter::operator()(struct sluice_shaper* skel) const {
 Shaper::Shaper(Shaper&&) noexcept = default;
 Shaper& Shaper::operator=(Shaper&&) noexcept = default;
 Shaper::~Shaper() = default;
-
-void Shaper::validate(const std::vector<ShapeRule>& rules) {
-  if (rules.empty()) throw std::invalid_argument("no shaping rule");
-  if (rules.size() > SLUICE_SHAPE_MAX_CLASSES)
-    throw std::invalid_argument("at most " + std::to_string(SLUICE_SHAPE_MAX_CLASSES) +
-                                " shaping rules per interface");
-  std::set<Cidr> seen;
-  for (const ShapeRule& rule : rules) {
-    if (rule.rate_bytes == 0)
-      throw std::invalid_argument("shaping " + rule.to.to_string() + ": the rate must be positive");
-    if (rule.horizon_ns == 0)
-      throw std::invalid_argument("shaping " + rule.to.to_string() +
-                                  ": the horizon must be positive");
-    if (!seen.insert(rule.to).second)
-      throw std::invalid_argument("shaping " + rule.to.to_string() + ": prefix given twice");
-  }
-}
 
 void Shaper::write_rules(const std::vector<ShapeRule>& rules) {
   int classes = bpf_map__fd(skel_->maps.sluice_shape_classes);

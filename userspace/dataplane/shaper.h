@@ -12,6 +12,7 @@
 
 #include "cidr.h"
 #include "fd.h"
+#include "shape_rule.h"
 #include "sluice_shaper.h"
 #include "tc_hook.h"
 
@@ -19,22 +20,14 @@ struct sluice_shaper;
 
 namespace sluice {
 
-struct ShapeRule {
-  Cidr to;                  // destination prefix
-  uint64_t rate_bytes = 0;  // bytes per second (of IP packets with their Ethernet header)
-  uint64_t horizon_ns = SLUICE_SHAPE_DEFAULT_HORIZON_NS;
-  bool operator==(const ShapeRule&) const = default;
-};
-
 struct ShapeClassStats {
   uint64_t passed = 0, delayed = 0, dropped = 0, bytes = 0;
 };
 
 class Shaper {
  public:
-  // Checks `rules` (at least one, at most SLUICE_SHAPE_MAX_CLASSES, positive
-  // rates and horizons, no prefix twice); throws std::invalid_argument.
-  static void validate(const std::vector<ShapeRule>& rules);
+  // validate_shape_rules (shape_rule.h); throws std::invalid_argument.
+  static void validate(const std::vector<ShapeRule>& rules) { validate_shape_rules(rules); }
   // Loads the program with `rules` (checked by validate()); not attached.
   // With `test_clock`, it paces by set_test_clock() instead of the kernel clock.
   static Shaper load(const std::vector<ShapeRule>& rules, bool test_clock = false);
