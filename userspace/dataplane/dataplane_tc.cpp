@@ -5,7 +5,8 @@
 //
 // A TC filter is no BPF link, so nothing is pinned for it: a restarted
 // sluiced loads afresh and replaces the filter in place (same handle and
-// priority), so the interface is never unguarded, but buckets start anew.
+// priority), so the interface is never unguarded, but buckets start anew;
+// tc_hook.cpp remembers whether sluiced added the clsact qdisc.
 #include "dataplane.h"
 
 namespace sluice {

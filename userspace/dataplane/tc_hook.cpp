@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -30,6 +32,30 @@ struct ClsactUse {
 std::mutex clsact_mutex;
 std::map<int, ClsactUse> clsact_uses;
 
+// A filter outlives its daemon (a restarted sluiced replaces it), so whether
+// sluiced added the qdisc is kept on tmpfs, which a reboot clears along with
+// the qdisc: one empty file per interface.
+const char* kAddedDir = "/run/sluice/clsact-added";
+
+std::string added_marker(const std::string& ifname) {
+  return std::string(kAddedDir) + "/" + ifname;
+}
+
+void mark_added(const std::string& ifname, bool added) {
+  std::error_code ec;
+  if (!added) {
+    std::filesystem::remove(added_marker(ifname), ec);
+    return;
+  }
+  std::filesystem::create_directories(kAddedDir, ec);
+  std::ofstream(added_marker(ifname)).flush();
+}
+
+bool marked_added(const std::string& ifname) {
+  std::error_code ec;
+  return std::filesystem::exists(added_marker(ifname), ec);
+}
+
 enum bpf_tc_attach_point point_of(TcDirection direction) {
   return direction == TcDirection::kIngress ? BPF_TC_INGRESS : BPF_TC_EGRESS;
 }
@@ -52,7 +78,10 @@ TcFilter TcFilter::attach(const std::string& ifname, TcDirection direction, int 
   int rc = bpf_tc_hook_create(&hook);
   if (rc == 0 && use.filters == 0) {
     use.created = true;
+    mark_added(ifname, true);
     spdlog::info("{}: added a clsact qdisc", ifname);
+  } else if (rc == -EEXIST && use.filters == 0 && marked_added(ifname)) {
+    use.created = true;  // by the sluiced before this one
   } else if (rc != 0 && rc != -EEXIST) {
     if (use.filters == 0) clsact_uses.erase(ifindex);
     throw_errno(-rc, "create the clsact qdisc of " + ifname);
@@ -68,6 +97,7 @@ TcFilter TcFilter::attach(const std::string& ifname, TcDirection direction, int 
             bpf_tc_hook, whole, .ifindex = ifindex,
             .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
         bpf_tc_hook_destroy(&whole);
+        mark_added(ifname, false);
       }
       clsact_uses.erase(ifindex);
     }
@@ -118,6 +148,7 @@ void TcFilter::detach() {
         spdlog::warn("{}: could not remove the clsact qdisc: {}", ifname_, std::strerror(-rc));
       else
         spdlog::info("{}: removed the clsact qdisc it added", ifname_);
+      mark_added(ifname_, false);
     }
     clsact_uses.erase(it);
   }

@@ -1,7 +1,8 @@
 // A BPF program as a direct-action filter on an interface's clsact hook
 // (TC ingress or egress), through libbpf's bpf_tc_* API. The clsact qdisc is
 // created when the interface has none and removed again when the last filter
-// this process put on it goes, so an interface is left as it was found.
+// sluiced put on it goes, so an interface is left as it was found. Whether
+// sluiced added it is remembered across restarts in /run/sluice/clsact-added/.
 #pragma once
 
 #include <cstdint>
