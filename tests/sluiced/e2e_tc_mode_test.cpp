@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "daemon_lab.h"
+#include "lab.h"
 #include "traffic.h"
 
 namespace sluice::testing {
@@ -55,6 +56,35 @@ TEST_F(TcModeTest, AttachLimitRestartDetach) {
   EXPECT_EQ(qdiscs().find("clsact"), std::string::npos) << "the interface as found: " << qdiscs();
   auto [free, unused] = flood();
   EXPECT_GT(free, 900u) << "nothing limits after detach";
+}
+
+// A `shape:` section: on a kernel with fq the daemon shapes and `status`
+// shows the rule, and stopping puts the interface's qdiscs back; on one
+// without (the build machines'), the daemon refuses to start, says why, and
+// leaves neither a qdisc nor an attached program behind.
+TEST_F(TcModeTest, ShapeSectionShapesOrRefusesCleanly) {
+  const std::string rx = lab().lab().rx_if();
+  const std::string before = qdiscs();
+  lab().write_config("tiers:\n  std:\n    packets: 100/s\nshape:\n  - {iface: " + rx +
+                     ", to: " + lab().lab().tx_v4() + "/32, rate: 8Mbit/s}\n");
+  const bool has_fq =
+      run("tc -n " + lab().lab().rx_ns() + " qdisc add dev " + rx + " root fq 2>/dev/null") == 0;
+  if (has_fq) run_or_throw("tc -n " + lab().lab().rx_ns() + " qdisc del dev " + rx + " root");
+  if (!has_fq) {
+    EXPECT_NE(lab().start_expecting_exit(), 0);
+    EXPECT_NE(lab().log().find("CONFIG_NET_SCH_FQ"), std::string::npos) << lab().log();
+    EXPECT_EQ(qdiscs(), before) << "nothing left behind";
+    EXPECT_EQ(capture("ip -n " + lab().lab().rx_ns() + " link show dev " + rx).find("xdp"),
+              std::string::npos);
+    return;
+  }
+  lab().start();
+  auto shaping = lab().ctl_json("status")["shaping"];
+  ASSERT_EQ(shaping.size(), 1u);
+  EXPECT_EQ(shaping[0]["rules"][0]["rate_bytes"], 1'000'000);
+  EXPECT_NE(qdiscs().find("qdisc fq "), std::string::npos) << qdiscs();
+  EXPECT_EQ(lab().stop(SIGTERM), 0);
+  EXPECT_EQ(qdiscs().find("qdisc fq "), std::string::npos) << "fq removed at exit: " << qdiscs();
 }
 
 }  // namespace

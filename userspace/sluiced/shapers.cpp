@@ -40,6 +40,26 @@ void Shapers::apply(const std::vector<ShapeSpec>& specs) {
   for (auto& [name, shaper] : added) shapers_.emplace(name, std::move(shaper));
 }
 
+nlohmann::json Shapers::status() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [name, shaper] : shapers_) {
+    nlohmann::json rules = nlohmann::json::array();
+    const auto stats = shaper.stats();
+    for (size_t i = 0; i < shaper.rules().size(); ++i) {
+      const ShapeRule& rule = shaper.rules()[i];
+      rules.push_back({{"to", rule.to.to_string()},
+                       {"rate_bytes", rule.rate_bytes},
+                       {"horizon_ns", rule.horizon_ns},
+                       {"passed", stats[i].passed},
+                       {"delayed", stats[i].delayed},
+                       {"dropped", stats[i].dropped},
+                       {"bytes", stats[i].bytes}});
+    }
+    out.push_back({{"iface", name}, {"installed_fq", shaper.installed_fq()}, {"rules", rules}});
+  }
+  return out;
+}
+
 void Shapers::detach_all() {
   for (auto& [name, shaper] : shapers_) {
     try {

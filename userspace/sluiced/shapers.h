@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ class Shapers {
   void apply(const std::vector<ShapeSpec>& specs);
   void detach_all();
   const std::map<std::string, Shaper>& shapers() const { return shapers_; }
+  // For `status`: per interface, whether fq was installed, and per rule its
+  // prefix, rate, horizon and counters.
+  nlohmann::json status() const;
 
  private:
   std::map<std::string, Shaper> shapers_;
