@@ -138,9 +138,9 @@ void serve(const std::function<std::string()>& stats,
 }
 
 void attach(const std::string& dev, const std::string& prog, const SluiceOptions& o) {
-  if (prog == "sluice") {
+  if (prog == "sluice" || prog == "sluice-tc") {
     auto dp = load_sluice(o);
-    dp.attach(dev, sluice::XdpMode::kNative);
+    dp.attach(dev, prog == "sluice" ? sluice::XdpMode::kNative : sluice::XdpMode::kTc);
     try {
       serve([&] { return sluice_stats(dp); },
             [&](const std::string& address) { return bucket_stats(dp, address, o.v6_prefix); });
@@ -232,8 +232,10 @@ int main(int argc, char** argv) {
   std::string dev, prog = "drop";
   auto* attach_cmd = app.add_subcommand("attach", "attach a receiver and serve its counters");
   attach_cmd->add_option("--dev", dev, "receiving interface")->required();
-  attach_cmd->add_option("--prog", prog, "drop, pass (trivial programs) or sluice")
-      ->check(CLI::IsMember({"drop", "pass", "sluice"}))
+  attach_cmd
+      ->add_option("--prog", prog,
+                   "drop, pass (trivial programs), sluice (XDP) or sluice-tc (TC ingress)")
+      ->check(CLI::IsMember({"drop", "pass", "sluice", "sluice-tc"}))
       ->required();
   add_sluice_options(attach_cmd);
 

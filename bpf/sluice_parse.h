@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Packet parsing for the Sluice XDP program (BPF only): Ethernet, up to two
+ * Packet parsing for the Sluice programs (BPF only), XDP and TC alike: they
+ * hand it the bytes they can read (data..data_end, for TC the linear part the
+ * caller pulled) and the packet's whole length. Ethernet, up to two
  * VLAN tags, IPv4 with options and fragments, IPv6 with a bounded walk over
  * extension headers, then TCP/UDP/ICMP/ICMPv6. It extracts what the limiter
  * needs: the source address and whether the packet opens a TCP connection.
@@ -128,7 +130,13 @@ static __always_inline int parse_later_fragment(__u32 offset_units, __u8 proto,
 	return pkt->is_syn ? PARSE_MALFORMED : PARSE_OK;
 }
 
-static __always_inline int parse_ipv4(void *l3, void *data_end, struct sluice_packet *pkt)
+/*
+ * `l3_len` is how many bytes the packet holds from l3 on: the datagram is cut
+ * when its own length says more. It is not data_end - l3: a TC program sees
+ * only the linear head of a GRO super-packet, whose payload lies in pages.
+ */
+static __always_inline int parse_ipv4(void *l3, void *data_end, __u64 l3_len,
+				      struct sluice_packet *pkt)
 {
 	struct iphdr *ip = l3;
 	__u32 hdr_len, tot_len, offset_units;
@@ -140,7 +148,7 @@ static __always_inline int parse_ipv4(void *l3, void *data_end, struct sluice_pa
 	pkt->is_syn = ip->protocol == IPPROTO_TCP; /* until the flags say otherwise */
 	hdr_len = ip->ihl * 4;
 	tot_len = bpf_ntohs(ip->tot_len);
-	if (ip->ihl < 5 || l3 + hdr_len > data_end || tot_len < hdr_len || l3 + tot_len > data_end)
+	if (ip->ihl < 5 || l3 + hdr_len > data_end || tot_len < hdr_len || tot_len > l3_len)
 		return PARSE_MALFORMED;
 	offset_units = bpf_ntohs(ip->frag_off) & IP_OFFSET;
 	if (offset_units)
@@ -153,7 +161,8 @@ static __always_inline int parse_ipv4(void *l3, void *data_end, struct sluice_pa
  * way out short of it (too many or cut extension headers) leaves is_syn set.
  * `end` is where the payload length says the datagram ends, from l3.
  */
-static __always_inline int parse_ipv6(void *l3, void *data_end, struct sluice_packet *pkt)
+static __always_inline int parse_ipv6(void *l3, void *data_end, __u64 l3_len,
+				      struct sluice_packet *pkt)
 {
 	struct ipv6hdr *ip6 = l3;
 	__u32 off = sizeof(*ip6), end;
@@ -166,7 +175,7 @@ static __always_inline int parse_ipv6(void *l3, void *data_end, struct sluice_pa
 	__builtin_memcpy(pkt->src.addr, &ip6->saddr, sizeof(pkt->src.addr));
 	pkt->is_syn = 1;
 	end = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
-	if (l3 + end > data_end)
+	if (end > l3_len)
 		return PARSE_MALFORMED;
 	next = ip6->nexthdr;
 
@@ -209,16 +218,20 @@ static __always_inline int parse_ipv6(void *l3, void *data_end, struct sluice_pa
 	return PARSE_MALFORMED;
 }
 
-static __always_inline int sluice_parse(struct xdp_md *ctx, struct sluice_packet *pkt)
+/*
+ * Parses the packet at data..data_end (the bytes readable directly), which is
+ * `pkt_len` bytes long in all (XDP: data_end - data; TC: skb->len).
+ */
+static __always_inline int sluice_parse_packet(void *data, void *data_end, __u64 pkt_len,
+					       struct sluice_packet *pkt)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	void *l3 = eth + 1;
+	__u64 l3_off = sizeof(*eth);
 	__u16 proto;
 	int i;
 
-	if (l3 > data_end)
+	if (l3 > data_end || pkt_len < l3_off)
 		return PARSE_MALFORMED;
 	proto = eth->h_proto;
 #pragma unroll
@@ -227,15 +240,16 @@ static __always_inline int sluice_parse(struct xdp_md *ctx, struct sluice_packet
 
 		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
 			break;
-		if ((void *)(tag + 1) > data_end)
+		if ((void *)(tag + 1) > data_end || pkt_len < l3_off + sizeof(*tag))
 			return PARSE_MALFORMED;
 		proto = tag->encapsulated_proto;
 		l3 = tag + 1;
+		l3_off += sizeof(*tag);
 	}
 	if (proto == bpf_htons(ETH_P_IP))
-		return parse_ipv4(l3, data_end, pkt);
+		return parse_ipv4(l3, data_end, pkt_len - l3_off, pkt);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return parse_ipv6(l3, data_end, pkt);
+		return parse_ipv6(l3, data_end, pkt_len - l3_off, pkt);
 	/* A third VLAN tag is more than we parse: unparseable, not "other". */
 	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
 		return PARSE_MALFORMED;

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Sluice XDP program: per-source token buckets (GCRA) at the driver.
+ * Sluice's ingress program: per-source token buckets (GCRA) at the driver
+ * (XDP), or at TC ingress where native XDP is missing; both entries share
+ * one judge and the skeleton's maps.
  *
  * Hot path, as a flood exercises it: parse, one bucket lookup, a read-only
  * check of the meters (an over-limit packet is dropped without any atomic),
  * one per-CPU counter. The LPM tries (tiers, allow/deny) are consulted only
  * when a source is first seen or the policy generation has moved on.
  */
+#include <linux/pkt_cls.h>
+
 #include "sluice_maps.bpf.h"
 #include "sluice_parse.h"
 #include "sluice_policy.bpf.h"
@@ -17,10 +21,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * The program's version: bump it with every change to what the program does.
  * The daemon records it in sluice_meta and status shows it; a daemon whose
  * program differs from the running one replaces it in place on the same maps.
- * 1: builds before version records; 2: rate changes rescale bucket debts.
+ * 1: builds before version records; 2: rate changes rescale bucket debts;
+ * 3: a TC ingress entry beside XDP, packets/s counting GRO segments there.
  */
 #ifndef SLUICE_PROG_VERSION
-#define SLUICE_PROG_VERSION 2
+#define SLUICE_PROG_VERSION 3
 #endif
 const volatile __u32 sluice_prog_version = SLUICE_PROG_VERSION;
 
@@ -110,17 +115,18 @@ struct spend_plan {
 };
 
 /*
- * Judges one packet against its tier. Returns SLUICE_CNT_PASSED or the drop
+ * Judges one packet against its tier: `packets` is how many the wire carried
+ * (1 at XDP; a GRO super-packet's segment count at TC). Returns SLUICE_CNT_PASSED or the drop
  * counter of the first meter over its limit. Every meter is checked
  * read-only first, so a packet that is dropped spends no tokens anywhere;
  * then the meters are spent with compare-and-swap. Two CPUs racing past the
  * check can both spend; the spend re-checks, so the loser is dropped.
  */
 static __always_inline __u32 judge(struct sluice_bucket *b, const struct sluice_tier *tier,
-				   __u64 len, __u32 is_syn, __u64 now)
+				   __u64 len, __u32 packets, __u32 is_syn, __u64 now)
 {
 	struct spend_plan plan = {
-	    .pkt_cost = sluice_cost_ns(tier->packets.interval_fp, 1),
+	    .pkt_cost = sluice_cost_ns(tier->packets.interval_fp, packets),
 	    .byte_cost = sluice_cost_ns(tier->bytes.interval_fp, len),
 	    .syn_cost = is_syn ? sluice_cost_ns(tier->syns.interval_fp, 1) : 0,
 	};
@@ -258,10 +264,13 @@ admit_new_source(const struct sluice_source *src, __u32 slot, const struct sluic
 	return b;
 }
 
-SEC("xdp")
-int sluice_xdp(struct xdp_md *ctx)
+/*
+ * The verdict (XDP_PASS or XDP_DROP) on one packet, for the XDP and the TC
+ * entry alike: data..data_end is what can be read directly, `len` the whole
+ * packet's length and `packets` how many wire packets it stands for.
+ */
+static __always_inline int sluice_judge_packet(void *data, void *data_end, __u64 len, __u32 packets)
 {
-	__u64 len = ctx->data_end - ctx->data;
 	struct sluice_packet pkt = {};
 	struct sluice_config *cfg;
 	struct sluice_tier *tier;
@@ -279,7 +288,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	if (!cfg)
 		return XDP_PASS;
 
-	rc = sluice_parse(ctx, &pkt);
+	rc = sluice_parse_packet(data, data_end, len, &pkt);
 	if (rc == PARSE_NOT_IP) {
 		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_OTHER, len);
 		return XDP_PASS;
@@ -319,7 +328,7 @@ int sluice_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	if (moved)
 		rescale_bucket(b, moved_from, slot, tier, now);
-	verdict = judge(b, tier, len, pkt.is_syn, now);
+	verdict = judge(b, tier, len, packets, pkt.is_syn, now);
 	if (verdict == SLUICE_CNT_PASSED) {
 		b->passed++;
 		count(tier_index, passed_counter, len);
@@ -333,4 +342,40 @@ int sluice_xdp(struct xdp_md *ctx)
 	}
 	count(tier_index, verdict, len);
 	return XDP_DROP;
+}
+
+SEC("xdp")
+int sluice_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+
+	return sluice_judge_packet(data, data_end, data_end - data, 1);
+}
+
+/*
+ * Headers the TC entry makes linear before parsing: Ethernet, two VLAN tags,
+ * IPv6 with extension headers and TCP fit; a GRO super-packet's payload stays
+ * in its pages.
+ */
+#define SLUICE_TC_PULL_BYTES 256
+
+/*
+ * The same judge at TC ingress (clsact), on the same maps. After GRO one skb
+ * may stand for many wire packets: gso_segs says how many, and the packets/s
+ * meter is charged that many, as it would have been per packet on the wire.
+ */
+SEC("tc")
+int sluice_tc(struct __sk_buff *skb)
+{
+	__u32 head = skb->len < SLUICE_TC_PULL_BYTES ? skb->len : SLUICE_TC_PULL_BYTES;
+	__u32 packets = skb->gso_segs ? skb->gso_segs : 1;
+	void *data, *data_end;
+
+	if (skb->data_end - skb->data < head)
+		bpf_skb_pull_data(skb, head); /* on failure the parser sees a cut packet */
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	return sluice_judge_packet(data, data_end, skb->len, packets) == XDP_DROP ? TC_ACT_SHOT
+										  : TC_ACT_OK;
 }

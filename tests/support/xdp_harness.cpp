@@ -27,6 +27,17 @@ int XdpHarness::run(const std::vector<uint8_t>& frame, uint64_t now_ns) {
   return static_cast<int>(opts.retval);
 }
 
+int XdpHarness::run_tc(const std::vector<uint8_t>& frame, uint64_t now_ns, uint32_t gso_segs) {
+  dataplane_.set_test_clock(now_ns);
+  struct __sk_buff skb {};
+  skb.gso_segs = gso_segs;
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+              .data_size_in = static_cast<uint32_t>(frame.size()), .ctx_in = &skb,
+              .ctx_size_in = sizeof(skb), .repeat = 1);
+  check_libbpf(bpf_prog_test_run_opts(dataplane_.tc_prog_fd(), &opts), "BPF_PROG_TEST_RUN (TC)");
+  return static_cast<int>(opts.retval);
+}
+
 int XdpHarness::run_passed(const std::vector<uint8_t>& frame, uint64_t now_ns, int count) {
   int passed = 0;
   for (int i = 0; i < count; ++i) passed += run(frame, now_ns) == XDP_PASS;

@@ -1,4 +1,4 @@
-// Runs the Sluice XDP program through BPF_PROG_TEST_RUN with crafted frames and
+// Runs the Sluice program (its XDP or TC entry) through BPF_PROG_TEST_RUN with crafted frames and
 // a clock the test sets. Loaded fresh per harness, never attached or pinned.
 #pragma once
 
@@ -19,6 +19,9 @@ class XdpHarness {
   void apply(const Policy& policy, uint32_t cpus = 0);
   // Runs one frame at time `now_ns`; returns the XDP action (XDP_PASS, XDP_DROP).
   int run(const std::vector<uint8_t>& frame, uint64_t now_ns);
+  // Runs one frame through the TC entry as a GRO super-packet of `gso_segs`
+  // segments (0: not GSO); returns the TC action (TC_ACT_OK, TC_ACT_SHOT).
+  int run_tc(const std::vector<uint8_t>& frame, uint64_t now_ns, uint32_t gso_segs = 0);
   // Runs the frame `count` times at the same instant; returns how many passed.
   int run_passed(const std::vector<uint8_t>& frame, uint64_t now_ns, int count);
 

@@ -17,6 +17,7 @@
 #include "config_limits.h"
 #include "net_address.h"
 #include "rls_section.h"
+#include "shape_section.h"
 #include "units.h"
 #include "yaml_reader.h"
 
@@ -106,7 +107,8 @@ std::vector<InterfaceSpec> read_interfaces(const YamlReader& reader, const YAML:
       reader.check_mapping(item, field, {"name", "mode"}, "an interface name or {name, mode}");
       if (!item["name"]) reader.fail(item, field + ".name", "is required");
       if (item["mode"]) {
-        std::string mode = reader.scalar(item["mode"], field + ".mode", "auto, native or generic");
+        std::string mode =
+            reader.scalar(item["mode"], field + ".mode", "auto, native, generic or tc");
         spec.mode =
             reader.converting(item["mode"], field + ".mode", [&] { return parse_xdp_mode(mode); });
       }
@@ -163,7 +165,7 @@ Config read_config(const YamlReader& reader, const YAML::Node& root) {
   reader.check_mapping(root, "",
                        {"interfaces", "control", "metrics", "state_file", "log_level", "maps",
                         "aggregation", "admission", "clock", "drop_malformed", "default_tier",
-                        "tiers", "prefixes", "allow", "deny", "check", "rls", "cluster"},
+                        "tiers", "prefixes", "allow", "deny", "check", "rls", "cluster", "shape"},
                        "a mapping of settings");
   std::map<std::string, Anchor> anchors;
   anchors[""] = {root.Mark(), ""};
@@ -294,6 +296,7 @@ Config read_config(const YamlReader& reader, const YAML::Node& root) {
   if (root["check"]) config.check = read_check_section(root["check"], reader.file());
   if (root["rls"]) config.rls = read_rls_section(root["rls"], reader.file());
   if (root["cluster"]) config.cluster = read_cluster_section(root["cluster"], reader.file());
+  if (root["shape"]) config.shape = read_shape_section(root["shape"], reader.file());
   return config;
 }
 

@@ -13,6 +13,7 @@
 #include "cluster_settings.h"
 #include "policy.h"
 #include "rls_settings.h"
+#include "shape_rule.h"
 #include "sluice_layout.h"
 #include "xdp_mode.h"
 
@@ -42,6 +43,7 @@ struct Config {
   CheckSettings check;  // the request layer (check_config.cpp); off without `check:`
   RlsSettings rls;      // Envoy's rate-limit service (rls_section.cpp); off without `rls:`
   cluster::ClusterSettings cluster;  // gossip for global limits; off without `cluster:`
+  std::vector<ShapeSpec> shape;      // egress shapers (shape_section.cpp), one per interface
 };
 
 // An invalid configuration: where (file:line:column), which field, what was expected.

@@ -160,6 +160,11 @@ uint32_t Dataplane::loaded_version() const {
   return skel_->rodata->sluice_prog_version;
 }
 
+int Dataplane::tc_prog_fd() const {
+  if (!skel_) throw_errno(EINVAL, "attach TC: this program was adopted, not loaded");
+  return bpf_program__fd(skel_->progs.sluice_tc);
+}
+
 Dataplane Dataplane::load_with(const LoadOptions& options, const Maps* reuse, int admission_fd) {
   route_libbpf_logs_to_spdlog();
   Dataplane dp;

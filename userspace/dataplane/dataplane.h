@@ -15,6 +15,7 @@
 #include "fd.h"
 #include "policy.h"
 #include "sluice_layout.h"
+#include "tc_hook.h"
 #include "xdp_mode.h"
 
 struct sluice_xdp;
@@ -94,7 +95,8 @@ class Dataplane {
   ~Dataplane();
 
   // Attaches to `ifname` through a BPF link. kAuto tries native XDP and falls
-  // back to generic when the driver has no native support. A program pinned by
+  // back to TC ingress when the driver has no native support; kTc attaches the
+  // same judge at TC ingress (a clsact filter, dataplane_tc.cpp). A program pinned by
   // a build of another layout version is replaced in place (bpf_link_update:
   // no moment unattached, in the mode it had) and its pins removed: its maps
   // cannot be adopted, and attaching beside it would fail with EBUSY.
@@ -106,11 +108,14 @@ class Dataplane {
   // Forgets the link without detaching: the pinned link keeps enforcing.
   void release_keep_attached();
 
-  bool attached() const { return link_.valid(); }
+  bool attached() const { return link_.valid() || tc_.attached(); }
   const std::string& ifname() const { return ifname_; }
   // The mode the kernel reports for the attached program.
   XdpMode attached_mode() const;
   int prog_fd() const { return prog_fd_.get(); }
+  // The loaded object's TC entry (the same judge on the same maps); owned by
+  // the skeleton, so only of a loaded, not an adopted, Dataplane.
+  int tc_prog_fd() const;
   ProgramInfo program() const;
   // Load-time settings of `wanted` that the running program does not have.
   std::vector<PendingSetting> pending_settings(const LoadOptions& wanted) const;
@@ -144,6 +149,8 @@ class Dataplane {
   void set_test_clock(uint64_t now_ns);
 
  private:
+  // attach() in TC mode (dataplane_tc.cpp).
+  void attach_tc(const std::string& ifname, int ifindex);
   // See attach(); true when a link of another layout was taken over.
   bool take_over_other_layout(const std::string& ifname, int ifindex);
   // One fd per SLUICE_PINNED_MAPS entry, named after it.
@@ -185,6 +192,7 @@ class Dataplane {
   Maps maps_;
   Fd prog_fd_;
   Fd link_;
+  TcFilter tc_;  // attached in TC mode (then link_ is empty)
   std::string ifname_;
   std::string upgrade_note_;
   int ifindex_ = 0;

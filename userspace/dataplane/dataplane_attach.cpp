@@ -20,6 +20,7 @@
 namespace sluice {
 
 XdpMode Dataplane::attached_mode() const {
+  if (tc_.attached()) return XdpMode::kTc;
   if (!ifindex_) return XdpMode::kAuto;
   LIBBPF_OPTS(bpf_xdp_query_opts, query);
   check_libbpf(bpf_xdp_query(ifindex_, 0, &query), "query XDP mode of " + ifname_);
@@ -87,14 +88,17 @@ void Dataplane::attach(const std::string& ifname, XdpMode mode) {
     return bpf_link_create(prog_fd_.get(), ifindex, BPF_XDP, &opts);
   };
   int fd = -1;
+  if (mode == XdpMode::kTc) return attach_tc(ifname, ifindex);
   if (mode == XdpMode::kGeneric) {
     fd = try_attach(XDP_FLAGS_SKB_MODE);
   } else {
     fd = try_attach(XDP_FLAGS_DRV_MODE);
+    // Generic XDP runs after GRO and sees one super-packet for many on the
+    // wire; TC counts the segments, and costs about as much (docs/tc.md).
     if (fd < 0 && mode == XdpMode::kAuto && (errno == EOPNOTSUPP || errno == EINVAL)) {
-      spdlog::info("{}: no native XDP support ({}), falling back to generic", ifname,
+      spdlog::info("{}: no native XDP support ({}), falling back to TC ingress", ifname,
                    std::strerror(errno));
-      fd = try_attach(XDP_FLAGS_SKB_MODE);
+      return attach_tc(ifname, ifindex);
     }
   }
   if (fd < 0) {
@@ -119,13 +123,14 @@ std::vector<std::pair<const char*, Fd*>> Dataplane::pinned_objects() {
 }
 
 void Dataplane::pin() {
-  if (!link_) throw_errno(ENOTCONN, "pin: not attached");
+  if (!attached()) throw_errno(ENOTCONN, "pin: not attached");
   const std::string dir = pin_dir_of(ifname_);
   ensure_bpffs("/sys/fs/bpf");
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw std::system_error(ec, "create pin directory " + dir);
   for (auto& [file, fd] : pinned_objects()) {
+    if (!fd->valid()) continue;  // the link, in TC mode: a filter is no BPF object
     std::string path = dir + "/" + file;
     // A leftover pin belongs to a program that is no longer attached (attach
     // would have failed with EBUSY otherwise): replace it.
@@ -145,6 +150,7 @@ void Dataplane::remove_pins() {
 }
 
 void Dataplane::detach() {
+  tc_.detach();
   if (link_) {
     if (bpf_link_detach(link_.get()) != 0 && errno != ENOLINK)
       throw_last_errno("detach XDP from " + ifname_);
@@ -156,6 +162,7 @@ void Dataplane::detach() {
 
 void Dataplane::release_keep_attached() {
   link_.reset();
+  tc_.release();
 }
 
 }  // namespace sluice

@@ -12,6 +12,8 @@ const char* to_string(XdpMode mode) {
       return "native";
     case XdpMode::kGeneric:
       return "generic";
+    case XdpMode::kTc:
+      return "tc";
   }
   return "?";
 }
@@ -20,7 +22,8 @@ XdpMode parse_xdp_mode(const std::string& text) {
   if (text == "auto") return XdpMode::kAuto;
   if (text == "native") return XdpMode::kNative;
   if (text == "generic") return XdpMode::kGeneric;
-  throw std::invalid_argument("XDP mode '" + text + "' is not one of auto, native, generic");
+  if (text == "tc") return XdpMode::kTc;
+  throw std::invalid_argument("attach mode '" + text + "' is not one of auto, native, generic, tc");
 }
 
 }  // namespace sluice

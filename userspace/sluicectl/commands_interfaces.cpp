@@ -20,8 +20,9 @@ struct DetachOptions {
 Run declare_attach(CLI::App& sub) {
   auto o = std::make_shared<AttachOptions>();
   sub.add_option("iface", o->iface, "interface name")->required();
-  sub.add_option("--mode", o->mode, "auto, native or generic")
-      ->check(CLI::IsMember({"auto", "native", "generic"}))
+  sub.add_option("--mode", o->mode,
+                 "auto (native XDP, else TC ingress), native, generic (XDP after GRO) or tc")
+      ->check(CLI::IsMember({"auto", "native", "generic", "tc"}))
       ->capture_default_str();
   return [o](const Globals& g) {
     return ask_and_show(g, "attach", {{"iface", o->iface}, {"mode", o->mode}},

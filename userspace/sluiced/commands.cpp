@@ -135,7 +135,8 @@ json status(Daemon& daemon, const json&) {
             {"prefixes", policy.prefixes.size()},
             {"allow", policy.allow.size()},
             {"deny", policy.deny.size()}}},
-          {"interfaces", interfaces}};
+          {"interfaces", interfaces},
+          {"shaping", daemon.shapers().status()}};
 }
 
 json tier_list(Daemon& daemon, const json&) {

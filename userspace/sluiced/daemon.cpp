@@ -9,9 +9,9 @@
 #include <ctime>
 
 #include "bpffs.h"
+#include "cluster_wiring.h"
 #include "commands.h"
 #include "control_protocol.h"
-#include "cluster_wiring.h"
 #include "daemon_metrics.h"
 #include "state_file.h"
 
@@ -96,15 +96,23 @@ void Daemon::start() {
   if (config.rls.enabled) start_rls(config.rls);
   if (config.cluster.enabled) cluster_ = start_cluster(config.cluster, check_.get());
   ensure_bpffs("/sys/fs/bpf");
+  // Shapers first: an interface that cannot be shaped (no fq in the kernel,
+  // an operator's qdisc) fails the start before any interface is attached.
+  shapers_.apply(config.shape);
   try {
     commit(config, edits, /*starting=*/true);
   } catch (const PolicyError& e) {
+    shapers_.detach_all();
     throw std::runtime_error(
         "the live changes in " + config.settings.state_file + " do not fit " + config.path +
         " any more: " + e.what() +
         "; fix the file, or start once with --discard-live-changes to drop them");
   } catch (const ControlError& e) {
+    shapers_.detach_all();
     throw std::runtime_error(e.what());
+  } catch (...) {
+    shapers_.detach_all();
+    throw;
   }
 
   wait_for_signal();
@@ -140,6 +148,7 @@ void Daemon::stop() {
     }
   }
   interfaces_.clear();
+  shapers_.detach_all();
   signals_.cancel();
   expiry_timer_.cancel();
   io_.stop();
@@ -370,8 +379,24 @@ void Daemon::finish_reload(Config config, bool discard_live_changes) {
     }
   };
   try {
+    shapers_.apply(config.shape);
+  } catch (const std::exception& e) {
+    undo_check();
+    std::string message = std::string("shape: ") + e.what();
+    spdlog::error("reload refused, running configuration unchanged: {}", message);
+    throw ControlError(errc::kFailed, message);
+  }
+  auto undo_shape = [&] {
+    try {
+      shapers_.apply(base_.shape);
+    } catch (const std::exception& e) {
+      spdlog::critical("shape: going back to the previous shapers failed: {}", e.what());
+    }
+  };
+  try {
     commit(config, edits, false);
   } catch (const PolicyError& e) {
+    undo_shape();
     undo_check();
     std::string message = std::string(
                               "the file is valid, but the live changes made with sluicectl "
@@ -380,10 +405,12 @@ void Daemon::finish_reload(Config config, bool discard_live_changes) {
     spdlog::error("reload refused, running configuration unchanged: {}", message);
     throw ControlError(errc::kConflict, message);
   } catch (const ControlError& e) {
+    undo_shape();
     undo_check();
     spdlog::error("reload refused, running configuration unchanged: {}", e.what());
     throw;
   } catch (...) {
+    undo_shape();
     undo_check();
     throw;
   }

@@ -26,6 +26,7 @@
 #include "metrics_service.h"
 #include "policy.h"
 #include "rls_service.h"
+#include "shapers.h"
 #include "state_file.h"
 
 namespace sluice {
@@ -96,6 +97,7 @@ class Daemon {
   // The gossip node, nullptr without a `cluster:` section (cluster_wiring.h).
   const cluster::ClusterNode* cluster() const { return cluster_.get(); }
   std::string cluster_metrics() const;
+  const Shapers& shapers() const { return shapers_; }
 
  private:
   Config read_config() const;
@@ -131,6 +133,7 @@ class Daemon {
   std::unique_ptr<RequestBuckets> rls_buckets_;
   std::unique_ptr<RlsService> rls_;                // declared after what it spends from
   std::unique_ptr<cluster::ClusterNode> cluster_;  // after check_: it charges check_'s buckets
+  Shapers shapers_;                                // the `shape:` section's egress shapers
   boost::asio::signal_set signals_;
   boost::asio::steady_timer expiry_timer_;
   std::chrono::steady_clock::time_point started_;
