@@ -7,6 +7,7 @@
  * one per-CPU counter. The LPM tries (tiers, allow/deny) are consulted only
  * when a source is first seen or the policy generation has moved on.
  */
+#include "sluice_keys.bpf.h"
 #include "sluice_maps.bpf.h"
 #include "sluice_parse.h"
 #include "sluice_policy.bpf.h"
@@ -17,10 +18,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * The program's version: bump it with every change to what the program does.
  * The daemon records it in sluice_meta and status shows it; a daemon whose
  * program differs from the running one replaces it in place on the same maps.
- * 1: builds before version records; 2: rate changes rescale bucket debts.
+ * 1: builds before version records; 2: rate changes rescale bucket debts;
+ * 3: penalties and key-bound addresses (sluice_keys.bpf.h).
  */
 #ifndef SLUICE_PROG_VERSION
-#define SLUICE_PROG_VERSION 2
+#define SLUICE_PROG_VERSION 3
 #endif
 const volatile __u32 sluice_prog_version = SLUICE_PROG_VERSION;
 
@@ -263,6 +265,7 @@ int sluice_xdp(struct xdp_md *ctx)
 {
 	__u64 len = ctx->data_end - ctx->data;
 	struct sluice_packet pkt = {};
+	struct sluice_key_verdict key_verdict;
 	struct sluice_config *cfg;
 	struct sluice_tier *tier;
 	struct sluice_bucket *b;
@@ -295,6 +298,11 @@ int sluice_xdp(struct xdp_md *ctx)
 
 	aggregate(&pkt.src, cfg);
 	now = clock_now();
+	/* Penalised and key-bound sources (sluice_keys.bpf.h), before their own bucket. */
+	if (sluice_key_judge(&pkt.src, slot, len, pkt.is_syn, now, &key_verdict)) {
+		count(key_verdict.row, key_verdict.counter, len);
+		return key_verdict.action;
+	}
 	b = bpf_map_lookup_elem(&sluice_buckets, &pkt.src);
 	if (!b) {
 		b = admit_new_source(&pkt.src, slot, cfg, gen, now, len, &rc);
