@@ -42,8 +42,10 @@ struct KernelLimit {
 
 struct KernelUsage {
   std::string tier;    // the kernel tier the address falls in
-  std::string access;  // "allow" or "deny" when a list names it, else ""
+  std::string access;  // "allow" or "deny" when a list names it, "penalty" when penalised, else ""
   std::vector<KernelLimit> limits;
+  std::string penalty_rule;  // the escalation rule that penalised it (access "penalty")
+  uint64_t penalty_expires_in_s = 0;
 };
 
 // The kernel layer for an address ("198.18.0.1", "2001:db8::/64"); nullopt

@@ -22,6 +22,7 @@
 #include "control_server.h"
 #include "dataplane.h"
 #include "interface_lock.h"
+#include "key_link.h"
 #include "live_edits.h"
 #include "metrics_service.h"
 #include "policy.h"
@@ -96,6 +97,11 @@ class Daemon {
   // The gossip node, nullptr without a `cluster:` section (cluster_wiring.h).
   const cluster::ClusterNode* cluster() const { return cluster_.get(); }
   std::string cluster_metrics() const;
+  // Key-bound addresses and penalties (key_link.h, daemon_services.cpp).
+  KeyLink& key_link() { return key_link_; }
+  const KeyLink& key_link() const { return key_link_; }
+  // The data planes of every attached interface, for the key link's writes.
+  std::vector<Dataplane*> dataplanes();
 
  private:
   Config read_config() const;
@@ -116,6 +122,9 @@ class Daemon {
   void on_signal(const boost::system::error_code& ec, int signal);
   void wait_for_signal();
   void schedule_expiry();
+  // The key link follows the committed configuration; flushed every 100 ms.
+  void configure_key_link();
+  void schedule_key_link_flush();
 
   boost::asio::io_context& io_;
   DaemonOptions options_;
@@ -126,6 +135,7 @@ class Daemon {
   std::unique_ptr<ControlServer> control_;
   OccupancyCache occupancy_;
   std::unique_ptr<MetricsService> metrics_;
+  KeyLink key_link_;  // before check_: the checker reports its answers to it
   std::unique_ptr<CheckService> check_;
   // The RLS spends from the check's buckets; these only without a `check:` section.
   std::unique_ptr<RequestBuckets> rls_buckets_;
@@ -133,6 +143,7 @@ class Daemon {
   std::unique_ptr<cluster::ClusterNode> cluster_;  // after check_: it charges check_'s buckets
   boost::asio::signal_set signals_;
   boost::asio::steady_timer expiry_timer_;
+  boost::asio::steady_timer key_link_timer_;
   std::chrono::steady_clock::time_point started_;
   bool stopped_ = false;
   std::thread reload_worker_;  // reads and validates a file for reload()

@@ -56,6 +56,15 @@ std::optional<KernelUsage> kernel_usage(const Daemon& daemon, const std::string&
   // Resolved as the data path does (resolve_tier): the lists, then the
   // longest prefix, then the default tier.
   KernelUsage usage;
+  if (auto penalty = daemon.key_link().penalty_of(client)) {
+    // Dropped at the NIC before any list or bucket (escalation).
+    const uint64_t now_unix = static_cast<uint64_t>(std::time(nullptr));
+    usage.access = "penalty";
+    usage.penalty_rule = penalty->rule;
+    usage.penalty_expires_in_s =
+        penalty->expires_unix > now_unix ? penalty->expires_unix - now_unix : 0;
+    return usage;
+  }
   const Cidr* denied = longest_match(policy.deny, source, [](const Cidr& c) { return c; });
   const Cidr* allowed = longest_match(policy.allow, source, [](const Cidr& c) { return c; });
   if (denied && (!allowed || denied->prefix_len >= allowed->prefix_len))
