@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "daemon_lab.h"
+#include "http_get.h"
 #include "traffic.h"
 
 namespace sluice::testing {
@@ -24,7 +25,9 @@ class KeyBindingLab : public ::testing::Test {
     daemon = std::make_unique<DaemonLab>("skeyb", 249);
     const std::string dir = daemon->dir();
     // Unbound sources: 50/s, burst 50. The gold key's addresses: 200/s, burst 100, shared.
-    daemon->write_config(R"(default_tier: small
+    daemon->write_config(R"(metrics:
+  listen: 127.0.0.1:19473
+default_tier: small
 tiers:
   small: {packets: {rate: 50/s, burst: 50}}
   keyed: {packets: {rate: 200/s, burst: 100}}
@@ -130,7 +133,20 @@ TEST_F(KeyBindingLab, RefusalsEscalateToDropsAtTheNicAndBack) {
   EXPECT_EQ(list["deny"][0]["rule"], "more than 5 refusals in 10s: 3s");
   EXPECT_LE(list["deny"][0]["expires_in_s"].get<uint64_t>(), 3u);
 
+  // The usage API and the metrics show it.
+  auto usage = run_captured("curl -s -m 5 -H 'X-API-Key: " + free + "' --unix-socket " + socket() +
+                            " 'http://localhost/v1/usage?address=" + abuser + "'");
+  auto body = nlohmann::json::parse(usage.out, nullptr, false);
+  ASSERT_FALSE(body.is_discarded()) << usage.out;
+  EXPECT_EQ(body["kernel"]["access"], "penalty") << usage.out;
+  EXPECT_EQ(body["kernel"]["penalty"]["rule"], "more than 5 refusals in 10s: 3s") << usage.out;
+  const std::string metrics = http_body(http_get(daemon->lab().rx_ns(), 19473, "/metrics"));
+  EXPECT_NE(metrics.find("\nsluice_penalties 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\nsluice_escalations_total 1\n"), std::string::npos);
+
   EXPECT_EQ(received_from(abuser, 100, milliseconds(1000)), 0u) << "penalised: dropped at the NIC";
+  const std::string after = http_body(http_get(daemon->lab().rx_ns(), 19473, "/metrics"));
+  EXPECT_NE(after.find("reason=\"penalty\""), std::string::npos) << after;
   EXPECT_GT(received_from(daemon->lab().tx_v4(), 100, milliseconds(300)), 0u) << "others pass";
   // The penalty is over after 3 s and lifts by itself.
   std::this_thread::sleep_for(milliseconds(2500));
