@@ -89,6 +89,13 @@ TEST_F(KeyBindingLab, TheKernelHoldsTheKeysRateAcrossTwoAddresses) {
   ASSERT_EQ(check(gold, a), 200);
   ASSERT_EQ(check(gold, b), 200);
   settle();
+  // The usage API reports the key's kernel tier for a bound address.
+  auto usage = run_captured("curl -s -m 5 -H 'X-API-Key: " + gold + "' --unix-socket " + socket() +
+                            " 'http://localhost/v1/usage?address=" + b + "'");
+  auto body = nlohmann::json::parse(usage.out, nullptr, false);
+  ASSERT_FALSE(body.is_discarded()) << usage.out;
+  EXPECT_EQ(body["kernel"]["tier"], "keyed") << usage.out;
+  EXPECT_EQ(body["kernel"]["key_bound"], true) << usage.out;
 
   UdpCounter counter(daemon->lab().rx_ns(), false, kPort);
   SendReport ra, rb;

@@ -157,6 +157,7 @@ class Dataplane {
   void write_bindings(const std::vector<BindingEntry>& entries);
   void delete_bindings(const std::vector<struct sluice_source>& sources);
   std::vector<BindingEntry> bindings() const;
+  std::optional<struct sluice_key_binding> binding_of(const struct sluice_source& source) const;
   std::optional<struct sluice_key_bucket> key_bucket_of(uint64_t key_id) const;
   void write_penalty(const PenaltyEntry& entry);
   // False when the source had no penalty.

@@ -69,6 +69,16 @@ std::vector<BindingEntry> Dataplane::bindings() const {
   return out;
 }
 
+std::optional<struct sluice_key_binding> Dataplane::binding_of(
+    const struct sluice_source& source) const {
+  struct sluice_key_binding binding {};
+  if (bpf_map_lookup_elem(maps_.key_bindings.get(), &source, &binding) != 0) {
+    if (errno == ENOENT) return std::nullopt;
+    throw_last_errno("read key binding");
+  }
+  return binding;
+}
+
 std::optional<struct sluice_key_bucket> Dataplane::key_bucket_of(uint64_t key_id) const {
   struct sluice_key_bucket bucket {};
   if (bpf_map_lookup_elem(maps_.key_buckets.get(), &key_id, &bucket) != 0) {
