@@ -111,6 +111,19 @@ TEST_F(KeyBinding, PenaltyWinsOverABinding) {
   EXPECT_EQ(h.run_passed(frame_from("198.18.0.1"), kEpoch, 100), 50) << "lifted: the key's tier";
 }
 
+TEST_F(KeyBinding, Ipv6BindingsCoverTheAggregatedSlash64) {
+  struct sluice_source net {};
+  net.family = SLUICE_FAMILY_V6;
+  inet_pton(AF_INET6, "2001:db8:1:2::", net.addr);
+  h.dataplane().write_bindings(
+      {{net,
+        {.key_id = kKey, .expires_ns = kEpoch + kSec, .tier = h.tier_index("key"), .pad = 0}}});
+  auto host = PacketBuilder().ipv6("2001:db8:1:2::5").udp().build();
+  auto other = PacketBuilder().ipv6("2001:db8:1:3::5").udp().build();
+  EXPECT_EQ(h.run_passed(host, kEpoch, 100), 50) << "any host of the /64: the key's tier";
+  EXPECT_EQ(h.run_passed(other, kEpoch, 100), 10) << "another /64: the CIDR tier";
+}
+
 TEST_F(KeyBinding, BindingsAreWrittenAndDeletedInBatches) {
   std::vector<BindingEntry> entries;
   for (int i = 0; i < 1000; ++i) {
