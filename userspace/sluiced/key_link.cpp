@@ -136,7 +136,7 @@ void KeyLink::flush(const std::vector<Dataplane*>& dataplanes, uint64_t now_ns) 
   }
   for (const auto& p : added)
     spdlog::warn("penalty: {} dropped at the NIC for {}s ({}{})", p.address,
-                 (p.expires_ns - now_ns) / SLUICE_NSEC_PER_SEC, p.rule,
+                 p.expires_ns > now_ns ? (p.expires_ns - now_ns) / SLUICE_NSEC_PER_SEC : 0, p.rule,
                  p.tier.empty() ? "" : ", tier " + p.tier);
   for (const auto& p : expired) spdlog::info("penalty of {} expired", p.address);
   std::vector<BindingEntry> writes;
