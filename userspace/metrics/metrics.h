@@ -47,6 +47,7 @@ struct MetricsSnapshot {
   std::vector<InterfaceMetrics> interfaces;
   std::optional<CheckMetrics> check;
   std::string key_link_text;  // key bindings and penalties (sluiced/key_link.h), or ""
+  std::string rls_text;       // Envoy's rate-limit service answers (sluiced), or ""
   std::string cluster_text;   // already rendered by the cluster (cluster_metrics.h), or ""
 };
 

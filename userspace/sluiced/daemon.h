@@ -97,6 +97,8 @@ class Daemon {
   // The gossip node, nullptr without a `cluster:` section (cluster_wiring.h).
   const cluster::ClusterNode* cluster() const { return cluster_.get(); }
   std::string cluster_metrics() const;
+  // Envoy's rate-limit service's answers as Prometheus text ("" without an `rls:` section).
+  std::string rls_metrics() const;
   // Key-bound addresses and penalties (key_link.h, daemon_services.cpp).
   KeyLink& key_link() { return key_link_; }
   const KeyLink& key_link() const { return key_link_; }

@@ -91,6 +91,24 @@ void Daemon::reconfigure_rls(const RlsSettings& settings) {
     spdlog::warn("rls: enabling, disabling or moving the listener takes effect at the next start");
 }
 
+std::string Daemon::rls_metrics() const {
+  if (!rls_) return "";
+  const RlsCounters c = rls_->limiter().counters();
+  std::string out =
+      "# HELP sluice_rls_requests_total ShouldRateLimit calls answered, by overall code "
+      "(invalid: INVALID_ARGUMENT or NOT_FOUND).\n# TYPE sluice_rls_requests_total counter\n";
+  for (const auto& [code, value] : {std::pair<const char*, uint64_t>{"ok", c.ok},
+                                    {"over_limit", c.over_limit},
+                                    {"invalid", c.invalid}})
+    out += std::string("sluice_rls_requests_total{code=\"") + code + "\"} " +
+           std::to_string(value) + "\n";
+  out +=
+      "# HELP sluice_rls_shadow_total Descriptors a shadow_mode limit would have refused.\n"
+      "# TYPE sluice_rls_shadow_total counter\nsluice_rls_shadow_total " +
+      std::to_string(c.shadow) + "\n";
+  return out;
+}
+
 std::string Daemon::cluster_metrics() const {
   if (!cluster_) return "";
   return cluster_metrics_text(*cluster_, check_ ? &check_->checker().config() : nullptr);
