@@ -13,7 +13,7 @@
 
 #include "sluice_bucket.h"
 
-#define SLUICE_LAYOUT_VERSION 2
+#define SLUICE_LAYOUT_VERSION 3
 
 #define SLUICE_MAX_TIERS 64
 /* Counter row for packets that belong to no tier (malformed, non-IP, lists). */
@@ -25,6 +25,10 @@
 #define SLUICE_DEFAULT_BUCKET_ENTRIES (1U << 20)
 #define SLUICE_MAX_PREFIX_ENTRIES 65536
 #define SLUICE_MAX_LIST_ENTRIES 65536
+/* Key-bound addresses, the keys' own buckets, penalised addresses (docs/key-binding.md). */
+#define SLUICE_MAX_KEY_BINDINGS 65536
+#define SLUICE_MAX_KEY_BUCKETS 65536
+#define SLUICE_MAX_PENALTIES 65536
 
 /* Address families as stored in keys (values of AF_INET / AF_INET6). */
 #define SLUICE_FAMILY_V4 2
@@ -55,7 +59,8 @@
 #define SLUICE_PINNED_MAPS(X)                                                                     \
 	X(active) X(config) X(tiers)                                                              \
 	X(prefix_0) X(prefix_1) X(access_0) X(access_1)                                           \
-	X(buckets) X(counters) X(meta)
+	X(buckets) X(counters) X(meta)                                                            \
+	X(key_bindings) X(key_buckets) X(penalties)
 /* clang-format on */
 
 /*
@@ -112,7 +117,9 @@
 	  "unadmitted passed")                                                                    \
 	/* new source over the creation budget, dropped */                                        \
 	X(DROP_UNADMITTED, drop_unadmitted, 14, DROP, "new_source_over_budget", "",              \
-	  "unadmitted dropped")
+	  "unadmitted dropped")                                                                   \
+	/* address in the penalty map (escalated after repeated refusals) */                      \
+	X(DROP_PENALTY, drop_penalty, 15, DROP, "penalty", "", "penalised dropped")
 /* clang-format on */
 
 #define SLUICE_CNT_ENUM_ENTRY(NAME, name, index, class, reason, column, description)               \
@@ -240,6 +247,35 @@ struct sluice_lpm_key {
 	__u8 family; /* SLUICE_LPM_FAMILY_V4 or _V6 */
 	__u8 addr[16];
 	__u8 pad[3];
+};
+
+/*
+ * Key-bound addresses (docs/key-binding.md). The daemon binds an address (a
+ * struct sluice_source, aggregated as the bucket map's keys) to the API key or
+ * JWT subject that last checked in from it; until expires_ns the XDP program
+ * judges its packets by the key's tier against the key's own bucket, shared by
+ * every address bound to the key. Only the daemon writes bindings.
+ */
+struct sluice_key_binding {
+	__u64 key_id;	  /* the key's entry in key_buckets */
+	__u64 expires_ns; /* CLOCK_MONOTONIC; from then on the binding is ignored */
+	__u32 tier;	  /* tier index (stable per name, TierSlots) */
+	__u32 pad;
+};
+
+/* A key's kernel bucket: GCRA TATs of its tier's meters; counts approximate. */
+struct sluice_key_bucket {
+	__u64 pkt_tat;
+	__u64 byte_tat;
+	__u64 syn_tat;
+	__u64 passed;
+	__u64 dropped;
+};
+
+/* A penalised address (key: struct sluice_source): dropped until expires_ns. */
+struct sluice_penalty {
+	__u64 expires_ns; /* CLOCK_MONOTONIC */
+	__u64 dropped;	  /* packets dropped while in force (approximate) */
 };
 
 #define SLUICE_LPM_FAMILY_V4 4

@@ -11,6 +11,7 @@
  */
 #include <linux/pkt_cls.h>
 
+#include "sluice_keys.bpf.h"
 #include "sluice_maps.bpf.h"
 #include "sluice_parse.h"
 #include "sluice_policy.bpf.h"
@@ -22,7 +23,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * The daemon records it in sluice_meta and status shows it; a daemon whose
  * program differs from the running one replaces it in place on the same maps.
  * 1: builds before version records; 2: rate changes rescale bucket debts;
- * 3: a TC ingress entry beside XDP, packets/s counting GRO segments there.
+ * 3: a TC ingress entry beside XDP, packets/s counting GRO segments there;
+ *    penalties and key-bound addresses (sluice_keys.bpf.h).
  */
 #ifndef SLUICE_PROG_VERSION
 #define SLUICE_PROG_VERSION 3
@@ -272,6 +274,7 @@ admit_new_source(const struct sluice_source *src, __u32 slot, const struct sluic
 static __always_inline int sluice_judge_packet(void *data, void *data_end, __u64 len, __u32 packets)
 {
 	struct sluice_packet pkt = {};
+	struct sluice_key_verdict key_verdict;
 	struct sluice_config *cfg;
 	struct sluice_tier *tier;
 	struct sluice_bucket *b;
@@ -304,6 +307,11 @@ static __always_inline int sluice_judge_packet(void *data, void *data_end, __u64
 
 	aggregate(&pkt.src, cfg);
 	now = clock_now();
+	/* Penalised and key-bound sources (sluice_keys.bpf.h), before their own bucket. */
+	if (sluice_key_judge(&pkt.src, slot, len, pkt.is_syn, now, &key_verdict)) {
+		count(key_verdict.row, key_verdict.counter, len);
+		return key_verdict.action;
+	}
 	b = bpf_map_lookup_elem(&sluice_buckets, &pkt.src);
 	if (!b) {
 		b = admit_new_source(&pkt.src, slot, cfg, gen, now, len, &rc);

@@ -39,7 +39,7 @@ class RlsDaemonTest : public ::testing::Test {
     write(dir_ / "sluice.yaml",
           "control: {socket: " + (dir_ / "sluiced.sock").string() +
               "}\nstate_file: " + (dir_ / "state.json").string() +
-              "\nmetrics: {listen: ''}\ntiers:\n  standard:\n    packets: "
+              "\nmetrics: {listen: '127.0.0.1:18392'}\ntiers:\n  standard:\n    packets: "
               "1000/s\nrls:\n  listen: 127.0.0.1:18391\n  config: ratelimit.yaml\n");
     pid_ = fork();
     if (pid_ == 0) {
@@ -120,6 +120,24 @@ TEST_F(RlsDaemonTest, ServesReloadsAndRefusesABadFile) {
   kill(pid_, SIGHUP);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(admitted("bob", 8), 5);
+
+  // The answers on /metrics: the unknown domain is the one invalid request;
+  // alice's 2 + 3 and bob's 3 refusals (probes may add to both codes).
+  std::string metrics;
+  if (FILE* curl = popen("curl -s -m 5 http://127.0.0.1:18392/metrics", "r")) {
+    char buffer[4096];
+    for (size_t n; (n = fread(buffer, 1, sizeof(buffer), curl)) > 0;) metrics.append(buffer, n);
+    pclose(curl);
+  }
+  EXPECT_NE(metrics.find("sluice_rls_requests_total{code=\"invalid\"} 1\n"), std::string::npos)
+      << metrics;
+  auto value = [&](const std::string& series) {
+    auto at = metrics.find("\n" + series + " ");
+    return at == std::string::npos ? -1 : std::stol(metrics.substr(at + series.size() + 2));
+  };
+  EXPECT_GE(value("sluice_rls_requests_total{code=\"over_limit\"}"), 8);
+  EXPECT_GE(value("sluice_rls_requests_total{code=\"ok\"}"), 10);
+  EXPECT_EQ(value("sluice_rls_shadow_total"), 0);
 }
 
 }  // namespace

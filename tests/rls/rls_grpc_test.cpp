@@ -77,6 +77,17 @@ std::map<std::string, std::string> headers(const pb::RateLimitResponse& resp) {
   return out;
 }
 
+TEST_F(RlsGrpcTest, PerDescriptorHitsAddendTravelsAndReplacesTheRequests) {
+  auto req = request(
+      "edge", {{{"remote_address", "198.51.100.20"}}, {{"remote_address", "198.51.100.21"}}}, 3);
+  req.mutable_descriptors(0)->mutable_hits_addend()->set_value(6);
+  pb::RateLimitResponse resp;
+  ASSERT_TRUE(call(req, &resp).ok());
+  ASSERT_EQ(resp.statuses_size(), 2);
+  EXPECT_EQ(resp.statuses(0).limit_remaining(), 4u);  // its own 6 of 10
+  EXPECT_EQ(resp.statuses(1).limit_remaining(), 7u);  // the request's 3
+}
+
 TEST_F(RlsGrpcTest, EveryFieldOfAnAnswer) {
   pb::RateLimitResponse resp;
   ASSERT_TRUE(

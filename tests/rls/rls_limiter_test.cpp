@@ -15,7 +15,7 @@ const std::string kSample = std::string(SLUICE_SOURCE_DIR) + "/examples/envoy/ra
 constexpr uint64_t kSecond = 1'000'000'000ULL;
 
 RlsDescriptorRequest descriptor(std::vector<RlsEntry> entries) {
-  return {std::move(entries), std::nullopt};
+  return {std::move(entries), std::nullopt, std::nullopt};
 }
 
 class RlsLimiterTest : public ::testing::Test {
@@ -116,6 +116,17 @@ TEST_F(RlsLimiterTest, HitsAddendChargesThatManyAndARefusalSpendsNothing) {
   EXPECT_EQ(refused.overall_code, RlsCode::kOverLimit);
   EXPECT_EQ(refused.statuses[0].limit_remaining, 6u);
   EXPECT_EQ(ask_one(address, 6).overall_code, RlsCode::kOk);
+}
+
+TEST_F(RlsLimiterTest, PerDescriptorHitsAddendReplacesTheRequests) {
+  auto own = descriptor({{"remote_address", "198.51.100.7"}});
+  own.hits_addend = 2;
+  const auto other = descriptor({{"remote_address", "198.51.100.8"}});
+  const auto response = ask({own, other}, 5);
+  EXPECT_EQ(response.statuses[0].limit_remaining, 8u) << "its own 2";
+  EXPECT_EQ(response.statuses[1].limit_remaining, 5u) << "the request's 5";
+  own.hits_addend = 0;  // 0 means 1, as the request's does
+  EXPECT_EQ(ask({own}).statuses[0].limit_remaining, 7u);
 }
 
 TEST_F(RlsLimiterTest, AllDescriptorsAreCheckedBeforeAnyIsSpent) {

@@ -155,6 +155,10 @@ HttpResponse answer_usage(Checker& checker, const CheckSettings& settings,
   if (kernel && !address.empty()) {
     if (auto layer = kernel(address)) {
       body["kernel"] = {{"tier", layer->tier}, {"access", layer->access}};
+      if (layer->key_bound) body["kernel"]["key_bound"] = true;
+      if (layer->access == "penalty")
+        body["kernel"]["penalty"] = {{"rule", layer->penalty_rule},
+                                     {"expires_in_s", layer->penalty_expires_in_s}};
       for (const auto& limit : layer->limits)
         limits.push_back({{"policy", limit.policy},
                           {"layer", "kernel"},

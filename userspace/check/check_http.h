@@ -42,8 +42,13 @@ struct KernelLimit {
 
 struct KernelUsage {
   std::string tier;    // the kernel tier the address falls in
-  std::string access;  // "allow" or "deny" when a list names it, else ""
+  std::string access;  // "allow" or "deny" when a list names it, "penalty" when penalised, else ""
   std::vector<KernelLimit> limits;
+  std::string penalty_rule;  // the escalation rule that penalised it (access "penalty")
+  uint64_t penalty_expires_in_s = 0;
+  // The address is bound to a key (docs/key-binding.md): `tier` is the key's
+  // kernel tier and the limits are the key's bucket, shared by its addresses.
+  bool key_bound = false;
 };
 
 // The kernel layer for an address ("198.18.0.1", "2001:db8::/64"); nullopt

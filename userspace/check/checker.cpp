@@ -96,6 +96,12 @@ std::vector<CompiledLimit> Checker::limits_for(const State& state, const Identit
 Decision Checker::check(const CheckRequest& request) {
   Decision decision = decide(request);
   ++verdicts_[static_cast<size_t>(decision.verdict)];
+  std::shared_ptr<const Observer> observer;
+  {
+    std::lock_guard lock(state_mutex_);
+    observer = observer_;
+  }
+  if (observer) (*observer)(decision, monotonic_ns_());
   return decision;
 }
 
@@ -191,6 +197,11 @@ void Checker::count(const Decision& decision) {
 void Checker::set_global_hooks(GlobalHooks hooks) {
   std::lock_guard lock(state_mutex_);
   global_ = std::make_shared<const GlobalHooks>(std::move(hooks));
+}
+
+void Checker::set_observer(Observer observer) {
+  std::lock_guard lock(state_mutex_);
+  observer_ = std::make_shared<const Observer>(std::move(observer));
 }
 
 std::shared_ptr<const GlobalHooks> Checker::global_hooks() const {

@@ -97,6 +97,11 @@ class Checker {
   // The requests were admitted within the last `span_ns` (0: now).
   bool charge_global(const std::string& key, uint64_t count, uint64_t span_ns = 0);
 
+  // Called with every answer of check() and the monotonic time it was given
+  // at (key-bound addresses and escalation, docs/key-binding.md). Any thread.
+  using Observer = std::function<void(const Decision&, uint64_t now_ns)>;
+  void set_observer(Observer observer);
+
  private:
   struct State {
     CompiledCheckPolicy policy;
@@ -118,6 +123,7 @@ class Checker {
   mutable std::mutex state_mutex_;
   std::shared_ptr<const State> state_;
   std::shared_ptr<const GlobalHooks> global_;
+  std::shared_ptr<const Observer> observer_;
   mutable std::mutex counters_mutex_;
   CheckCounters counters_;
   std::array<std::atomic<uint64_t>, 4> verdicts_{};

@@ -15,6 +15,7 @@
 #include "check_config.h"
 #include "cluster_config.h"
 #include "config_limits.h"
+#include "key_link_section.h"
 #include "net_address.h"
 #include "rls_section.h"
 #include "shape_section.h"
@@ -162,11 +163,13 @@ Config read_config(const YamlReader& reader, const YAML::Node& root) {
   Config config;
   config.path = reader.file();
   if (root.IsNull()) reader.fail(root, "", "the file is empty");
-  reader.check_mapping(root, "",
-                       {"interfaces", "control", "metrics", "state_file", "log_level", "maps",
-                        "aggregation", "admission", "clock", "drop_malformed", "default_tier",
-                        "tiers", "prefixes", "allow", "deny", "check", "rls", "cluster", "shape"},
-                       "a mapping of settings");
+  reader.check_mapping(
+      root, "",
+      {"interfaces",  "control",    "metrics", "state_file",     "log_level",    "maps",
+       "aggregation", "admission",  "clock",   "drop_malformed", "default_tier", "tiers",
+       "prefixes",    "allow",      "deny",    "check",          "rls",          "cluster",
+       "key_binding", "escalation", "shape"},
+      "a mapping of settings");
   std::map<std::string, Anchor> anchors;
   anchors[""] = {root.Mark(), ""};
   auto& settings = config.settings;
@@ -297,6 +300,7 @@ Config read_config(const YamlReader& reader, const YAML::Node& root) {
   if (root["rls"]) config.rls = read_rls_section(root["rls"], reader.file());
   if (root["cluster"]) config.cluster = read_cluster_section(root["cluster"], reader.file());
   if (root["shape"]) config.shape = read_shape_section(root["shape"], reader.file());
+  read_key_link_sections(root, reader.file(), config);
   return config;
 }
 

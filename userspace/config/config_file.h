@@ -11,6 +11,7 @@
 
 #include "check_settings.h"
 #include "cluster_settings.h"
+#include "key_link_settings.h"
 #include "policy.h"
 #include "rls_settings.h"
 #include "shape_rule.h"
@@ -44,6 +45,9 @@ struct Config {
   RlsSettings rls;      // Envoy's rate-limit service (rls_section.cpp); off without `rls:`
   cluster::ClusterSettings cluster;  // gossip for global limits; off without `cluster:`
   std::vector<ShapeSpec> shape;      // egress shapers (shape_section.cpp), one per interface
+  // Key-bound addresses and escalation (key_link_section.cpp); off without their sections.
+  KeyBindingSettings key_binding;
+  EscalationSettings escalation;
 };
 
 // An invalid configuration: where (file:line:column), which field, what was expected.

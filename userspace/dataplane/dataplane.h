@@ -68,6 +68,18 @@ struct Counters {
   }
 };
 
+// A key-bound address and its binding (docs/key-binding.md).
+struct BindingEntry {
+  struct sluice_source source;
+  struct sluice_key_binding binding;
+};
+
+// A penalised address (escalation, docs/key-binding.md).
+struct PenaltyEntry {
+  struct sluice_source source;
+  struct sluice_penalty penalty;
+};
+
 struct SourceEntry {
   struct sluice_source source;
   struct sluice_bucket bucket;
@@ -144,6 +156,18 @@ class Dataplane {
   uint64_t bucket_count() const;
   std::optional<struct sluice_bucket> bucket_of(const struct sluice_source& source) const;
   uint32_t bucket_capacity() const;
+
+  // Key-bound addresses and penalties (dataplane_keys.cpp). Bindings are
+  // written and deleted in one batch call each; the program only reads them.
+  void write_bindings(const std::vector<BindingEntry>& entries);
+  void delete_bindings(const std::vector<struct sluice_source>& sources);
+  std::vector<BindingEntry> bindings() const;
+  std::optional<struct sluice_key_binding> binding_of(const struct sluice_source& source) const;
+  std::optional<struct sluice_key_bucket> key_bucket_of(uint64_t key_id) const;
+  void write_penalty(const PenaltyEntry& entry);
+  // False when the source had no penalty.
+  bool delete_penalty(const struct sluice_source& source);
+  std::vector<PenaltyEntry> penalties() const;
 
   // Sets the clock the program judges by (load with test_clock only).
   void set_test_clock(uint64_t now_ns);

@@ -157,6 +157,8 @@ std::string render_metrics(const MetricsSnapshot& s) {
   out += fmt::format("sluice_policy_entries{{kind=\"allow\"}} {}\n", s.allow_entries);
   out += fmt::format("sluice_policy_entries{{kind=\"deny\"}} {}\n", s.deny_entries);
   if (s.check) render_check(out, *s.check);
+  out += s.key_link_text;
+  out += s.rls_text;
   out += s.cluster_text;
   return out;
 }

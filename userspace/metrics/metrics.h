@@ -46,7 +46,9 @@ struct MetricsSnapshot {
   uint64_t tiers = 0, prefixes = 0, allow_entries = 0, deny_entries = 0;
   std::vector<InterfaceMetrics> interfaces;
   std::optional<CheckMetrics> check;
-  std::string cluster_text;  // already rendered by the cluster (cluster_metrics.h), or ""
+  std::string key_link_text;  // key bindings and penalties (sluiced/key_link.h), or ""
+  std::string rls_text;       // Envoy's rate-limit service answers (sluiced), or ""
+  std::string cluster_text;   // already rendered by the cluster (cluster_metrics.h), or ""
 };
 
 std::string render_metrics(const MetricsSnapshot& snapshot);

@@ -298,7 +298,9 @@ RlsResponse RlsLimiter::should_rate_limit(const RlsRequest& request) {
       client += '=';
       append_escaped(client, entry.value);
     }
-    charges.push_back({std::move(client), &rules[i]->limit, hits});
+    const auto& own = request.descriptors[i].hits_addend;
+    charges.push_back(
+        {std::move(client), &rules[i]->limit, own ? std::max<uint64_t>(*own, 1) : hits});
     charged.push_back(i);
   }
   const auto states = buckets_.check_and_spend_all(charges, monotonic_ns_());

@@ -49,6 +49,8 @@ struct RlsOverride {
 struct RlsDescriptorRequest {
   std::vector<RlsEntry> entries;
   std::optional<RlsOverride> limit;
+  // Envoy's per-descriptor hits_addend: replaces the request's (0 means 1, as there).
+  std::optional<uint64_t> hits_addend;
 };
 
 struct RlsRequest {

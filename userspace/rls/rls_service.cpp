@@ -29,6 +29,7 @@ RlsRequest from_proto(const pb::RateLimitRequest& in) {
       d.entries.push_back({entry.key(), entry.value()});
     if (descriptor.has_limit())
       d.limit = RlsOverride{descriptor.limit().requests_per_unit(), descriptor.limit().unit()};
+    if (descriptor.has_hits_addend()) d.hits_addend = descriptor.hits_addend().value();
     out.descriptors.push_back(std::move(d));
   }
   if (in.descriptors_size() > count) out.descriptors.resize(in.descriptors_size());

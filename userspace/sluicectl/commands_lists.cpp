@@ -68,6 +68,8 @@ std::vector<Command> source_list_commands(const std::string& list, const std::st
     return [o, list](const Globals& g) {
       return ask_and_show(
           g, list + ".remove", {{"cidr", o->cidr}}, [list](const json& r, std::ostream& out) {
+            if (r.value("penalty_lifted", false))
+              return void(out << "penalty of " << r["cidr"].get<std::string>() << " lifted\n");
             out << r["cidr"].get<std::string>() << " removed from the " << list << " list\n";
           });
     };
@@ -113,7 +115,8 @@ std::vector<Command> list_commands() {
   };
   for (auto& [list, summary] :
        {std::pair<std::string, std::string>{"allow", "sources that are never limited"},
-        {"deny", "sources that are always dropped"}}) {
+        {"deny",
+         "sources that are always dropped (and penalised addresses, docs/key-binding.md)"}}) {
     auto more = source_list_commands(list, summary);
     rows.insert(rows.end(), more.begin(), more.end());
   }

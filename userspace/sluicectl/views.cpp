@@ -86,7 +86,10 @@ void show_prefixes(const json& r, std::ostream& out) {
 void show_list(const json& r, const char* key, std::ostream& out) {
   Table table({"PREFIX", "ORIGIN", "EXPIRES IN"});
   for (const auto& e : r[key])
-    table.add({e["cidr"].get<std::string>(), e["origin"].get<std::string>(),
+    // A penalty's origin names the escalation rule that caused it.
+    table.add({e["cidr"].get<std::string>(),
+               e.contains("rule") ? "penalty (" + e["rule"].get<std::string>() + ")"
+                                  : e["origin"].get<std::string>(),
                e.contains("expires_in_s") ? format_duration(e["expires_in_s"].get<uint64_t>())
                                           : "never"});
   if (table.empty()) return void(out << "the " << key << " list is empty\n");

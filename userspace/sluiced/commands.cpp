@@ -238,6 +238,15 @@ json deny_list(Daemon& daemon, const json&) {
     }
     out.push_back(row);
   }
+  // Penalties (escalation): addresses dropped at the NIC until they expire.
+  const uint64_t now_unix = unix_now();
+  for (const auto& p : daemon.key_link().penalties())
+    out.push_back({{"cidr", p.address},
+                   {"origin", "penalty"},
+                   {"rule", p.rule},
+                   {"tier", p.tier},
+                   {"expires_at", p.expires_unix},
+                   {"expires_in_s", p.expires_unix > now_unix ? p.expires_unix - now_unix : 0}});
   return {{"deny", out}};
 }
 
@@ -256,6 +265,13 @@ json deny_add(Daemon& daemon, const json& args) {
 
 json deny_remove(Daemon& daemon, const json& args) {
   Cidr cidr = cidr_arg(args);
+  const auto& deny = daemon.effective_policy().deny;
+  const bool listed = std::find(deny.begin(), deny.end(), cidr) != deny.end();
+  // Not on the list: an address (or an IPv6 /64, as penalties name them) may be penalised.
+  if (!listed && daemon.key_link().lift(cidr, daemon.dataplanes())) {
+    spdlog::info("penalty of {} lifted", cidr.to_string());
+    return {{"cidr", cidr.to_string()}, {"penalty_lifted", true}};
+  }
   daemon.update(PolicyEditor(daemon.base(), daemon.edits()).remove_deny(cidr));
   spdlog::info("deny {} removed", cidr.to_string());
   return {{"cidr", cidr.to_string()}};

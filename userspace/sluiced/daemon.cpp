@@ -33,6 +33,7 @@ Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options)
       options_(std::move(options)),
       signals_(io, SIGTERM, SIGINT, SIGHUP),
       expiry_timer_(io),
+      key_link_timer_(io),
       started_(std::chrono::steady_clock::now()) {}
 
 Daemon::~Daemon() {
@@ -117,6 +118,7 @@ void Daemon::start() {
 
   wait_for_signal();
   schedule_expiry();
+  schedule_key_link_flush();
   spdlog::info("sluiced ready: {} interface(s) enforcing", interfaces_.size());
 }
 
@@ -151,6 +153,7 @@ void Daemon::stop() {
   shapers_.detach_all();
   signals_.cancel();
   expiry_timer_.cancel();
+  key_link_timer_.cancel();
   io_.stop();
 }
 
@@ -288,6 +291,7 @@ void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
   spdlog::info("policy applied: {} tiers, {} prefixes, {} allow, {} deny, {} interface(s)",
                policy.tiers.size(), policy.prefixes.size(), policy.allow.size(), policy.deny.size(),
                interfaces_.size());
+  configure_key_link();
 }
 
 void Daemon::persist(const std::string& path, const PersistedState& state, bool starting) const {

@@ -22,6 +22,7 @@
 #include "control_server.h"
 #include "dataplane.h"
 #include "interface_lock.h"
+#include "key_link.h"
 #include "live_edits.h"
 #include "metrics_service.h"
 #include "policy.h"
@@ -98,6 +99,13 @@ class Daemon {
   const cluster::ClusterNode* cluster() const { return cluster_.get(); }
   std::string cluster_metrics() const;
   const Shapers& shapers() const { return shapers_; }
+  // Envoy's rate-limit service's answers as Prometheus text ("" without an `rls:` section).
+  std::string rls_metrics() const;
+  // Key-bound addresses and penalties (key_link.h, daemon_services.cpp).
+  KeyLink& key_link() { return key_link_; }
+  const KeyLink& key_link() const { return key_link_; }
+  // The data planes of every attached interface, for the key link's writes.
+  std::vector<Dataplane*> dataplanes();
 
  private:
   Config read_config() const;
@@ -118,6 +126,9 @@ class Daemon {
   void on_signal(const boost::system::error_code& ec, int signal);
   void wait_for_signal();
   void schedule_expiry();
+  // The key link follows the committed configuration; flushed every 100 ms.
+  void configure_key_link();
+  void schedule_key_link_flush();
 
   boost::asio::io_context& io_;
   DaemonOptions options_;
@@ -128,6 +139,7 @@ class Daemon {
   std::unique_ptr<ControlServer> control_;
   OccupancyCache occupancy_;
   std::unique_ptr<MetricsService> metrics_;
+  KeyLink key_link_;  // before check_: the checker reports its answers to it
   std::unique_ptr<CheckService> check_;
   // The RLS spends from the check's buckets; these only without a `check:` section.
   std::unique_ptr<RequestBuckets> rls_buckets_;
@@ -136,6 +148,7 @@ class Daemon {
   Shapers shapers_;                                // the `shape:` section's egress shapers
   boost::asio::signal_set signals_;
   boost::asio::steady_timer expiry_timer_;
+  boost::asio::steady_timer key_link_timer_;
   std::chrono::steady_clock::time_point started_;
   bool stopped_ = false;
   std::thread reload_worker_;  // reads and validates a file for reload()

@@ -44,6 +44,8 @@ MetricsSnapshot metrics_snapshot(const Daemon& daemon, OccupancyCache& occupancy
   if (const CheckService* service = daemon.check_service())
     s.check = check_metrics(service->checker());
   s.cluster_text = daemon.cluster_metrics();
+  s.rls_text = daemon.rls_metrics();
+  if (daemon.key_link().active()) s.key_link_text = key_link_metrics(daemon.key_link().counters());
   return s;
 }
 

@@ -56,6 +56,15 @@ std::optional<KernelUsage> kernel_usage(const Daemon& daemon, const std::string&
   // Resolved as the data path does (resolve_tier): the lists, then the
   // longest prefix, then the default tier.
   KernelUsage usage;
+  if (auto penalty = daemon.key_link().penalty_of(client)) {
+    // Dropped at the NIC before any list or bucket (escalation).
+    const uint64_t now_unix = static_cast<uint64_t>(std::time(nullptr));
+    usage.access = "penalty";
+    usage.penalty_rule = penalty->rule;
+    usage.penalty_expires_in_s =
+        penalty->expires_unix > now_unix ? penalty->expires_unix - now_unix : 0;
+    return usage;
+  }
   const Cidr* denied = longest_match(policy.deny, source, [](const Cidr& c) { return c; });
   const Cidr* allowed = longest_match(policy.allow, source, [](const Cidr& c) { return c; });
   if (denied && (!allowed || denied->prefix_len >= allowed->prefix_len))
@@ -66,17 +75,39 @@ std::optional<KernelUsage> kernel_usage(const Daemon& daemon, const std::string&
   const PrefixRule* rule =
       longest_match(policy.prefixes, source, [](const PrefixRule& r) { return r.cidr; });
   usage.tier = rule ? rule->tier : policy.default_tier;
+  struct sluice_source key {};
+  key.family = source.family;
+  std::memcpy(key.addr, source.addr.data(), source.is_v4() ? 4 : 16);
+  const uint64_t now = monotonic_ns();
+  // A live key binding (the same on every interface) puts the address on its key's tier.
+  std::optional<struct sluice_key_binding> binding =
+      daemon.interfaces().begin()->second.dataplane.binding_of(key);
+  if (binding && binding->expires_ns > now) {
+    const std::string name = daemon.tier_slots().name_of(binding->tier);
+    if (!name.empty()) {
+      usage.tier = name;
+      usage.key_bound = true;
+    }
+  }
   const TierSpec* tier = nullptr;
   for (const auto& candidate : policy.tiers)
     if (candidate.name == usage.tier) tier = &candidate;
   if (!tier) return usage;
 
-  struct sluice_source key {};
-  key.family = source.family;
-  std::memcpy(key.addr, source.addr.data(), source.is_v4() ? 4 : 16);
-  const uint64_t now = monotonic_ns();
   for (const auto& [name, attached] : daemon.interfaces()) {
-    const auto bucket = attached.dataplane.bucket_of(key);
+    // The key's bucket when bound, else the address's own.
+    std::optional<struct sluice_bucket> bucket;
+    if (usage.key_bound) {
+      if (auto kb = attached.dataplane.key_bucket_of(binding->key_id))
+        bucket = sluice_bucket{.pkt_tat = kb->pkt_tat,
+                               .byte_tat = kb->byte_tat,
+                               .syn_tat = kb->syn_tat,
+                               .policy = 0,
+                               .passed = kb->passed,
+                               .dropped = kb->dropped};
+    } else {
+      bucket = attached.dataplane.bucket_of(key);
+    }
     struct Meter {
       const char* unit;
       const RateLimit& limit;

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Where the request layer reaches into the data path, for BPF programs only:
+ * penalised addresses (dropped until their penalty expires) and key-bound
+ * addresses (judged by their key's tier against the key's own bucket, shared
+ * by all of the key's addresses). The daemon writes both maps; the program
+ * only reads them, and writes the key buckets. docs/key-binding.md.
+ *
+ * One entry point, sluice_key_judge(), so that the hook in the program stays
+ * a few lines: it runs before the per-source bucket and, when it decides,
+ * the per-source bucket is not touched.
+ */
+#ifndef SLUICE_KEYS_BPF_H
+#define SLUICE_KEYS_BPF_H
+
+#include "sluice_maps.bpf.h"
+
+#ifndef READ_ONCE
+#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#endif
+
+/* Aggregated source -> the key it is bound to (written by the daemon, in batches). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_KEY_BINDINGS);
+	__type(key, struct sluice_source);
+	__type(value, struct sluice_key_binding);
+} sluice_key_bindings SEC(".maps");
+
+/*
+ * key_id -> the key's bucket, created here on a key's first bound packet.
+ * LRU: the daemon bounds the keys that have bindings to the map's size, so
+ * only buckets of keys without a live binding are ever evicted.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_MAX_KEY_BUCKETS);
+	__type(key, __u64);
+	__type(value, struct sluice_key_bucket);
+} sluice_key_buckets SEC(".maps");
+
+/* Aggregated source -> penalty (written by the daemon, expired by the clock). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_PENALTIES);
+	__type(key, struct sluice_source);
+	__type(value, struct sluice_penalty);
+} sluice_penalties SEC(".maps");
+
+/* What sluice_key_judge() decided: the XDP action and the counter to count it in. */
+struct sluice_key_verdict {
+	int action;
+	__u32 row;     /* tier index or SLUICE_TIER_NONE */
+	__u32 counter; /* SLUICE_CNT_* */
+};
+
+/* Spends `cost` on a key meter (CAS): 1 done, 0 over the limit, -1 lost every race. */
+static __always_inline int key_meter_spend(__u64 *tat, const struct sluice_rate *rate, __u64 cost,
+					   __u64 now)
+{
+	__u64 old = READ_ONCE(*tat), seen, next;
+
+	if (!cost)
+		return 1;
+	for (int i = 0; i < 8; i++) {
+		if (!sluice_gcra_spend(old, now, cost, rate->tau_ns, &next))
+			return 0;
+		seen = __sync_val_compare_and_swap(tat, old, next);
+		if (seen == old)
+			return 1;
+		old = seen;
+	}
+	return -1;
+}
+
+static __always_inline int key_meter_allows(const __u64 *tat, const struct sluice_rate *rate,
+					    __u64 cost, __u64 now)
+{
+	__u64 next;
+
+	return !cost || sluice_gcra_spend(READ_ONCE(*tat), now, cost, rate->tau_ns, &next);
+}
+
+/*
+ * Judges a packet against a key's bucket at its tier's limits: every meter is
+ * checked read-only first, so a dropped packet spends nothing; then spent.
+ * Returns SLUICE_CNT_PASSED or the drop counter of the meter over its limit.
+ */
+static __always_inline __u32 key_bucket_judge(struct sluice_key_bucket *kb,
+					      const struct sluice_tier *tier, __u64 len,
+					      __u32 is_syn, __u64 now)
+{
+	__u64 syn = is_syn ? sluice_cost_ns(tier->syns.interval_fp, 1) : 0;
+	__u64 pkt = sluice_cost_ns(tier->packets.interval_fp, 1);
+	__u64 bytes = sluice_cost_ns(tier->bytes.interval_fp, len);
+	int rc;
+
+	if (!key_meter_allows(&kb->syn_tat, &tier->syns, syn, now))
+		return SLUICE_CNT_DROP_SYN_RATE;
+	if (!key_meter_allows(&kb->pkt_tat, &tier->packets, pkt, now))
+		return SLUICE_CNT_DROP_PKT_RATE;
+	if (!key_meter_allows(&kb->byte_tat, &tier->bytes, bytes, now))
+		return SLUICE_CNT_DROP_BYTE_RATE;
+	rc = key_meter_spend(&kb->syn_tat, &tier->syns, syn, now);
+	if (rc <= 0)
+		return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_SYN_RATE;
+	rc = key_meter_spend(&kb->pkt_tat, &tier->packets, pkt, now);
+	if (rc <= 0)
+		return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_PKT_RATE;
+	rc = key_meter_spend(&kb->byte_tat, &tier->bytes, bytes, now);
+	if (rc <= 0)
+		return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_BYTE_RATE;
+	return SLUICE_CNT_PASSED;
+}
+
+/* The bucket of key `key_id`, created empty on its first packet. */
+static __always_inline struct sluice_key_bucket *key_bucket(__u64 key_id)
+{
+	struct sluice_key_bucket *kb = bpf_map_lookup_elem(&sluice_key_buckets, &key_id);
+	struct sluice_key_bucket fresh = {};
+
+	if (kb)
+		return kb;
+	/* BPF_NOEXIST: a CPU that lost the race to create it uses the winner's. */
+	bpf_map_update_elem(&sluice_key_buckets, &key_id, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&sluice_key_buckets, &key_id);
+}
+
+static __always_inline __u32 key_shadow_counter(__u32 drop_counter)
+{
+	if (drop_counter == SLUICE_CNT_DROP_BYTE_RATE)
+		return SLUICE_CNT_SHADOW_BYTE_RATE;
+	if (drop_counter == SLUICE_CNT_DROP_SYN_RATE)
+		return SLUICE_CNT_SHADOW_SYN_RATE;
+	return SLUICE_CNT_SHADOW_PKT_RATE;
+}
+
+/*
+ * Penalty first, then the key binding. Returns 1 with *v filled when it
+ * decided the packet; 0 when the source is neither penalised nor bound (or
+ * its binding has expired, or names a tier that no longer exists): the
+ * per-source bucket and the CIDR tier decide, as without this header.
+ * Expired entries are left for the daemon to delete: deleting here could
+ * race with the daemon writing a fresh entry for the same source.
+ */
+static __always_inline int sluice_key_judge(const struct sluice_source *src, __u32 slot, __u64 len,
+					    __u32 is_syn, __u64 now, struct sluice_key_verdict *v)
+{
+	struct sluice_key_binding *binding;
+	struct sluice_penalty *penalty;
+	struct sluice_key_bucket *kb;
+	struct sluice_tier *tier;
+	__u32 tier_index, index;
+
+	penalty = bpf_map_lookup_elem(&sluice_penalties, src);
+	if (penalty && now < READ_ONCE(penalty->expires_ns)) {
+		penalty->dropped++;
+		*v = (struct sluice_key_verdict){XDP_DROP, SLUICE_TIER_NONE,
+						 SLUICE_CNT_DROP_PENALTY};
+		return 1;
+	}
+	binding = bpf_map_lookup_elem(&sluice_key_bindings, src);
+	if (!binding || now >= READ_ONCE(binding->expires_ns))
+		return 0;
+	tier_index = READ_ONCE(binding->tier);
+	if (tier_index >= SLUICE_MAX_TIERS)
+		return 0;
+	index = slot * SLUICE_MAX_TIERS + tier_index;
+	tier = bpf_map_lookup_elem(&sluice_tiers, &index);
+	if (!tier || !(tier->flags & SLUICE_TIER_F_DEFINED))
+		return 0;
+	kb = key_bucket(READ_ONCE(binding->key_id));
+	if (!kb)
+		return 0;
+
+	v->row = tier_index;
+	v->counter = key_bucket_judge(kb, tier, len, is_syn, now);
+	if (v->counter == SLUICE_CNT_PASSED) {
+		kb->passed++;
+		v->action = XDP_PASS;
+		return 1;
+	}
+	kb->dropped++;
+	v->action = XDP_DROP;
+	if ((tier->flags & SLUICE_TIER_F_SHADOW) && v->counter != SLUICE_CNT_DROP_CONTENDED) {
+		v->counter = key_shadow_counter(v->counter);
+		v->action = XDP_PASS;
+	}
+	return 1;
+}
+
+#endif /* SLUICE_KEYS_BPF_H */
