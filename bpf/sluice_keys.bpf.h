@@ -14,6 +14,7 @@
 #define SLUICE_KEYS_BPF_H
 
 #include "sluice_maps.bpf.h"
+#include "sluice_policy.bpf.h"
 
 #ifndef READ_ONCE
 #define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
@@ -88,10 +89,10 @@ static __always_inline int key_meter_allows(const __u64 *tat, const struct sluic
  */
 static __always_inline __u32 key_bucket_judge(struct sluice_key_bucket *kb,
 					      const struct sluice_tier *tier, __u64 len,
-					      __u32 is_syn, __u64 now)
+					      __u32 packets, __u32 is_syn, __u64 now)
 {
 	__u64 syn = is_syn ? sluice_cost_ns(tier->syns.interval_fp, 1) : 0;
-	__u64 pkt = sluice_cost_ns(tier->packets.interval_fp, 1);
+	__u64 pkt = sluice_cost_ns(tier->packets.interval_fp, packets);
 	__u64 bytes = sluice_cost_ns(tier->bytes.interval_fp, len);
 	int rc;
 
@@ -144,8 +145,10 @@ static __always_inline __u32 key_shadow_counter(__u32 drop_counter)
  * race with the daemon writing a fresh entry for the same source.
  */
 static __always_inline int sluice_key_judge(const struct sluice_source *src, __u32 slot, __u64 len,
-					    __u32 is_syn, __u64 now, struct sluice_key_verdict *v)
+					    __u32 packets, __u32 is_syn, __u64 now,
+					    struct sluice_key_verdict *v)
 {
+	struct sluice_lpm_key lpm;
 	struct sluice_key_binding *binding;
 	struct sluice_penalty *penalty;
 	struct sluice_key_bucket *kb;
@@ -165,6 +168,14 @@ static __always_inline int sluice_key_judge(const struct sluice_source *src, __u
 	tier_index = READ_ONCE(binding->tier);
 	if (tier_index >= SLUICE_MAX_TIERS)
 		return 0;
+	/*
+	 * The lists outrank a binding: an address denied after it was bound must
+	 * not keep passing (and refreshing its binding) on its key's tier, and an
+	 * allow-listed one is never limited. One trie lookup, bound sources only.
+	 */
+	lpm_key_of(src, &lpm);
+	if (listed_tier(&lpm, slot) != SLUICE_TIER_NONE)
+		return 0;
 	index = slot * SLUICE_MAX_TIERS + tier_index;
 	tier = bpf_map_lookup_elem(&sluice_tiers, &index);
 	if (!tier || !(tier->flags & SLUICE_TIER_F_DEFINED))
@@ -174,7 +185,7 @@ static __always_inline int sluice_key_judge(const struct sluice_source *src, __u
 		return 0;
 
 	v->row = tier_index;
-	v->counter = key_bucket_judge(kb, tier, len, is_syn, now);
+	v->counter = key_bucket_judge(kb, tier, len, packets, is_syn, now);
 	if (v->counter == SLUICE_CNT_PASSED) {
 		kb->passed++;
 		v->action = XDP_PASS;

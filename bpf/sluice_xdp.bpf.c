@@ -308,7 +308,7 @@ static __always_inline int sluice_judge_packet(void *data, void *data_end, __u64
 	aggregate(&pkt.src, cfg);
 	now = clock_now();
 	/* Penalised and key-bound sources (sluice_keys.bpf.h), before their own bucket. */
-	if (sluice_key_judge(&pkt.src, slot, len, pkt.is_syn, now, &key_verdict)) {
+	if (sluice_key_judge(&pkt.src, slot, len, packets, pkt.is_syn, now, &key_verdict)) {
 		count(key_verdict.row, key_verdict.counter, len);
 		return key_verdict.action;
 	}
