@@ -94,7 +94,7 @@ class Daemon {
   // Envoy's rate-limit service, nullptr without an `rls:` section.
   RlsService* rls_service() { return rls_.get(); }
   // The gossip node, nullptr without a `cluster:` section (cluster_wiring.h).
-  const cluster::ClusterNode* cluster() const { return cluster_.get(); }
+  const cluster::GlobalSync* cluster() const { return cluster_.get(); }
   std::string cluster_metrics() const;
 
  private:
@@ -129,8 +129,8 @@ class Daemon {
   std::unique_ptr<CheckService> check_;
   // The RLS spends from the check's buckets; these only without a `check:` section.
   std::unique_ptr<RequestBuckets> rls_buckets_;
-  std::unique_ptr<RlsService> rls_;                // declared after what it spends from
-  std::unique_ptr<cluster::ClusterNode> cluster_;  // after check_: it charges check_'s buckets
+  std::unique_ptr<RlsService> rls_;               // declared after what it spends from
+  std::unique_ptr<cluster::GlobalSync> cluster_;  // after check_: it charges check_'s buckets
   boost::asio::signal_set signals_;
   boost::asio::steady_timer expiry_timer_;
   std::chrono::steady_clock::time_point started_;
