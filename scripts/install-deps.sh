@@ -11,6 +11,7 @@ packages=(
   iproute2 nftables ethtool iputils-ping netcat-openbsd python3 procps
   python3-scapy python3-prometheus-client python3-matplotlib
   libjwt-dev libsodium-dev libssl-dev openssl nginx curl wrk
+  libhiredis-dev redis-server
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc python3-grpcio python3-protobuf
 )
 

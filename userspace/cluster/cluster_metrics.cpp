@@ -13,7 +13,7 @@ double overshoot_bound(size_t members, double rate_per_s, double burst, double d
   return (n - 1) * (rate_per_s * delay_s + std::ceil(burst / n) + 1);
 }
 
-std::string render_cluster_metrics(const ClusterNode& node,
+std::string render_cluster_metrics(const GlobalSync& node,
                                    const std::vector<OvershootBound>& bounds) {
   std::string out;
   const auto peers = node.peers();
@@ -58,6 +58,14 @@ std::string render_cluster_metrics(const ClusterNode& node,
   out += "# HELP sluice_cluster_charged_requests_total Requests charged from peers' consumption.\n";
   out += "# TYPE sluice_cluster_charged_requests_total counter\n";
   out += fmt::format("sluice_cluster_charged_requests_total {}\n", c.charged);
+  out += "# HELP sluice_cluster_sync_errors_total Redis round trips that failed (sync: redis).\n";
+  out += "# TYPE sluice_cluster_sync_errors_total counter\n";
+  out += fmt::format("sluice_cluster_sync_errors_total {}\n", c.sync_errors);
+  out +=
+      "# HELP sluice_cluster_degraded 1 while the consumption sync is unreachable and this host "
+      "enforces only its share.\n";
+  out += "# TYPE sluice_cluster_degraded gauge\n";
+  out += fmt::format("sluice_cluster_degraded {}\n", c.degraded ? 1 : 0);
   out += "# HELP sluice_cluster_dropped_keys_total Consumption keys refused by a full table.\n";
   out += "# TYPE sluice_cluster_dropped_keys_total counter\n";
   out += fmt::format("sluice_cluster_dropped_keys_total {}\n", c.dropped_keys);

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster_node.h"
+#include "global_sync.h"
 
 namespace sluice::cluster {
 
@@ -15,7 +15,7 @@ struct OvershootBound {
   double requests = 0;  // the bound, in requests (docs/cluster.md)
 };
 
-std::string render_cluster_metrics(const ClusterNode& node,
+std::string render_cluster_metrics(const GlobalSync& node,
                                    const std::vector<OvershootBound>& bounds);
 
 // (N - 1) * (R * D + ceil(B / N) + 1): what the fleet can admit beyond

@@ -16,6 +16,7 @@
 #include "cluster_settings.h"
 #include "consumption.h"
 #include "fd.h"
+#include "global_sync.h"
 #include "membership.h"
 #include "replay_window.h"
 #include "wire.h"
@@ -26,47 +27,25 @@ namespace sluice::cluster {
 // std::runtime_error when unreadable or shorter than 16 bytes.
 std::string read_cluster_secret(const std::string& path);
 
-struct PeerStatus {
-  std::string name;
-  std::string address;
-  MemberState state = MemberState::kAlive;
-  uint64_t incarnation = 0;
-  bool self = false;
-  int64_t last_contact_ms = -1;  // ago; -1: never
-  int64_t sync_lag_ms = -1;      // since its consumption totals last arrived; -1: never
-};
-
-struct ClusterCounters {
-  uint64_t sent = 0;
-  uint64_t received = 0;   // authenticated, fresh and well-formed
-  uint64_t malformed = 0;  // no valid header, or a body that does not decode
-  uint64_t forged = 0;     // failed authentication (wrong key, corrupted)
-  uint64_t replayed = 0;   // a sequence number already seen, too old, or an old run
-  uint64_t send_errors = 0;
-  uint64_t dropped_keys = 0;  // consumption keys refused by a full table
-  uint64_t charged = 0;       // requests charged from peers' consumption
-};
-
-class ClusterNode {
+class ClusterNode : public GlobalSync {
  public:
-  using Charge = std::function<void(const std::vector<ConsumptionDelta>&)>;
   // Binds the socket (throws std::system_error naming the address).
   ClusterNode(ClusterSettings settings, const ClusterKey& key, Charge charge);
-  ~ClusterNode();  // announces a leave, stops the thread
+  ~ClusterNode() override;  // announces a leave, stops the thread
   ClusterNode(const ClusterNode&) = delete;
   ClusterNode& operator=(const ClusterNode&) = delete;
 
-  void start();  // joins through the seeds, starts the thread
+  void start() override;  // joins through the seeds, starts the thread
 
   // An admission of a global key (client '\x1f' limit) on this node.
-  void record(const std::string& key);
+  void record(const std::string& key) override;
   // The fraction of a global limit this node's side enforces: visible members
   // over members that count (1 when fail-open).
-  double share() const;
-  size_t counted_members() const;
-  std::vector<PeerStatus> peers() const;
-  ClusterCounters counters() const;
-  const ClusterSettings& settings() const { return settings_; }
+  double share() const override;
+  size_t counted_members() const override;
+  std::vector<PeerStatus> peers() const override;
+  ClusterCounters counters() const override;
+  const ClusterSettings& settings() const override { return settings_; }
 
  private:
   void run();

@@ -7,8 +7,12 @@
 
 namespace sluice::cluster {
 
+// How consumption of global limits travels between hosts.
+enum class SyncMode { kGossip, kRedis };
+
 struct ClusterSettings {
-  bool enabled = false;                     // a `cluster:` section is present
+  bool enabled = false;  // a `cluster:` section is present
+  SyncMode sync = SyncMode::kGossip;
   std::string name;                         // the cluster's name; part of the key derivation
   std::string node;                         // this node's name (default: the host name)
   std::string bind = "0.0.0.0:7946";        // UDP address for gossip
@@ -23,6 +27,13 @@ struct ClusterSettings {
   // true: during a partition each side keeps the whole global limit
   // (availability over accuracy); false: each enforces its share.
   bool fail_open = false;
+  // sync: redis. "host:port" or an absolute unix socket path; the optional
+  // password file holds Redis's AUTH password. `hosts` is how many hosts
+  // share the limits: while Redis cannot be reached and before this host has
+  // seen the others there, it enforces 1/hosts of each global limit.
+  std::string redis;
+  std::string redis_password_file;
+  unsigned hosts = 1;
   bool operator==(const ClusterSettings&) const = default;
 };
 

@@ -8,19 +8,23 @@
 
 namespace sluice {
 
-std::unique_ptr<cluster::ClusterNode> start_cluster(const cluster::ClusterSettings& settings,
-                                                    CheckService* check) {
-  const auto key =
-      cluster::derive_cluster_key(settings.name, cluster::read_cluster_secret(settings.key_file));
+std::unique_ptr<cluster::GlobalSync> start_cluster(const cluster::ClusterSettings& settings,
+                                                   CheckService* check) {
   Checker* checker = check ? &check->checker() : nullptr;
-  auto node = std::make_unique<cluster::ClusterNode>(
-      settings, key, [checker](const std::vector<cluster::ConsumptionDelta>& deltas) {
-        if (!checker) return;
-        for (const auto& delta : deltas)
-          checker->charge_global(delta.key, delta.count, delta.span_ns);
-      });
+  auto charge = [checker](const std::vector<cluster::ConsumptionDelta>& deltas) {
+    if (!checker) return;
+    for (const auto& delta : deltas) checker->charge_global(delta.key, delta.count, delta.span_ns);
+  };
+  std::unique_ptr<cluster::GlobalSync> node;
+  if (settings.sync == cluster::SyncMode::kRedis) {
+    node = std::make_unique<cluster::RedisSync>(settings, charge);
+  } else {
+    const auto key =
+        cluster::derive_cluster_key(settings.name, cluster::read_cluster_secret(settings.key_file));
+    node = std::make_unique<cluster::ClusterNode>(settings, key, charge);
+  }
   if (checker) {
-    cluster::ClusterNode* raw = node.get();
+    cluster::GlobalSync* raw = node.get();
     checker->set_global_hooks({[raw](const std::string& key) { raw->record(key); },
                                [raw] {
                                  return GlobalView{raw->share(), raw->counted_members()};
@@ -44,6 +48,8 @@ nlohmann::json peers_command(Daemon& daemon, const nlohmann::json&) {
                        {"sync_lag_ms", peer.sync_lag_ms}});
   const auto c = node->counters();
   return {{"cluster", node->settings().name},
+          {"sync", node->settings().sync == cluster::SyncMode::kRedis ? "redis" : "gossip"},
+          {"degraded", c.degraded},
           {"share", node->share()},
           {"members", members},
           {"datagrams",
@@ -51,15 +57,19 @@ nlohmann::json peers_command(Daemon& daemon, const nlohmann::json&) {
             {"received", c.received},
             {"malformed", c.malformed},
             {"forged", c.forged},
-            {"replayed", c.replayed}}}};
+            {"replayed", c.replayed}}},
+          {"sync_errors", c.sync_errors}};
 }
 
-std::string cluster_metrics_text(const cluster::ClusterNode& node, const CheckerConfig* check) {
+std::string cluster_metrics_text(const cluster::GlobalSync& node, const CheckerConfig* check) {
   std::vector<cluster::OvershootBound> bounds;
   if (check) {
     const auto compiled = compile_check_policy(check->policy);
     const size_t members = node.counted_members();
-    const double delay_s = static_cast<double>(node.settings().sync_interval_ns) / 1e9;
+    // Gossip delivers totals as they are sent; through Redis a reader may
+    // poll up to one interval after the writer wrote.
+    const double intervals = node.settings().sync == cluster::SyncMode::kRedis ? 2.0 : 1.0;
+    const double delay_s = intervals * static_cast<double>(node.settings().sync_interval_ns) / 1e9;
     auto add = [&](const CompiledLimit& limit) {
       if (!limit.global || limit.rate.interval_fp == 0) return;
       const double interval_ns = static_cast<double>(limit.rate.interval_fp) / 65536.0;

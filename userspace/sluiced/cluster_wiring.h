@@ -9,21 +9,23 @@
 
 #include "check_service.h"
 #include "cluster_node.h"
+#include "redis_sync.h"
 
 namespace sluice {
 
 class Daemon;
 
-// Starts the node (binds, joins the seeds). With a check service, its global
-// limits are charged with the peers' consumption and report admissions.
+// Starts the consumption sync the settings name: the gossip node (binds,
+// joins the seeds) or the Redis sync. With a check service, its global limits
+// are charged with the other hosts' consumption and report admissions.
 // Throws std::system_error or std::runtime_error (bind, key file).
-std::unique_ptr<cluster::ClusterNode> start_cluster(const cluster::ClusterSettings& settings,
-                                                    CheckService* check);
+std::unique_ptr<cluster::GlobalSync> start_cluster(const cluster::ClusterSettings& settings,
+                                                   CheckService* check);
 
 // `peers`: every member with its state, last contact and sync lag.
 nlohmann::json peers_command(Daemon& daemon, const nlohmann::json& args);
 
 // The cluster's metrics, overshoot bounds of the current global limits included.
-std::string cluster_metrics_text(const cluster::ClusterNode& node, const CheckerConfig* check);
+std::string cluster_metrics_text(const cluster::GlobalSync& node, const CheckerConfig* check);
 
 }  // namespace sluice

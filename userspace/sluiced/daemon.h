@@ -95,8 +95,8 @@ class Daemon {
   const CheckService* check_service() const { return check_.get(); }
   // Envoy's rate-limit service, nullptr without an `rls:` section.
   RlsService* rls_service() { return rls_.get(); }
-  // The gossip node, nullptr without a `cluster:` section (cluster_wiring.h).
-  const cluster::ClusterNode* cluster() const { return cluster_.get(); }
+  // The consumption sync (gossip or Redis), nullptr without a `cluster:` section.
+  const cluster::GlobalSync* cluster() const { return cluster_.get(); }
   std::string cluster_metrics() const;
   const Shapers& shapers() const { return shapers_; }
   // Envoy's rate-limit service's answers as Prometheus text ("" without an `rls:` section).
@@ -143,9 +143,9 @@ class Daemon {
   std::unique_ptr<CheckService> check_;
   // The RLS spends from the check's buckets; these only without a `check:` section.
   std::unique_ptr<RequestBuckets> rls_buckets_;
-  std::unique_ptr<RlsService> rls_;                // declared after what it spends from
-  std::unique_ptr<cluster::ClusterNode> cluster_;  // after check_: it charges check_'s buckets
-  Shapers shapers_;                                // the `shape:` section's egress shapers
+  std::unique_ptr<RlsService> rls_;               // declared after what it spends from
+  std::unique_ptr<cluster::GlobalSync> cluster_;  // after check_: it charges check_'s buckets
+  Shapers shapers_;                               // the `shape:` section's egress shapers
   boost::asio::signal_set signals_;
   boost::asio::steady_timer expiry_timer_;
   boost::asio::steady_timer key_link_timer_;
