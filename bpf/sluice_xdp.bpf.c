@@ -17,10 +17,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * The program's version: bump it with every change to what the program does.
  * The daemon records it in sluice_meta and status shows it; a daemon whose
  * program differs from the running one replaces it in place on the same maps.
- * 1: builds before version records; 2: rate changes rescale bucket debts.
+ * 1: builds before version records; 2: rate changes rescale bucket debts;
+ * 3: the clock is chosen per tier (SLUICE_TIER_F_COARSE_OK).
  */
 #ifndef SLUICE_PROG_VERSION
-#define SLUICE_PROG_VERSION 2
+#define SLUICE_PROG_VERSION 3
 #endif
 const volatile __u32 sluice_prog_version = SLUICE_PROG_VERSION;
 
@@ -40,6 +41,24 @@ static __always_inline __u64 clock_now(void)
 	if (sluice_use_test_clock)
 		return sluice_test_now_ns;
 	if (sluice_coarse_clock)
+		return bpf_ktime_get_coarse_ns();
+	return bpf_ktime_get_ns();
+}
+
+/*
+ * The clock a tier is judged by: the coarse one when every burst of the tier
+ * covers a tick (compile_policy sets SLUICE_TIER_F_COARSE_OK), so the default
+ * configuration skips the clocksource read that was half the drop path's cost
+ * under kvm-clock; the precise one otherwise, so a small burst has no floor.
+ * A bucket whose tier changes clock may be judged up to one tick apart across
+ * the change, which at most admits a tick's worth of its rate once
+ * (docs/tier-clock.md).
+ */
+static __always_inline __u64 tier_clock_now(const struct sluice_tier *tier)
+{
+	if (sluice_use_test_clock)
+		return sluice_test_now_ns;
+	if (sluice_coarse_clock || (tier->flags & SLUICE_TIER_F_COARSE_OK))
 		return bpf_ktime_get_coarse_ns();
 	return bpf_ktime_get_ns();
 }
@@ -294,10 +313,10 @@ int sluice_xdp(struct xdp_md *ctx)
 	}
 
 	aggregate(&pkt.src, cfg);
-	now = clock_now();
 	b = bpf_map_lookup_elem(&sluice_buckets, &pkt.src);
 	if (!b) {
-		b = admit_new_source(&pkt.src, slot, cfg, gen, now, len, &rc);
+		/* The admission meters keep the configured clock. */
+		b = admit_new_source(&pkt.src, slot, cfg, gen, clock_now(), len, &rc);
 		if (!b)
 			return rc;
 	}
@@ -317,6 +336,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	tier = tier_limits(slot, &tier_index, cfg);
 	if (!tier)
 		return XDP_DROP;
+	now = tier_clock_now(tier);
 	if (moved)
 		rescale_bucket(b, moved_from, slot, tier, now);
 	verdict = judge(b, tier, len, pkt.is_syn, now);
