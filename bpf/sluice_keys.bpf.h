@@ -13,6 +13,7 @@
 #ifndef SLUICE_KEYS_BPF_H
 #define SLUICE_KEYS_BPF_H
 
+#include "sluice_clock.bpf.h"
 #include "sluice_maps.bpf.h"
 #include "sluice_policy.bpf.h"
 
@@ -145,7 +146,7 @@ static __always_inline __u32 key_shadow_counter(__u32 drop_counter)
  * race with the daemon writing a fresh entry for the same source.
  */
 static __always_inline int sluice_key_judge(const struct sluice_source *src, __u32 slot, __u64 len,
-					    __u32 packets, __u32 is_syn, __u64 now,
+					    __u32 packets, __u32 is_syn,
 					    struct sluice_key_verdict *v)
 {
 	struct sluice_lpm_key lpm;
@@ -154,16 +155,18 @@ static __always_inline int sluice_key_judge(const struct sluice_source *src, __u
 	struct sluice_key_bucket *kb;
 	struct sluice_tier *tier;
 	__u32 tier_index, index;
+	__u64 now;
 
+	/* The clock is read only for sources in either map: none for the rest. */
 	penalty = bpf_map_lookup_elem(&sluice_penalties, src);
-	if (penalty && now < READ_ONCE(penalty->expires_ns)) {
+	if (penalty && clock_now() < READ_ONCE(penalty->expires_ns)) {
 		penalty->dropped++;
 		*v = (struct sluice_key_verdict){XDP_DROP, SLUICE_TIER_NONE,
 						 SLUICE_CNT_DROP_PENALTY};
 		return 1;
 	}
 	binding = bpf_map_lookup_elem(&sluice_key_bindings, src);
-	if (!binding || now >= READ_ONCE(binding->expires_ns))
+	if (!binding)
 		return 0;
 	tier_index = READ_ONCE(binding->tier);
 	if (tier_index >= SLUICE_MAX_TIERS)
@@ -179,6 +182,9 @@ static __always_inline int sluice_key_judge(const struct sluice_source *src, __u
 	index = slot * SLUICE_MAX_TIERS + tier_index;
 	tier = bpf_map_lookup_elem(&sluice_tiers, &index);
 	if (!tier || !(tier->flags & SLUICE_TIER_F_DEFINED))
+		return 0;
+	now = tier_clock_now(tier);
+	if (now >= READ_ONCE(binding->expires_ns))
 		return 0;
 	kb = key_bucket(READ_ONCE(binding->key_id));
 	if (!kb)

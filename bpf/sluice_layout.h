@@ -37,6 +37,12 @@
 /* Tier flags. */
 #define SLUICE_TIER_F_SHADOW (1U << 0)	/* count would-be drops, pass everything */
 #define SLUICE_TIER_F_DEFINED (1U << 1) /* slot holds a configured tier */
+/*
+ * Every burst of the tier covers a coarse-clock tick, so the program may judge
+ * it by CLOCK_MONOTONIC_COARSE (no clocksource read) without a burst floor.
+ * Set by compile_policy; a tier without it is judged by the precise clock.
+ */
+#define SLUICE_TIER_F_COARSE_OK (1U << 2)
 
 /* Access list verdicts (value of the access LPM tries). */
 #define SLUICE_ACCESS_ALLOW 1

@@ -11,6 +11,7 @@
  */
 #include <linux/pkt_cls.h>
 
+#include "sluice_clock.bpf.h"
 #include "sluice_keys.bpf.h"
 #include "sluice_maps.bpf.h"
 #include "sluice_parse.h"
@@ -24,32 +25,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * program differs from the running one replaces it in place on the same maps.
  * 1: builds before version records; 2: rate changes rescale bucket debts;
  * 3: a TC ingress entry beside XDP, packets/s counting GRO segments there;
- *    penalties and key-bound addresses (sluice_keys.bpf.h).
+ *    penalties and key-bound addresses (sluice_keys.bpf.h); the clock is
+ *    chosen per tier (SLUICE_TIER_F_COARSE_OK).
  */
 #ifndef SLUICE_PROG_VERSION
 #define SLUICE_PROG_VERSION 3
 #endif
 const volatile __u32 sluice_prog_version = SLUICE_PROG_VERSION;
-
-/* Load-time knob: judge by sluice_test_now_ns instead of the kernel clock. */
-const volatile __u32 sluice_use_test_clock = 0;
-__u64 sluice_test_now_ns = 0;
-/*
- * Load-time knob: read CLOCK_MONOTONIC_COARSE (a tick behind at most, no
- * clocksource read) instead of the precise clock. Half the drop path's cost on
- * guests whose clocksource is slow; compile_policy then requires every burst to
- * cover a tick (docs/bucket-algorithm.md).
- */
-const volatile __u32 sluice_coarse_clock = 0;
-
-static __always_inline __u64 clock_now(void)
-{
-	if (sluice_use_test_clock)
-		return sluice_test_now_ns;
-	if (sluice_coarse_clock)
-		return bpf_ktime_get_coarse_ns();
-	return bpf_ktime_get_ns();
-}
 
 static __always_inline void count(__u32 tier, __u32 counter, __u64 bytes)
 {
@@ -306,15 +288,15 @@ static __always_inline int sluice_judge_packet(void *data, void *data_end, __u64
 	}
 
 	aggregate(&pkt.src, cfg);
-	now = clock_now();
 	/* Penalised and key-bound sources (sluice_keys.bpf.h), before their own bucket. */
-	if (sluice_key_judge(&pkt.src, slot, len, packets, pkt.is_syn, now, &key_verdict)) {
+	if (sluice_key_judge(&pkt.src, slot, len, packets, pkt.is_syn, &key_verdict)) {
 		count(key_verdict.row, key_verdict.counter, len);
 		return key_verdict.action;
 	}
 	b = bpf_map_lookup_elem(&sluice_buckets, &pkt.src);
 	if (!b) {
-		b = admit_new_source(&pkt.src, slot, cfg, gen, now, len, &rc);
+		/* The admission meters keep the configured clock. */
+		b = admit_new_source(&pkt.src, slot, cfg, gen, clock_now(), len, &rc);
 		if (!b)
 			return rc;
 	}
@@ -334,6 +316,7 @@ static __always_inline int sluice_judge_packet(void *data, void *data_end, __u64
 	tier = tier_limits(slot, &tier_index, cfg);
 	if (!tier)
 		return XDP_DROP;
+	now = tier_clock_now(tier);
 	if (moved)
 		rescale_bucket(b, moved_from, slot, tier, now);
 	verdict = judge(b, tier, len, packets, pkt.is_syn, now);

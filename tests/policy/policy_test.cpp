@@ -123,6 +123,20 @@ TEST(Policy, CoarseClockNeedsBurstsThatCoverATick) {
   EXPECT_EQ(error_of(p), "accepted") << "the precise clock has no such floor";
 }
 
+TEST(Policy, EachTierGetsTheCoarseClockWhenItsBurstsCoverATick) {
+  Policy p = two_tiers();  // free: 100/s burst 10 (2 needed); gold: 10,000/s burst 1000 (200)
+  p.tiers[0].bytes = {1'000'000, SLUICE_NSEC_PER_SEC, 10'000};  // 20,000 needed
+  p.tiers.push_back(TierSpec{.name = "syn", .syns = {1000, SLUICE_NSEC_PER_SEC, 5}});  // 20
+  auto c = compile_policy(p, TierSlots{}, 1);
+  auto coarse = [&](const char* name) {
+    return (c.tiers[c.tier_index.at(name)].flags & SLUICE_TIER_F_COARSE_OK) != 0;
+  };
+  EXPECT_FALSE(coarse("free")) << "its byte burst is short of a tick: the precise clock";
+  EXPECT_TRUE(coarse("gold"));
+  EXPECT_FALSE(coarse("syn")) << "a short SYN burst alone keeps the precise clock";
+  EXPECT_TRUE(c.tiers[c.tier_index.at("gold")].flags & SLUICE_TIER_F_DEFINED);
+}
+
 TEST(Policy, RefusesMoreTiersThanTheDataPathHolds) {
   Policy p;
   for (int i = 0; i <= SLUICE_MAX_TIERS; ++i)

@@ -33,18 +33,30 @@ void check_within_aggregation(const Cidr& cidr, const Policy& policy, const std:
 }
 
 // With the coarse clock, time moves in ticks: a meter whose burst is less than a
-// tick's worth of its rate would pass only `burst` per tick.
+// tick's worth of its rate would pass only `burst` per tick. Returns the burst
+// the limit needs to cover a tick, or 0 when it covers one (or is unlimited).
+uint64_t burst_short_of_a_tick(const RateLimit& limit) {
+  if (limit.unlimited()) return 0;
+  uint64_t burst = limit.burst ? limit.burst : limit.tokens;
+  unsigned __int128 needed =
+      (static_cast<unsigned __int128>(limit.tokens) * kCoarseClockTickNs + limit.period_ns - 1) /
+      limit.period_ns;
+  return burst < needed ? static_cast<uint64_t>(needed) : 0;
+}
+
+bool covers_a_tick(const TierSpec& tier) {
+  return !burst_short_of_a_tick(tier.packets) && !burst_short_of_a_tick(tier.bytes) &&
+         !burst_short_of_a_tick(tier.syns);
+}
+
 void check_covers_a_tick(const TierSpec& tier) {
   auto check = [&](const RateLimit& limit, const char* what) {
-    if (limit.unlimited()) return;
-    uint64_t burst = limit.burst ? limit.burst : limit.tokens;
-    unsigned __int128 needed =
-        (static_cast<unsigned __int128>(limit.tokens) * kCoarseClockTickNs + limit.period_ns - 1) /
-        limit.period_ns;
-    if (burst < needed)
+    uint64_t needed = burst_short_of_a_tick(limit);
+    if (needed)
       fail("tier '" + tier.name + "' " + what + ": with clock: coarse the burst must cover " +
            std::to_string(kCoarseClockTickNs / 1'000'000) + " ms of the rate (at least " +
-           std::to_string(static_cast<uint64_t>(needed)) + "), got " + std::to_string(burst));
+           std::to_string(needed) + "), got " +
+           std::to_string(limit.burst ? limit.burst : limit.tokens));
   };
   check(tier.packets, "packets");
   check(tier.bytes, "bytes");
@@ -146,7 +158,10 @@ CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots, uint
     slot.packets = compile_rate(tier.packets, SLUICE_SPEND_UNIT, field + " packets");
     slot.bytes = compile_rate(tier.bytes, SLUICE_SPEND_BULK, field + " bytes");
     slot.syns = compile_rate(tier.syns, SLUICE_SPEND_UNIT, field + " syn");
-    slot.flags = SLUICE_TIER_F_DEFINED | (tier.shadow ? SLUICE_TIER_F_SHADOW : 0);
+    // Per-tier clock: a tier whose bursts cover a tick is judged by the cheap
+    // coarse clock even under `clock: precise` (docs/tier-clock.md).
+    slot.flags = SLUICE_TIER_F_DEFINED | (tier.shadow ? SLUICE_TIER_F_SHADOW : 0) |
+                 (covers_a_tick(tier) ? SLUICE_TIER_F_COARSE_OK : 0);
   }
 
   auto tier_of = [&](const std::string& name, const std::string& field) {
