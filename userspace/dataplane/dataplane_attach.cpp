@@ -114,12 +114,16 @@ std::vector<std::pair<const char*, Fd*>> Dataplane::pinned_objects() {
       SLUICE_PINNED_MAPS(SLUICE_PIN_ENTRY)
 #undef SLUICE_PIN_ENTRY
   };
-  objects.emplace_back("link", &link_);
+  // A dispatcher's program (attach_multiprog) has no link of ours: pin the program.
+  if (multiprog_)
+    objects.emplace_back("prog", &prog_fd_);
+  else
+    objects.emplace_back("link", &link_);
   return objects;
 }
 
 void Dataplane::pin() {
-  if (!link_) throw_errno(ENOTCONN, "pin: not attached");
+  if (!attached()) throw_errno(ENOTCONN, "pin: not attached");
   const std::string dir = pin_dir_of(ifname_);
   ensure_bpffs("/sys/fs/bpf");
   std::error_code ec;
@@ -145,6 +149,7 @@ void Dataplane::remove_pins() {
 }
 
 void Dataplane::detach() {
+  if (multiprog_attached_) detach_multiprog();
   if (link_) {
     if (bpf_link_detach(link_.get()) != 0 && errno != ENOLINK)
       throw_last_errno("detach XDP from " + ifname_);
@@ -156,6 +161,7 @@ void Dataplane::detach() {
 
 void Dataplane::release_keep_attached() {
   link_.reset();
+  multiprog_attached_ = false;
 }
 
 }  // namespace sluice
