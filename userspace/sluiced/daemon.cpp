@@ -153,6 +153,11 @@ void Daemon::attach_interface(const InterfaceSpec& spec, const AttachSettings& h
   // adopts too: the lock makes sure the pins belong to no running daemon.
   InterfaceLock lock = InterfaceLock::acquire(spec.name);
   if (auto adopted = Dataplane::adopt(spec.name, load)) {
+    if (adopted->multiprog() != (how.kind == AttachKind::kMultiprog))
+      spdlog::warn(
+          "{}: adopted the running program in {} mode, not the configured {}; "
+          "`sluicectl detach` then `attach` to switch",
+          spec.name, adopted->multiprog() ? "multiprog" : "direct", to_string(how.kind));
     into.emplace(spec.name,
                  AttachedInterface{std::move(*adopted), spec.mode, true, std::move(lock)});
     return;
