@@ -26,6 +26,11 @@ class MultiprogLab : public ::testing::Test {
   MultiprogLab() : lab("smp", 171) {}
 
   void SetUp() override {
+    // Not a pass: the coexistence is unverified on such a kernel (the lab
+    // machine's refuses BPF_PROG_TYPE_EXT), and the skip says so.
+    if (!multiprog_supported())
+      GTEST_SKIP() << "this kernel does not load extension (freplace) programs: libxdp's "
+                      "dispatcher cannot run here (MultiprogRefused covers this case)";
     if (run("command -v xdp-filter >/dev/null") != 0)
       GTEST_FAIL() << "xdp-filter missing: scripts/install-deps.sh installs xdp-tools";
     // nsenter --net keeps this mount namespace, so xdp-filter and libxdp share
@@ -128,6 +133,28 @@ TEST_F(MultiprogLab, AProgramLeftInTheDispatcherIsAdoptedAndKeepsEnforcing) {
   EXPECT_EQ(status.find("sluice_xdp"), std::string::npos) << status;
   EXPECT_NE(status.find("xdpfilt"), std::string::npos) << status;
   EXPECT_FALSE(std::filesystem::exists(pin_dir_of(lab.rx_if())));
+}
+
+// Where the kernel cannot run the dispatcher, multiprog is refused with a
+// message that says why, and nothing is left on the interface (libxdp alone
+// would quietly attach the program by itself, taking the interface).
+TEST(MultiprogRefused, WithoutExtensionProgramsNothingIsAttached) {
+  if (multiprog_supported()) GTEST_SKIP() << "this kernel runs the dispatcher: see MultiprogLab";
+  VethLab lab("smr", 172);
+  Dataplane dataplane = Dataplane::load(LoadOptions{.bucket_entries = 1024});
+  try {
+    in_netns(lab.rx_ns(), [&] { dataplane.attach_multiprog(lab.rx_if(), XdpMode::kNative, 60); });
+    FAIL() << "attached";
+  } catch (const std::system_error& e) {
+    EXPECT_NE(std::string(e.what()).find("use attach: direct"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(dataplane.attached());
+  std::string link = capture("ip -n " + lab.rx_ns() + " link show " + lab.rx_if());
+  EXPECT_EQ(link.find("xdp"), std::string::npos) << link;
+  // The direct link still works on the same interface.
+  in_netns(lab.rx_ns(), [&] { dataplane.attach(lab.rx_if(), XdpMode::kNative); });
+  EXPECT_TRUE(dataplane.attached());
+  in_netns(lab.rx_ns(), [&] { dataplane.detach(); });
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "daemon_lab.h"
+#include "dataplane.h"
 #include "sluice_layout.h"
 #include "traffic.h"
 
@@ -24,6 +25,9 @@ class MultiprogDaemon : public ::testing::Test {
   MultiprogDaemon() : lab_("sdmp", 227) {}
 
   void SetUp() override {
+    if (!multiprog_supported())
+      GTEST_SKIP() << "this kernel does not load extension (freplace) programs: libxdp's "
+                      "dispatcher cannot run here";
     if (run("command -v xdp-filter >/dev/null") != 0)
       GTEST_FAIL() << "xdp-filter missing: scripts/install-deps.sh installs xdp-tools";
     // xdp-filter first: it creates the dispatcher Sluice then joins.

@@ -75,6 +75,10 @@ struct SourceEntry {
 // Where the pins of an interface live: /sys/fs/bpf/sluice/<ifname>/v<layout>/.
 std::string pin_dir_of(const std::string& ifname, const std::string& bpffs_root = "/sys/fs/bpf");
 
+// Whether this kernel can run libxdp's dispatcher (it loads extension
+// programs, BPF_PROG_TYPE_EXT); attach_multiprog() refuses otherwise.
+bool multiprog_supported();
+
 class Dataplane {
  public:
   // Opens and loads a fresh program and maps, with a permissive default policy

@@ -69,12 +69,23 @@ Fd dup_fd(int fd, const std::string& what) {
 
 }  // namespace
 
+bool multiprog_supported() {
+  return libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_EXT, nullptr) == 1;
+}
+
 void Dataplane::attach_multiprog(const std::string& ifname, XdpMode mode, uint32_t priority) {
   if (attached()) throw_errno(EALREADY, "attach to " + ifname + ": already attached to " + ifname_);
   if (!skel_) throw_errno(EINVAL, "attach to " + ifname + ": this program was adopted, not loaded");
   int ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
   if (!ifindex) throw_last_errno("attach to " + ifname + ": no such interface");
   route_libbpf_logs_to_spdlog();
+  // The dispatcher runs each program as an extension (BPF_PROG_TYPE_EXT).
+  // Without it libxdp quietly falls back to attaching the program alone,
+  // which would take the interface while claiming to share it: refuse.
+  if (!multiprog_supported())
+    throw_errno(EOPNOTSUPP, "attach to " + ifname +
+                                " through libxdp's dispatcher: this kernel does not load "
+                                "extension (freplace) programs; use attach: direct");
 
   // A copy of the program, with the same load-time settings, on our maps:
   // libxdp loads it itself, as an extension of its dispatcher.
@@ -116,6 +127,12 @@ void Dataplane::attach_multiprog(const std::string& ifname, XdpMode mode, uint32
             : "";
     throw_libxdp(err, "attach XDP through libxdp's dispatcher (" + std::string(to_string(mode)) +
                           ", priority " + std::to_string(priority) + ") to " + ifname + hint);
+  }
+  XdpMultiprogPtr dispatcher = dispatcher_of(ifindex);
+  if (!dispatcher || xdp_multiprog__is_legacy(dispatcher.get())) {
+    // libxdp attached the program alone after all: take it off again.
+    xdp_program__detach(prog.get(), ifindex, XDP_MODE_UNSPEC, 0);
+    throw_errno(EOPNOTSUPP, "attach to " + ifname + ": libxdp attached without its dispatcher");
   }
   prog_fd_ = dup_fd(xdp_program__fd(prog.get()), "program sluice_xdp");
   ifname_ = ifname;
