@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config clang llvm lld
-  libbpf-dev bpftool libelf-dev zlib1g-dev linux-libc-dev
+  libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev linux-libc-dev
   libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libboost-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   iproute2 nftables ethtool iputils-ping netcat-openbsd python3 procps

@@ -192,6 +192,14 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"coarse_small_burst",
                 "clock: coarse\ntiers:\n  a:\n    packets: {rate: 10k/s, burst: 10}\n", 4,
                 "tiers.a.packets", "must cover 20 ms"},
+        BadCase{"attach_mode", kTier + "attach:\n  mode: shared\n", 5, "attach.mode",
+                "not one of direct, multiprog"},
+        BadCase{"attach_priority_direct", kTier + "attach:\n  priority: 60\n", 5, "attach.priority",
+                "only applies with mode: multiprog"},
+        BadCase{"attach_priority_range", kTier + "attach:\n  mode: multiprog\n  priority: 1001\n",
+                6, "attach.priority", "1001"},
+        BadCase{"attach_unknown", kTier + "attach:\n  prio: 60\n", 5, "attach.prio",
+                "unknown field"},
         BadCase{"admission_rate", kTier + "admission:\n  new_sources: lots\n", 5,
                 "admission.new_sources", "expected a rate like"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
@@ -209,6 +217,16 @@ TEST(ConfigFile, MetricsAndAdmissionSettings) {
   EXPECT_EQ(parse_config(kTier + "metrics: {listen: \"\"}\n", "off.yaml").settings.metrics_listen,
             "");
   EXPECT_EQ(parse_config(kTier, "default.yaml").settings.metrics_listen, "127.0.0.1:9464");
+}
+
+TEST(ConfigFile, AttachModeAndPriority) {
+  auto c = parse_config(kTier + "attach: {mode: multiprog, priority: 60}\n", "mp.yaml");
+  EXPECT_EQ(c.settings.attach.kind, AttachKind::kMultiprog);
+  EXPECT_EQ(c.settings.attach.priority, 60u);
+  auto m = parse_config(kTier + "attach: {mode: multiprog}\n", "mp.yaml");
+  EXPECT_EQ(m.settings.attach.priority, 50u) << "libxdp's default run priority";
+  auto d = parse_config(kTier, "default.yaml");
+  EXPECT_EQ(d.settings.attach.kind, AttachKind::kDirect) << "the direct link stays the default";
 }
 
 TEST(ConfigFile, MissingFileNamesIt) {

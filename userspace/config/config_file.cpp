@@ -165,10 +165,10 @@ Config read_config(const YamlReader& reader, const YAML::Node& root) {
   if (root.IsNull()) reader.fail(root, "", "the file is empty");
   reader.check_mapping(
       root, "",
-      {"interfaces",  "control",    "metrics", "state_file",     "log_level",    "maps",
-       "aggregation", "admission",  "clock",   "drop_malformed", "default_tier", "tiers",
-       "prefixes",    "allow",      "deny",    "check",          "rls",          "cluster",
-       "key_binding", "escalation", "shape"},
+      {"interfaces", "attach",      "control",    "metrics", "state_file",     "log_level",
+       "maps",       "aggregation", "admission",  "clock",   "drop_malformed", "default_tier",
+       "tiers",      "prefixes",    "allow",      "deny",    "check",          "rls",
+       "cluster",    "key_binding", "escalation", "shape"},
       "a mapping of settings");
   std::map<std::string, Anchor> anchors;
   anchors[""] = {root.Mark(), ""};
@@ -176,6 +176,21 @@ Config read_config(const YamlReader& reader, const YAML::Node& root) {
   auto& policy = config.policy;
 
   if (root["interfaces"]) settings.interfaces = read_interfaces(reader, root["interfaces"]);
+  if (const auto attach = root["attach"]) {
+    reader.check_mapping(attach, "attach", {"mode", "priority"}, "a mapping with mode, priority");
+    if (attach["mode"]) {
+      std::string mode = reader.scalar(attach["mode"], "attach.mode", "direct or multiprog");
+      settings.attach.kind =
+          reader.converting(attach["mode"], "attach.mode", [&] { return parse_attach_kind(mode); });
+    }
+    if (attach["priority"]) {
+      if (settings.attach.kind != AttachKind::kMultiprog)
+        reader.fail(attach["priority"], "attach.priority",
+                    "only applies with mode: multiprog (a direct link runs alone)");
+      settings.attach.priority = static_cast<uint32_t>(
+          reader.integer(attach["priority"], "attach.priority", 0, AttachSettings::kMaxPriority));
+    }
+  }
   if (const auto control = root["control"]) {
     reader.check_mapping(control, "control", {"socket"}, "a mapping with socket");
     if (control["socket"]) {

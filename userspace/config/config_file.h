@@ -28,6 +28,8 @@ struct InterfaceSpec {
 
 struct DaemonSettings {
   std::vector<InterfaceSpec> interfaces;
+  // How every interface is attached (`attach: {mode, priority}`).
+  AttachSettings attach;
   std::string control_socket = "/run/sluice/sluiced.sock";
   // Where changes made with sluicectl are kept across restarts (docs/persistence.md).
   std::string state_file = "/var/lib/sluice/state.json";

@@ -88,6 +88,10 @@ struct SourceEntry {
 // Where the pins of an interface live: /sys/fs/bpf/sluice/<ifname>/v<layout>/.
 std::string pin_dir_of(const std::string& ifname, const std::string& bpffs_root = "/sys/fs/bpf");
 
+// Whether this kernel can run libxdp's dispatcher (it loads extension
+// programs, BPF_PROG_TYPE_EXT); attach_multiprog() refuses otherwise.
+bool multiprog_supported();
+
 class Dataplane {
  public:
   // Opens and loads a fresh program and maps, with a permissive default policy
@@ -113,6 +117,13 @@ class Dataplane {
   // no moment unattached, in the mode it had) and its pins removed: its maps
   // cannot be adopted, and attaching beside it would fail with EBUSY.
   void attach(const std::string& ifname, XdpMode mode = XdpMode::kAuto);
+  // Attaches through libxdp's multi-program dispatcher instead, beside other
+  // XDP programs (xdp-filter, Cilium...): run at `priority` (lower runs
+  // first) and pass to the next program on XDP_PASS. A fresh copy of the
+  // program is loaded on this Dataplane's maps. dataplane_multiprog.cpp;
+  // docs/attach-modes.md for how it differs from attach().
+  void attach_multiprog(const std::string& ifname, XdpMode mode, uint32_t priority);
+  bool multiprog() const { return multiprog_; }
   // Pins link and maps under pin_dir_of(ifname), mounting bpffs if needed.
   void pin();
   // Detaches the program from the interface and removes the pins.
@@ -120,7 +131,7 @@ class Dataplane {
   // Forgets the link without detaching: the pinned link keeps enforcing.
   void release_keep_attached();
 
-  bool attached() const { return link_.valid() || tc_.attached(); }
+  bool attached() const { return link_.valid() || tc_.attached() || multiprog_attached_; }
   const std::string& ifname() const { return ifname_; }
   // The mode the kernel reports for the attached program.
   XdpMode attached_mode() const;
@@ -175,6 +186,10 @@ class Dataplane {
  private:
   // attach() in TC mode (dataplane_tc.cpp).
   void attach_tc(const std::string& ifname, int ifindex);
+  // adopt() of pins left by attach_multiprog(): the program, not a link, is pinned.
+  static std::optional<Dataplane> adopt_multiprog(const std::string& ifname);
+  // Removes this program from the interface's dispatcher (dataplane_multiprog.cpp).
+  void detach_multiprog();
   // See attach(); true when a link of another layout was taken over.
   bool take_over_other_layout(const std::string& ifname, int ifindex);
   // One fd per SLUICE_PINNED_MAPS entry, named after it.
@@ -220,6 +235,9 @@ class Dataplane {
   std::string ifname_;
   std::string upgrade_note_;
   int ifindex_ = 0;
+  // Attached through libxdp's dispatcher: no link of ours, the program is pinned.
+  bool multiprog_ = false;
+  bool multiprog_attached_ = false;
   std::chrono::steady_clock::time_point last_switch_{};
 };
 

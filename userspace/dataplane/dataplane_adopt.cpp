@@ -96,7 +96,8 @@ std::vector<PendingSetting> Dataplane::pending_settings(const LoadOptions& wante
 std::optional<Dataplane> Dataplane::adopt(const std::string& ifname, const LoadOptions& wanted) {
   route_libbpf_logs_to_spdlog();
   const std::string dir = pin_dir_of(ifname);
-  if (!std::filesystem::exists(dir + "/link")) return std::nullopt;
+  if (!std::filesystem::exists(dir + "/link"))
+    return std::filesystem::exists(dir + "/prog") ? adopt_multiprog(ifname) : std::nullopt;
 
   Dataplane dp;
   dp.ifname_ = ifname;

@@ -118,7 +118,11 @@ std::vector<std::pair<const char*, Fd*>> Dataplane::pinned_objects() {
       SLUICE_PINNED_MAPS(SLUICE_PIN_ENTRY)
 #undef SLUICE_PIN_ENTRY
   };
-  objects.emplace_back("link", &link_);
+  // A dispatcher's program (attach_multiprog) has no link of ours: pin the program.
+  if (multiprog_)
+    objects.emplace_back("prog", &prog_fd_);
+  else
+    objects.emplace_back("link", &link_);
   return objects;
 }
 
@@ -151,6 +155,7 @@ void Dataplane::remove_pins() {
 
 void Dataplane::detach() {
   tc_.detach();
+  if (multiprog_attached_) detach_multiprog();
   if (link_) {
     if (bpf_link_detach(link_.get()) != 0 && errno != ENOLINK)
       throw_last_errno("detach XDP from " + ifname_);
@@ -163,6 +168,7 @@ void Dataplane::detach() {
 void Dataplane::release_keep_attached() {
   link_.reset();
   tc_.release();
+  multiprog_attached_ = false;
 }
 
 }  // namespace sluice

@@ -26,4 +26,14 @@ XdpMode parse_xdp_mode(const std::string& text) {
   throw std::invalid_argument("attach mode '" + text + "' is not one of auto, native, generic, tc");
 }
 
+const char* to_string(AttachKind kind) {
+  return kind == AttachKind::kMultiprog ? "multiprog" : "direct";
+}
+
+AttachKind parse_attach_kind(const std::string& text) {
+  if (text == "direct") return AttachKind::kDirect;
+  if (text == "multiprog") return AttachKind::kMultiprog;
+  throw std::invalid_argument("attach mode '" + text + "' is not one of direct, multiprog");
+}
+
 }  // namespace sluice

@@ -28,7 +28,8 @@ Run declare_attach(CLI::App& sub) {
     return ask_and_show(g, "attach", {{"iface", o->iface}, {"mode", o->mode}},
                         [](const json& r, std::ostream& out) {
                           out << "attached to " << r["iface"].get<std::string>() << " ("
-                              << r["mode"].get<std::string>()
+                              << r["mode"].get<std::string>() << ", "
+                              << r.value("attach", std::string("direct"))
                               << (r["adopted"].get<bool>() ? ", adopted" : "") << ")\n";
                         });
   };
@@ -47,7 +48,8 @@ Run declare_detach(CLI::App& sub) {
 std::vector<Command> interface_commands() {
   return {
       {"attach", "start enforcing on an interface",
-       "Examples:\n  sluicectl attach eth1\n  sluicectl attach eth1 --mode generic",
+       "Examples:\n  sluicectl attach eth1\n  sluicectl attach eth1 --mode generic\n"
+       "The attach mode (direct or libxdp's multiprog dispatcher) is the config's `attach:`.",
        declare_attach},
       {"detach", "stop enforcing on an interface (unpins its maps)",
        "Example:\n  sluicectl detach eth1", declare_detach},

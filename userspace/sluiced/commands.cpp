@@ -110,6 +110,7 @@ json status(Daemon& daemon, const json&) {
     interfaces.push_back({{"name", name},
                           {"mode", to_string(dp.attached_mode())},
                           {"requested_mode", to_string(attached.requested_mode)},
+                          {"attach", dp.multiprog() ? "multiprog" : "direct"},
                           {"adopted", attached.adopted},
                           {"generation", dp.generation()},
                           {"bucket_capacity", dp.bucket_capacity()},
@@ -294,6 +295,7 @@ json attach(Daemon& daemon, const json& args) {
   const auto& attached = daemon.interfaces().at(spec.name);
   return {{"iface", spec.name},
           {"mode", to_string(attached.dataplane.attached_mode())},
+          {"attach", attached.dataplane.multiprog() ? "multiprog" : "direct"},
           {"adopted", attached.adopted}};
 }
 

@@ -157,14 +157,19 @@ void Daemon::stop() {
   io_.stop();
 }
 
-void Daemon::attach_interface(const InterfaceSpec& spec, const LoadOptions& load,
-                              const CompiledPolicy& compiled,
+void Daemon::attach_interface(const InterfaceSpec& spec, const AttachSettings& how,
+                              const LoadOptions& load, const CompiledPolicy& compiled,
                               std::map<std::string, AttachedInterface>& into) const {
   // At start, a pinned link means an earlier daemon died or was upgraded with
   // --keep-attached: take it over so that no bucket is reset. A live `attach`
   // adopts too: the lock makes sure the pins belong to no running daemon.
   InterfaceLock lock = InterfaceLock::acquire(spec.name);
   if (auto adopted = Dataplane::adopt(spec.name, load)) {
+    if (adopted->multiprog() != (how.kind == AttachKind::kMultiprog))
+      spdlog::warn(
+          "{}: adopted the running program in {} mode, not the configured {}; "
+          "`sluicectl detach` then `attach` to switch",
+          spec.name, adopted->multiprog() ? "multiprog" : "direct", to_string(how.kind));
     into.emplace(spec.name,
                  AttachedInterface{std::move(*adopted), spec.mode, true, std::move(lock)});
     return;
@@ -174,7 +179,10 @@ void Daemon::attach_interface(const InterfaceSpec& spec, const LoadOptions& load
   // the link of a program that is enforcing now (another layout's, see
   // Dataplane::attach), and a freshly loaded program limits nothing.
   dataplane.apply(compiled);
-  dataplane.attach(spec.name, spec.mode);
+  if (how.kind == AttachKind::kMultiprog)
+    dataplane.attach_multiprog(spec.name, spec.mode, how.priority);
+  else
+    dataplane.attach(spec.name, spec.mode);
   try {
     dataplane.pin();
   } catch (...) {
@@ -238,7 +246,7 @@ void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
                        to_string(spec.mode));
         continue;
       }
-      attach_interface(spec,
+      attach_interface(spec, base.settings.attach,
                        LoadOptions{.bucket_entries = base.settings.bucket_entries,
                                    .coarse_clock = policy.coarse_clock},
                        compiled, added);
@@ -275,6 +283,11 @@ void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
   }
   for (auto& [name, attached] : added) interfaces_.emplace(name, std::move(attached));
 
+  if (!starting && base.settings.attach != base_.settings.attach)
+    spdlog::warn(
+        "attach changed to {} (priority {}): applies to interfaces attached from now on; "
+        "detach and attach the others",
+        to_string(base.settings.attach.kind), base.settings.attach.priority);
   if (!starting && base.settings.control_socket != base_.settings.control_socket)
     spdlog::warn("control.socket changed to {}: takes effect at the next start",
                  base.settings.control_socket);

@@ -113,8 +113,8 @@ class Daemon {
   void commit(const Config& base, const LiveEdits& edits, bool starting);
   // save_state for commit(): a failure is a ControlError, or at start a warning.
   void persist(const std::string& path, const PersistedState& state, bool starting) const;
-  void attach_interface(const InterfaceSpec& spec, const LoadOptions& load,
-                        const CompiledPolicy& compiled,
+  void attach_interface(const InterfaceSpec& spec, const AttachSettings& how,
+                        const LoadOptions& load, const CompiledPolicy& compiled,
                         std::map<std::string, AttachedInterface>& into) const;
   // The second half of reload(), on the loop: commits what the worker read.
   void finish_reload(Config config, bool discard_live_changes);
