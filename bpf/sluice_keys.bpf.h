@@ -15,6 +15,7 @@
 
 #include "sluice_clock.bpf.h"
 #include "sluice_maps.bpf.h"
+#include "sluice_meter.bpf.h"
 #include "sluice_policy.bpf.h"
 
 #ifndef READ_ONCE
@@ -56,33 +57,6 @@ struct sluice_key_verdict {
 	__u32 counter; /* SLUICE_CNT_* */
 };
 
-/* Spends `cost` on a key meter (CAS): 1 done, 0 over the limit, -1 lost every race. */
-static __always_inline int key_meter_spend(__u64 *tat, const struct sluice_rate *rate, __u64 cost,
-					   __u64 now)
-{
-	__u64 old = READ_ONCE(*tat), seen, next;
-
-	if (!cost)
-		return 1;
-	for (int i = 0; i < 8; i++) {
-		if (!sluice_gcra_spend(old, now, cost, rate->tau_ns, &next))
-			return 0;
-		seen = __sync_val_compare_and_swap(tat, old, next);
-		if (seen == old)
-			return 1;
-		old = seen;
-	}
-	return -1;
-}
-
-static __always_inline int key_meter_allows(const __u64 *tat, const struct sluice_rate *rate,
-					    __u64 cost, __u64 now)
-{
-	__u64 next;
-
-	return !cost || sluice_gcra_spend(READ_ONCE(*tat), now, cost, rate->tau_ns, &next);
-}
-
 /*
  * Judges a packet against a key's bucket at its tier's limits: every meter is
  * checked read-only first, so a dropped packet spends nothing; then spent.
@@ -97,21 +71,27 @@ static __always_inline __u32 key_bucket_judge(struct sluice_key_bucket *kb,
 	__u64 bytes = sluice_cost_ns(tier->bytes.interval_fp, len);
 	int rc;
 
-	if (!key_meter_allows(&kb->syn_tat, &tier->syns, syn, now))
+	if (syn && !meter_allows(&kb->syn_tat, &tier->syns, syn, now))
 		return SLUICE_CNT_DROP_SYN_RATE;
-	if (!key_meter_allows(&kb->pkt_tat, &tier->packets, pkt, now))
+	if (pkt && !meter_allows(&kb->pkt_tat, &tier->packets, pkt, now))
 		return SLUICE_CNT_DROP_PKT_RATE;
-	if (!key_meter_allows(&kb->byte_tat, &tier->bytes, bytes, now))
+	if (bytes && !meter_allows(&kb->byte_tat, &tier->bytes, bytes, now))
 		return SLUICE_CNT_DROP_BYTE_RATE;
-	rc = key_meter_spend(&kb->syn_tat, &tier->syns, syn, now);
-	if (rc <= 0)
-		return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_SYN_RATE;
-	rc = key_meter_spend(&kb->pkt_tat, &tier->packets, pkt, now);
-	if (rc <= 0)
-		return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_PKT_RATE;
-	rc = key_meter_spend(&kb->byte_tat, &tier->bytes, bytes, now);
-	if (rc <= 0)
-		return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_BYTE_RATE;
+	if (syn) {
+		rc = meter_spend(&kb->syn_tat, &tier->syns, syn, now);
+		if (rc <= 0)
+			return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_SYN_RATE;
+	}
+	if (pkt) {
+		rc = meter_spend(&kb->pkt_tat, &tier->packets, pkt, now);
+		if (rc <= 0)
+			return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_PKT_RATE;
+	}
+	if (bytes) {
+		rc = meter_spend(&kb->byte_tat, &tier->bytes, bytes, now);
+		if (rc <= 0)
+			return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_BYTE_RATE;
+	}
 	return SLUICE_CNT_PASSED;
 }
 

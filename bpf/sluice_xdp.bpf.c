@@ -14,6 +14,7 @@
 #include "sluice_clock.bpf.h"
 #include "sluice_keys.bpf.h"
 #include "sluice_maps.bpf.h"
+#include "sluice_meter.bpf.h"
 #include "sluice_parse.h"
 #include "sluice_policy.bpf.h"
 
@@ -64,32 +65,6 @@ static __always_inline void aggregate(struct sluice_source *src, const struct sl
 
 		src->addr[i] &= prefix_mask(bits);
 	}
-}
-
-/* Would spending `cost` on this meter be allowed now? Read-only. */
-static __always_inline int meter_allows(const __u64 *tat, const struct sluice_rate *rate,
-					__u64 cost, __u64 now)
-{
-	__u64 next;
-
-	return sluice_gcra_spend(READ_ONCE(*tat), now, cost, rate->tau_ns, &next);
-}
-
-/* Spends `cost`: 1 done, 0 over the limit, -1 lost every CAS race. */
-static __always_inline int meter_spend(__u64 *tat, const struct sluice_rate *rate, __u64 cost,
-				       __u64 now)
-{
-	__u64 old = READ_ONCE(*tat), seen, next;
-
-	for (int i = 0; i < SLUICE_CAS_RETRIES; i++) {
-		if (!sluice_gcra_spend(old, now, cost, rate->tau_ns, &next))
-			return 0;
-		seen = __sync_val_compare_and_swap(tat, old, next);
-		if (seen == old)
-			return 1;
-		old = seen;
-	}
-	return -1;
 }
 
 struct spend_plan {
