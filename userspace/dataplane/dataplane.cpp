@@ -15,6 +15,7 @@
 #include "error.h"
 #include "libbpf_log.h"
 #include "sluice_xdp.skel.h"
+#include "source_map_walk.h"
 
 namespace sluice {
 namespace {
@@ -362,22 +363,7 @@ namespace {
 // Walks the bucket map in batches, calling visit(keys, values, count) per batch.
 template <typename Visit>
 void walk_buckets(int fd, Visit visit) {
-  constexpr uint32_t kBatch = 8192;
-  std::vector<struct sluice_source> keys(kBatch);
-  std::vector<struct sluice_bucket> values(kBatch);
-  struct sluice_source in_batch {
-  }, out_batch{};
-  for (bool first = true;; first = false) {
-    uint32_t count = kBatch;
-    LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    int rc = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, keys.data(),
-                                  values.data(), &count, &opts);
-    int err = rc < 0 ? errno : 0;
-    if (rc < 0 && err != ENOENT) throw_errno(err, "read bucket map");
-    visit(keys, values, count);
-    if (err == ENOENT) return;  // that was the last batch
-    in_batch = out_batch;
-  }
+  walk_source_map<struct sluice_bucket>(fd, "bucket map", visit);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "dataplane.h"
 #include "error.h"
+#include "source_map_walk.h"
 
 namespace sluice {
 namespace {
@@ -14,26 +15,17 @@ static_assert(sizeof(struct sluice_key_binding) == 24);
 static_assert(sizeof(struct sluice_key_bucket) == 40);
 static_assert(sizeof(struct sluice_penalty) == 16);
 
-// Every entry of a hash map keyed by struct sluice_source, in batches.
+// Every entry of a hash map keyed by struct sluice_source.
 template <typename Value>
 std::vector<std::pair<struct sluice_source, Value>> read_all(int fd, const std::string& what) {
-  constexpr uint32_t kBatch = 4096;
   std::vector<std::pair<struct sluice_source, Value>> out;
-  std::vector<struct sluice_source> keys(kBatch);
-  std::vector<Value> values(kBatch);
-  struct sluice_source in_batch {
-  }, out_batch{};
-  for (bool first = true;; first = false) {
-    uint32_t count = kBatch;
-    LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    int rc = bpf_map_lookup_batch(fd, first ? nullptr : &in_batch, &out_batch, keys.data(),
-                                  values.data(), &count, &opts);
-    int err = rc < 0 ? errno : 0;
-    if (rc < 0 && err != ENOENT) throw_errno(err, "read map " + what);
-    for (uint32_t i = 0; i < count; ++i) out.emplace_back(keys[i], values[i]);
-    if (err == ENOENT) return out;
-    in_batch = out_batch;
-  }
+  walk_source_map<Value>(
+      fd, "map " + what,
+      [&](const auto& keys, const auto& values, uint32_t count) {
+        for (uint32_t i = 0; i < count; ++i) out.emplace_back(keys[i], values[i]);
+      },
+      4096);
+  return out;
 }
 
 }  // namespace
