@@ -66,10 +66,13 @@ start_service() {
   [[ ${3:-} == nowait ]] || wait_port "$port" || die "service $name did not start on port $port (see $DIR/logs/$name-$port.log)"
 }
 
+# A pid file may vanish while it is read: nginx removes its own on exit.
+read_pid() { cat "$1" 2>/dev/null || true; }
+
 stop_pid() {
   local pidfile=$1 pid i
-  [[ -s $pidfile ]] || return 0
-  pid=$(cat "$pidfile")
+  pid=$(read_pid "$pidfile")
+  [[ -n $pid ]] || return 0
   if kill -TERM "$pid" 2>/dev/null; then
     for ((i = 0; i < 50; i++)); do
       kill -0 "$pid" 2>/dev/null || break
@@ -149,12 +152,13 @@ cmd_up() {
 }
 
 cmd_down() {
-  local pidfile
+  local pidfile pid
   # Every process asked to stop at once, then each waited for.
   for pidfile in "$DIR"/run/*.pid; do
-    [[ -s $pidfile ]] && kill -TERM "$(cat "$pidfile")" 2>/dev/null
+    pid=$(read_pid "$pidfile")
+    [[ -z $pid ]] || kill -TERM "$pid" 2>/dev/null || true
   done
-  for pidfile in "$DIR"/run/*.pid; do [[ -e $pidfile ]] && stop_pid "$pidfile"; done
+  for pidfile in "$DIR"/run/*.pid; do stop_pid "$pidfile"; done
   return 0
 }
 
