@@ -24,6 +24,19 @@ TEST(RateHeaders, FormatsTheDraftFieldsAndTheXTrio) {
   EXPECT_EQ(find(headers, "X-RateLimit-Reset"), "30");
 }
 
+TEST(RateHeaders, AppendsTheSameFieldsAsLinesOfAHeaderBlock) {
+  LimitReport report{"free-second", 5, 1, false, LimitState{true, 0, 200'000'000ULL, 0}};
+  std::string fields = "X-Before: 1\r\n";
+  append_rate_limit_headers(fields, report);
+  EXPECT_EQ(fields,
+            "X-Before: 1\r\n"
+            "RateLimit-Policy: \"free-second\";q=5;w=1\r\n"
+            "RateLimit: \"free-second\";r=0;t=1\r\n"
+            "X-RateLimit-Limit: 5\r\n"
+            "X-RateLimit-Remaining: 0\r\n"
+            "X-RateLimit-Reset: 1\r\n");
+}
+
 TEST(RateHeaders, SecondsRoundUp) {
   EXPECT_EQ(ceil_seconds(0), 0u);
   EXPECT_EQ(ceil_seconds(1), 1u);

@@ -14,9 +14,11 @@
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
+#include <boost/beast/http.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -412,6 +414,40 @@ TEST_F(HttpServerTest, ListensOnAUnixSocket) {
   ::close(fd);
   server->close();
   EXPECT_FALSE(std::filesystem::exists(path)) << "the socket file goes with the listener";
+}
+
+// The server formats its answers itself (one buffer, one write); they must be
+// what Beast's serializer wrote for the same response, byte for byte.
+TEST(ResponseHead, IsWhatBeastsSerializerWrites) {
+  namespace http = boost::beast::http;
+  HttpResponse response{
+      .status = 429,
+      .content_type = "application/problem+json",
+      .headers = {{"X-One", "1"}, {"Retry-After", "30"}},
+      .body = "{}\n",
+      .fields = "RateLimit: \"free-minute\";r=0;t=30\r\nX-Sluice-Status: 429\r\n"};
+  for (bool keep_alive : {true, false}) {
+    http::response<http::string_body> beast;
+    beast.version(11);
+    beast.result(static_cast<unsigned>(response.status));
+    beast.set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) beast.insert(name, value);
+    beast.insert("RateLimit", "\"free-minute\";r=0;t=30");
+    beast.insert("X-Sluice-Status", "429");
+    beast.set(http::field::connection, keep_alive ? "keep-alive" : "close");
+    beast.content_length(response.body.size());
+    beast.body() = response.body;
+    std::ostringstream written;
+    written << beast;
+    std::string ours;
+    append_response_head(ours, response, keep_alive);
+    EXPECT_EQ(ours + response.body, written.str());
+  }
+  std::string ok;
+  append_response_head(ok, HttpResponse{.status = 200}, true);
+  EXPECT_EQ(ok,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Connection: keep-alive\r\nContent-Length: 0\r\n\r\n");
 }
 
 TEST(ListenAddress, ParsesBothFamiliesAndRejectsNonsense) {

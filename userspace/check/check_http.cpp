@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http_fields.h"
+
 namespace sluice {
 namespace {
 
@@ -58,7 +60,7 @@ CheckRequest check_request(const CheckSettings& settings, const HttpRequest& req
   return out;
 }
 
-std::string client_label(const Identity& identity) {
+const std::string& client_label(const Identity& identity) {
   switch (identity.kind) {
     case Identity::Kind::kKey:
       return identity.key_id;
@@ -67,51 +69,58 @@ std::string client_label(const Identity& identity) {
     case Identity::Kind::kAddress:
       return identity.address;
   }
-  return "";
+  return identity.address;
+}
+
+// A problem+json answer, written into `response`.
+void problem(HttpResponse& response, int status, int real_status, const std::string& title,
+             const std::string& detail) {
+  response.status = status;
+  response.content_type = "application/problem+json";
+  append_field(response.fields, "X-Sluice-Status", static_cast<uint64_t>(real_status));
+  response.body = problem_json(real_status, title, detail);
 }
 
 HttpResponse problem(int status, int real_status, const std::string& title,
                      const std::string& detail) {
   HttpResponse response;
-  response.status = status;
-  response.content_type = "application/problem+json";
-  response.headers.emplace_back("X-Sluice-Status", std::to_string(real_status));
-  response.body = problem_json(real_status, title, detail);
+  problem(response, status, real_status, title, detail);
   return response;
 }
 
-HttpResponse answer_check(Checker& checker, const CheckSettings& settings,
-                          const HttpRequest& request) {
+// Every check nginx forwards comes here: the headers are appended straight
+// into the response the HTTP session reuses, without temporaries.
+void answer_check(Checker& checker, const CheckSettings& settings, const HttpRequest& request,
+                  HttpResponse& response) {
   const Decision decision = checker.check(check_request(settings, request));
   switch (decision.verdict) {
     case Verdict::kBadRequest:
       // nginx turns a 400 from an auth subrequest into a 500: 403 carries it.
-      return problem(403, 400, "Bad Request", decision.reason);
+      return problem(response, 403, 400, "Bad Request", decision.reason);
     case Verdict::kUnauthorized:
-      return problem(401, 401, "Unauthorized", decision.reason);
+      return problem(response, 401, 401, "Unauthorized", decision.reason);
     case Verdict::kAllowed:
     case Verdict::kRefused:
       break;
   }
-  HttpResponse response;
-  if (decision.reported) response.headers = rate_limit_headers(decision.limits[*decision.reported]);
-  response.headers.emplace_back("X-Sluice-Client", client_label(decision.identity));
-  response.headers.emplace_back(
-      "X-Sluice-Tier", decision.identity.tier.empty() ? "anonymous" : decision.identity.tier);
+  std::string& fields = response.fields;
+  if (decision.reported) append_rate_limit_headers(fields, decision.limits[*decision.reported]);
+  append_field(fields, "X-Sluice-Client", client_label(decision.identity));
+  append_field(fields, "X-Sluice-Tier",
+               decision.identity.tier.empty() ? "anonymous" : decision.identity.tier);
   if (decision.verdict == Verdict::kAllowed) {
-    response.headers.emplace_back("X-Sluice-Status", "200");
+    append_field(fields, "X-Sluice-Status", "200");
     response.status = 200;
-    return response;
+    return;
   }
   const std::string& policy = decision.limits[*decision.reported].policy;
   response.status = 403;
   response.content_type = "application/problem+json";
-  response.headers.emplace_back("X-Sluice-Status", "429");
-  response.headers.emplace_back("X-Sluice-Policy", policy);
-  response.headers.emplace_back("Retry-After", std::to_string(decision.retry_after_s));
+  append_field(fields, "X-Sluice-Status", "429");
+  append_field(fields, "X-Sluice-Policy", policy);
+  append_field(fields, "Retry-After", decision.retry_after_s);
   response.body =
       problem_json(429, "Too Many Requests", decision.reason, policy, decision.retry_after_s);
-  return response;
 }
 
 HttpResponse answer_usage(Checker& checker, const CheckSettings& settings,
@@ -179,21 +188,40 @@ HttpResponse answer_usage(Checker& checker, const CheckSettings& settings,
 
 }  // namespace
 
-HttpResponse handle_check_http(Checker& checker, const CheckSettings& settings,
-                               const HttpRequest& request, const KernelUsageSource& kernel) {
-  const std::string path = request.path();
+void respond_check_http(Checker& checker, const CheckSettings& settings, const HttpRequest& request,
+                        HttpResponse& response, const KernelUsageSource& kernel) {
+  const std::string_view target = request.target;
+  const std::string_view path = target.substr(0, target.find('?'));
   if (path == "/v1/check") {
-    if (request.method != "GET" && request.method != "POST" && request.method != "HEAD")
-      return HttpResponse{.status = 405, .body = "GET or POST\n"};
-    return answer_check(checker, settings, request);
+    if (request.method != "GET" && request.method != "POST" && request.method != "HEAD") {
+      response.status = 405;
+      response.body = "GET or POST\n";
+      return;
+    }
+    return answer_check(checker, settings, request, response);
   }
   if (path == "/v1/usage") {
-    if (request.method != "GET" && request.method != "HEAD")
-      return HttpResponse{.status = 405, .body = "GET\n"};
-    return answer_usage(checker, settings, request, kernel);
+    if (request.method != "GET" && request.method != "HEAD") {
+      response.status = 405;
+      response.body = "GET\n";
+      return;
+    }
+    response = answer_usage(checker, settings, request, kernel);
+    return;
   }
   // Prometheus: the daemon's main /metrics endpoint carries the check counters.
-  return HttpResponse{.status = 404, .body = "not found: /v1/check and /v1/usage live here\n"};
+  response.status = 404;
+  response.body = "not found: /v1/check and /v1/usage live here\n";
+}
+
+HttpResponse handle_check_http(Checker& checker, const CheckSettings& settings,
+                               const HttpRequest& request, const KernelUsageSource& kernel) {
+  HttpResponse response;
+  respond_check_http(checker, settings, request, response, kernel);
+  // The fields one by one (sent the same: `headers` go before `fields`).
+  for (auto& field : split_fields(response.fields)) response.headers.push_back(std::move(field));
+  response.fields.clear();
+  return response;
 }
 
 // nginx asks with GET (auth_request sends no body); POST with a small body

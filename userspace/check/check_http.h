@@ -55,7 +55,11 @@ struct KernelUsage {
 // when nothing enforces there. Provided by the daemon, which owns the data planes.
 using KernelUsageSource = std::function<std::optional<KernelUsage>(const std::string& address)>;
 
-// The answer to one HTTP request to the check listener.
+// The answer to one HTTP request to the check listener, written into
+// `response` (a default one, perhaps reused: see HttpResponder).
+void respond_check_http(Checker& checker, const CheckSettings& settings, const HttpRequest& request,
+                        HttpResponse& response, const KernelUsageSource& kernel = {});
+// The same, as a new response with every field in `headers`.
 HttpResponse handle_check_http(Checker& checker, const CheckSettings& settings,
                                const HttpRequest& request, const KernelUsageSource& kernel = {});
 

@@ -11,15 +11,15 @@ namespace sluice {
 std::unique_ptr<HttpServer> CheckService::listen_tcp(const std::string& listen) {
   if (listen.empty()) return nullptr;
   return std::make_unique<HttpServer>(
-      io_, parse_listen_address(listen), [this](const HttpRequest& r) { return handle(r); },
-      check_http_limits());
+      io_, parse_listen_address(listen),
+      [this](const HttpRequest& r, HttpResponse& out) { respond(r, out); }, check_http_limits());
 }
 
 std::unique_ptr<HttpServer> CheckService::listen_unix(const std::string& path) {
   if (path.empty()) return nullptr;
   auto server = std::make_unique<HttpServer>(
       io_, boost::asio::local::stream_protocol::endpoint(path),
-      [this](const HttpRequest& r) { return handle(r); }, check_http_limits());
+      [this](const HttpRequest& r, HttpResponse& out) { respond(r, out); }, check_http_limits());
   // nginx's workers run as another user (www-data): they must be able to
   // connect. No wider than the loopback port, which every local user reaches.
   if (::chmod(path.c_str(), 0666) != 0)
@@ -27,8 +27,8 @@ std::unique_ptr<HttpServer> CheckService::listen_unix(const std::string& path) {
   return server;
 }
 
-HttpResponse CheckService::handle(const HttpRequest& request) {
-  return handle_check_http(*checker_, settings_, request, kernel_);
+void CheckService::respond(const HttpRequest& request, HttpResponse& response) {
+  respond_check_http(*checker_, settings_, request, response, kernel_);
 }
 
 CheckService::CheckService(boost::asio::io_context& io, const CheckSettings& settings)

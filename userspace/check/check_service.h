@@ -52,7 +52,7 @@ class CheckService {
  private:
   std::unique_ptr<HttpServer> listen_tcp(const std::string& listen);
   std::unique_ptr<HttpServer> listen_unix(const std::string& path);
-  HttpResponse handle(const HttpRequest& request);
+  void respond(const HttpRequest& request, HttpResponse& response);
 
   boost::asio::io_context& io_;
   CheckSettings settings_;

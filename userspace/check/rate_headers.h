@@ -30,6 +30,9 @@ uint64_t ceil_seconds(uint64_t ns);
 // X-RateLimit-Remaining are the requests left, t and X-RateLimit-Reset the
 // seconds until the bucket is full again.
 HeaderList rate_limit_headers(const LimitReport& report);
+// The same fields appended to a preformatted header block ("Name: value\r\n"
+// each), as the check API answers, with no temporaries.
+void append_rate_limit_headers(std::string& fields, const LimitReport& report);
 
 // An application/problem+json body (RFC 9457).
 std::string problem_json(int status, const std::string& title, const std::string& detail,

@@ -9,6 +9,7 @@
 #include <system_error>
 #include <type_traits>
 
+#include "http_fields.h"
 #include "http_session.h"
 
 namespace sluice {
@@ -17,10 +18,11 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 namespace local = asio::local;
 
-std::string HttpRequest::header(const std::string& name) const {
+const std::string& HttpRequest::header(std::string_view name) const {
+  static const std::string absent;
   for (const auto& [key, value] : headers)
     if (key == name) return value;
-  return "";
+  return absent;
 }
 
 const char* http_reason(int status) {
@@ -56,6 +58,23 @@ const char* http_reason(int status) {
   }
 }
 
+void append_response_head(std::string& out, const HttpResponse& response, bool keep_alive) {
+  // What Beast's serializer wrote for the same response, byte for byte.
+  out.append("HTTP/1.1 ");
+  append_number(out, static_cast<unsigned>(response.status));
+  out.push_back(' ');
+  const auto reason = boost::beast::http::obsolete_reason(
+      static_cast<boost::beast::http::status>(static_cast<unsigned>(response.status)));
+  out.append(reason.data(), reason.size());
+  out.append("\r\n");
+  append_field(out, "Content-Type", response.content_type);
+  for (const auto& [name, value] : response.headers) append_field(out, name, value);
+  out.append(response.fields);
+  out.append(keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
+  append_field(out, "Content-Length", response.body.size());
+  out.append("\r\n");
+}
+
 // The accepting side, one per server, over TCP or a unix socket.
 struct HttpServer::Listener {
   virtual ~Listener() = default;
@@ -70,7 +89,7 @@ class ListenerOf final : public HttpServer::Listener,
                          public std::enable_shared_from_this<ListenerOf<Protocol>> {
  public:
   ListenerOf(asio::io_context& io, std::shared_ptr<HttpServer::Shared> shared)
-      : acceptor_(io), backoff_(io), shared_(std::move(shared)) {}
+      : io_(io), acceptor_(io), backoff_(io), shared_(std::move(shared)) {}
 
   void listen(const typename Protocol::endpoint& endpoint, const std::string& where) {
     boost::system::error_code ec;
@@ -86,10 +105,12 @@ class ListenerOf final : public HttpServer::Listener,
   }
 
   void accept() {
-    acceptor_.async_accept([self = this->shared_from_this()](const boost::system::error_code& ec,
-                                                             typename Protocol::socket socket) {
-      self->on_accept(ec, std::move(socket));
-    });
+    // The session's socket on the io_context's own executor, not a type-erased one.
+    acceptor_.async_accept(
+        io_.get_executor(),
+        [self = this->shared_from_this()](const boost::system::error_code& ec, Socket socket) {
+          self->on_accept(ec, std::move(socket));
+        });
   }
 
   uint16_t port() const override {
@@ -108,7 +129,9 @@ class ListenerOf final : public HttpServer::Listener,
   }
 
  private:
-  void on_accept(const boost::system::error_code& ec, typename Protocol::socket socket) {
+  using Socket = typename http_detail::Session<Protocol>::Socket;
+
+  void on_accept(const boost::system::error_code& ec, Socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
       // The listener stays readable while the error lasts (the connection is
@@ -136,6 +159,7 @@ class ListenerOf final : public HttpServer::Listener,
     accept();
   }
 
+  asio::io_context& io_;
   typename Protocol::acceptor acceptor_;
   asio::steady_timer backoff_;
   std::shared_ptr<HttpServer::Shared> shared_;
@@ -164,9 +188,25 @@ class UnixListener final : public HttpServer::Listener {
 
 }  // namespace
 
+namespace {
+HttpResponder responder_of(HttpHandler handler) {
+  return [handler = std::move(handler)](const HttpRequest& request, HttpResponse& response) {
+    response = handler(request);
+  };
+}
+}  // namespace
+
 HttpServer::HttpServer(asio::io_context& io, const tcp::endpoint& endpoint, HttpHandler handler,
                        HttpLimits limits)
-    : shared_(std::make_shared<Shared>(std::move(handler), std::move(limits))) {
+    : HttpServer(io, endpoint, responder_of(std::move(handler)), std::move(limits)) {}
+
+HttpServer::HttpServer(asio::io_context& io, const local::stream_protocol::endpoint& endpoint,
+                       HttpHandler handler, HttpLimits limits)
+    : HttpServer(io, endpoint, responder_of(std::move(handler)), std::move(limits)) {}
+
+HttpServer::HttpServer(asio::io_context& io, const tcp::endpoint& endpoint, HttpResponder responder,
+                       HttpLimits limits)
+    : shared_(std::make_shared<Shared>(std::move(responder), std::move(limits))) {
   auto listener = std::make_shared<ListenerOf<tcp>>(io, shared_);
   listener->listen(endpoint,
                    endpoint.address().to_string() + ":" + std::to_string(endpoint.port()));
@@ -175,8 +215,8 @@ HttpServer::HttpServer(asio::io_context& io, const tcp::endpoint& endpoint, Http
 }
 
 HttpServer::HttpServer(asio::io_context& io, const local::stream_protocol::endpoint& endpoint,
-                       HttpHandler handler, HttpLimits limits)
-    : shared_(std::make_shared<Shared>(std::move(handler), std::move(limits))) {
+                       HttpResponder responder, HttpLimits limits)
+    : shared_(std::make_shared<Shared>(std::move(responder), std::move(limits))) {
   const std::string path = endpoint.path();
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {

@@ -1,4 +1,4 @@
-// The daemon's HTTP/1.1 server (Boost.Beast on its Boost.Asio loop), for
+// The daemon's HTTP/1.1 server (Boost.Beast's parser on its Boost.Asio loop), for
 // local clients: Prometheus scrapes now, the check API for nginx and Envoy
 // next. Listens on TCP or on a unix socket path. Keep-alive; every request has
 // a read deadline (idle keep-alive included) and every response a write
@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -30,7 +31,7 @@ struct HttpRequest {
   std::string remote_address;  // the connection's peer address ("" when unknown)
 
   // The value of header `name` (lower case), or "" when absent.
-  std::string header(const std::string& name) const;
+  const std::string& header(std::string_view name) const;
   // The target without its query string.
   std::string path() const { return target.substr(0, target.find('?')); }
 };
@@ -40,9 +41,17 @@ struct HttpResponse {
   std::string content_type = "text/plain; charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // More header lines, preformatted ("Name: value\r\n" each, http_fields.h),
+  // written after `headers`: a handler that answers often appends here and,
+  // with a response the server reuses, allocates nothing.
+  std::string fields;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+// A handler that writes into the response the session reuses for every
+// request of a connection (it arrives as a default HttpResponse whose
+// strings keep their capacity).
+using HttpResponder = std::function<void(const HttpRequest&, HttpResponse&)>;
 
 struct HttpLimits {
   size_t max_header_bytes = 8192;  // request line and fields; over it: 431
@@ -65,15 +74,22 @@ struct HttpLimits {
   std::function<HttpResponse(int status)> refusal;
 };
 
+// Runs on one thread: the io_context's (sessions and the list of waiting
+// sessions are not locked). Give that io_context concurrency hint 1.
 class HttpServer {
  public:
   // Binds and starts accepting; throws std::system_error naming the address.
   HttpServer(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
              HttpHandler handler, HttpLimits limits = {});
+  HttpServer(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
+             HttpResponder responder, HttpLimits limits = {});
   // Listens on a unix socket path. A socket file left at `path` by an earlier
   // run is replaced; any other file there is an error. Removed on close().
   HttpServer(boost::asio::io_context& io,
              const boost::asio::local::stream_protocol::endpoint& endpoint, HttpHandler handler,
+             HttpLimits limits = {});
+  HttpServer(boost::asio::io_context& io,
+             const boost::asio::local::stream_protocol::endpoint& endpoint, HttpResponder responder,
              HttpLimits limits = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
@@ -96,5 +112,10 @@ class HttpServer {
 };
 
 const char* http_reason(int status);
+
+// Appends the status line and header of `response` to `out` as the server
+// sends them: Content-Type, `headers`, `fields`, Connection, Content-Length
+// (of `body`, also for HEAD), then the blank line; not the body.
+void append_response_head(std::string& out, const HttpResponse& response, bool keep_alive);
 
 }  // namespace sluice

@@ -111,7 +111,9 @@ gate). To remove it: `sluicectl detach IFACE` first, or --detach-on-exit.)");
     std::signal(SIGPIPE, SIG_IGN);
     raise_open_files_limit();
     if (!netns.empty()) enter_netns(netns);
-    boost::asio::io_context io;
+    // One thread runs the loop (the HTTP server relies on it): hint 1 lets
+    // Asio skip waking other threads; posts from worker threads stay safe.
+    boost::asio::io_context io(1);
     sluice::Daemon daemon(io, options);
     daemon.start();
     daemon.run();
