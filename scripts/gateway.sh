@@ -5,14 +5,16 @@
 # inside a network namespace. Used by the quickstart and the e2e tests
 # (scripts/bench-gateway uses the same Sluice snippets); see docs/gateway.md.
 #
-#   gateway.sh up DIR [--netns NS] [--san IP]... [--workers N]
+#   gateway.sh up DIR [--netns NS] [--san IP]... [--workers N] [--check SERVER]
 #   gateway.sh down DIR
 #   gateway.sh stop-service DIR NAME     (every server of svc_NAME)
 #   gateway.sh start-service DIR NAME
 #
-# DIR holds everything: nginx.conf, sluice -> examples/nginx, tls/, logs/
-# (access.json, error.log, one log per service), cache/, tmp/, run/ (pids).
-# sluiced's check API is expected on 127.0.0.1:9465 of the same namespace.
+# DIR holds everything: nginx.conf, sluice/ (a copy of examples/nginx), tls/,
+# logs/ (access.json, error.log, one log per service), cache/, tmp/, run/ (pids).
+# sluiced's check API is expected where sluice-upstream.conf says (its unix
+# socket, /run/sluice/check.sock), or at --check SERVER, an nginx upstream
+# server ("unix:/path/check.sock", "127.0.0.1:9465").
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -118,7 +120,7 @@ CONF
 }
 
 cmd_up() {
-  local netns=''
+  local netns='' check=''
   SANS=()
   WORKERS=1
   while (($#)); do
@@ -126,6 +128,7 @@ cmd_up() {
       --netns) netns=${2:?--netns wants a namespace}; shift ;;
       --san) SANS+=("${2:?--san wants an address}"); shift ;;
       --workers) WORKERS=${2:?--workers wants a number}; shift ;;
+      --check) check=${2:?--check wants an nginx upstream server}; shift ;;
       *) usage ;;
     esac
     shift
@@ -136,7 +139,12 @@ cmd_up() {
   done
   mkdir -p "$DIR"/{tls,logs,cache,tmp,run}
   echo "$netns" >"$DIR/run/netns"
-  ln -sfn "$EXAMPLES/nginx" "$DIR/sluice"
+  rm -rf "$DIR/sluice"
+  cp -r "$EXAMPLES/nginx" "$DIR/sluice"
+  if [[ -n $check ]]; then
+    sed -i "s|^\([[:space:]]*\)server [^;]*;|\1server $check;|" "$DIR/sluice/sluice-upstream.conf"
+    grep -q "server $check;" "$DIR/sluice/sluice-upstream.conf" || die "no server line in sluice-upstream.conf"
+  fi
   make_certificate
   write_nginx_conf
   local name port

@@ -425,6 +425,7 @@ cat >>"$CONFIG" <<EOF
 # Added by scripts/quickstart.sh: the request layer for the demo gateway.
 check:
   listen: 127.0.0.1:9465
+  socket: $TMP/check.sock
   keys_file: $TMP/keys.json
   pepper_file: $TMP/key-pepper
   state_file: $TMP/request-state.bin
@@ -462,7 +463,7 @@ echo "    sluiced (pid $DAEMON_PID) enforces on $IF_GW in $MODE XDP mode; log: $
 # --- 2b. the gateway ----------------------------------------------------------------
 step "Starting the gateway in $NS_GW: nginx on $GW_IP:443 (TLS, certificate made now) in front of five services"
 GATEWAY=$TMP/gateway
-"$REPO/scripts/gateway.sh" up "$GATEWAY" --netns "$NS_GW" --san "$GW_IP" 9>&-
+"$REPO/scripts/gateway.sh" up "$GATEWAY" --netns "$NS_GW" --san "$GW_IP" --check "unix:$TMP/check.sock" 9>&-
 echo "    examples/nginx/gateway.conf: /users/ /orders/ /payments /catalog/ /reports/, auth_request to sluiced,"
 echo "    429 mapping, proxy_cache, timeouts and passive health checks; access log: $GATEWAY/logs/access.json"
 FREE_KEY=$("${CTL[@]}" key add --tier free | head -n 1)

@@ -15,6 +15,7 @@
 
 #include "daemon_lab.h"
 #include "http_get.h"
+#include "nginx_snippets.h"
 #include "traffic.h"
 
 namespace sluice::testing {
@@ -92,19 +93,8 @@ check:
 
 TEST_F(CheckDaemon, NginxAsksOverTheUnixSocket) {
   const std::string dir = daemon->dir();
-  // The shipped snippets, with the upstream moved from loopback TCP to the socket.
-  std::filesystem::create_directories(dir + "/sluice");
-  for (const char* name : {"sluice-check.conf", "sluice-request.conf", "sluice-upstream.conf"})
-    std::filesystem::copy_file(std::string(SLUICE_SOURCE_DIR "/examples/nginx/") + name,
-                               dir + "/sluice/" + name,
-                               std::filesystem::copy_options::overwrite_existing);
-  std::ifstream upstream_in(dir + "/sluice/sluice-upstream.conf");
-  std::string upstream((std::istreambuf_iterator<char>(upstream_in)),
-                       std::istreambuf_iterator<char>());
-  const std::string tcp = "server 127.0.0.1:9465;";
-  ASSERT_NE(upstream.find(tcp), std::string::npos) << "the shipped upstream changed";
-  upstream.replace(upstream.find(tcp), tcp.size(), "server unix:" + socket() + ";");
-  std::ofstream(dir + "/sluice/sluice-upstream.conf") << upstream;
+  // The shipped snippets, whose upstream is the unix socket (this daemon's).
+  copy_nginx_snippets(dir + "/sluice", "unix:" + socket());
   std::filesystem::copy_file(kExampleConf, dir + "/sluice-auth-unix.conf",
                              std::filesystem::copy_options::overwrite_existing);
   std::filesystem::create_directories(dir + "/nginx");

@@ -42,6 +42,7 @@ tiers:
   default: {packets: 100000/s}
 check:
   listen: 127.0.0.1:9465
+  socket: )" + dir + R"(/check.sock
   keys_file: )" + dir + R"(/keys.json
   pepper_file: )" + dir + R"(/pepper
   state_file: )" + dir + R"(/request-state.bin
@@ -68,7 +69,8 @@ check:
     daemon->start();
     gateway_dir = dir + "/gateway";
     auto up = run_captured(std::string(kGatewayScript) + " up " + gateway_dir + " --netns " +
-                           daemon->lab().rx_ns() + " --san " + daemon->lab().rx_v4());
+                           daemon->lab().rx_ns() + " --san " + daemon->lab().rx_v4() +
+                           " --check unix:" + dir + "/check.sock");
     ASSERT_EQ(up.exit_code, 0) << up.out << up.err;
   }
 

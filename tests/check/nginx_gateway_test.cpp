@@ -14,12 +14,12 @@
 
 #include "daemon_lab.h"
 #include "http_answer.h"
+#include "nginx_snippets.h"
 
 namespace sluice::testing {
 namespace {
 
 constexpr int kSubnet = 231;
-constexpr const char* kExamples = SLUICE_SOURCE_DIR "/examples/nginx";
 
 class NginxGateway : public ::testing::Test {
  protected:
@@ -32,6 +32,7 @@ tiers:
   default: {packets: 100000/s}
 check:
   listen: 127.0.0.1:9465
+  socket: )" + dir + R"(/check.sock
   keys_file: )" + dir + R"(/keys.json
   pepper_file: )" + dir + R"(/pepper
   state_file: )" + dir + R"(/request-state.bin
@@ -75,8 +76,8 @@ check:
     const std::string dir = daemon->dir();
     std::filesystem::create_directories(dir + "/nginx");
     // The shipped snippets include each other as sluice/*.conf, relative to
-    // the directory of nginx.conf.
-    std::filesystem::create_directory_symlink(kExamples, dir + "/sluice");
+    // the directory of nginx.conf; nginx asks this daemon over its unix socket.
+    copy_nginx_snippets(dir + "/sluice", "unix:" + dir + "/check.sock");
     std::ofstream(dir + "/nginx.conf") << "daemon off;\nmaster_process off;\n"
                                        << "pid " << dir << "/nginx/nginx.pid;\n"
                                        << "error_log " << dir << "/nginx/error.log info;\n"
