@@ -11,11 +11,15 @@
 #   cluster-lab.sh heal
 #   cluster-lab.sh peers N              sluicectl peers --json on node N
 #   cluster-lab.sh load N ARGS...       tests/cluster/check_load.py inside node N
+#   cluster-lab.sh redis start|stop    one redis-server in the hub (198.18.100.254:6379)
 #   cluster-lab.sh down
 #
 # Global limit under test: anonymous window `second`, GLOBAL_RATE/s with a
 # burst of GLOBAL_RATE, `global: true` (env GLOBAL_RATE, default 50; SYNC,
-# default 100ms).
+# default 100ms). SYNC_MODE picks how nodes share it (read when a node
+# starts): gossip (default), redis (through the hub's redis-server; start it
+# first), none (no cluster: each node enforces the whole limit by itself, the
+# naive per-host setup the benchmark compares against).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 work=/tmp/sluice-cluster-lab
@@ -24,6 +28,8 @@ sluiced="${SLUICED:-$here/build/bin/sluiced}"
 sluicectl="${SLUICECTL:-$(dirname "$sluiced")/sluicectl}"
 rate="${GLOBAL_RATE:-50}"
 sync="${SYNC:-100ms}"
+sync_mode="${SYNC_MODE:-gossip}"
+redis_addr=198.18.100.254
 
 die() { echo "cluster-lab.sh: $*" >&2; exit 1; }
 ns() { echo "slc-n$1"; }
@@ -31,8 +37,9 @@ addr() { echo "198.18.100.$1"; }
 nodes() { cat "$work/nodes"; }
 
 write_config() {
-  local n=$1 key=$2 dir="$work/n$1"
+  local n=$1 key=$2 dir="$work/n$1" global=", global: true"
   mkdir -p "$dir"
+  [ "$sync_mode" = none ] && global=""
   cat >"$dir/sluice.yaml" <<YAML
 control: {socket: $dir/sluiced.sock}
 state_file: $dir/state.json
@@ -45,7 +52,10 @@ check:
   pepper_file: $dir/pepper
   state_file: $dir/request-state.bin
   anonymous:
-    second: {rate: $rate/s, burst: $rate, global: true}
+    second: {rate: $rate/s, burst: $rate$global}
+YAML
+  case "$sync_mode" in
+    gossip) cat >>"$dir/sluice.yaml" <<YAML
 cluster:
   name: lab
   node: n$n
@@ -54,6 +64,42 @@ cluster:
   key_file: $key
   sync_interval: $sync
 YAML
+    ;;
+    redis) cat >>"$dir/sluice.yaml" <<YAML
+cluster:
+  name: lab
+  node: n$n
+  sync: redis
+  redis: $redis_addr:6379
+  hosts: $(nodes)
+  sync_interval: $sync
+YAML
+    ;;
+    none) ;;
+    *) die "SYNC_MODE must be gossip, redis or none (not $sync_mode)" ;;
+  esac
+}
+
+redis() {
+  case "$1" in
+    start)
+      ip -n "$hub" link set lo up  # its own address is reached through lo
+      ip -n "$hub" addr replace "$redis_addr/24" dev slc-br0
+      ip netns exec "$hub" redis-server --bind "$redis_addr" --port 6379 --protected-mode no --save '' \
+        --appendonly no --daemonize no --dir "$work" >"$work/redis.log" 2>&1 &
+      echo $! >"$work/redis.pid"
+      for _ in $(seq 50); do
+        timeout 1 ip netns exec "$hub" redis-cli -h "$redis_addr" ping >/dev/null 2>&1 && return 0
+        sleep 0.1
+      done
+      cat "$work/redis.log" >&2
+      die "redis-server did not start" ;;
+    stop)
+      [ -f "$work/redis.pid" ] || return 0
+      kill "$(cat "$work/redis.pid")" 2>/dev/null || true
+      rm -f "$work/redis.pid" ;;
+    *) die "redis start|stop" ;;
+  esac
 }
 
 start_node() {
@@ -93,6 +139,7 @@ up() {
     ip -n "$(ns "$n")" addr add "$(addr "$n")/24" dev eth0
     ip -n "$(ns "$n")" link set eth0 up
   done
+  [ "$sync_mode" = redis ] && redis start
   for n in $(seq "$count"); do start_node "$n"; done
 }
 
@@ -116,6 +163,7 @@ heal() {
 down() {
   if [ -f "$work/nodes" ]; then
     for n in $(seq "$(nodes)"); do kill_node "$n"; done
+    redis stop
     for n in $(seq 9); do ip netns del "$(ns "$n")" 2>/dev/null || true; done
   fi
   ip netns del "$hub" 2>/dev/null || true
@@ -131,6 +179,7 @@ case "$cmd" in
   heal) heal ;;
   peers) ip netns exec "$(ns "${1:?N}")" "$sluicectl" --socket "$work/n$1/sluiced.sock" peers --json ;;
   load) n=${1:?N}; shift; ip netns exec "$(ns "$n")" python3 "$here/tests/cluster/check_load.py" "$@" ;;
+  redis) redis "${1:?start|stop}" ;;
   down) down ;;
-  *) sed -n '6,14p' "$0" | sed 's/^#   /usage: /' >&2; exit 2 ;;
+  *) sed -n '6,15p' "$0" | sed 's/^#   /usage: /' >&2; exit 2 ;;
 esac

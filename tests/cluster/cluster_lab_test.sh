@@ -22,14 +22,23 @@ peers_field() {  # peers_field NODE PYTHON-EXPR over j
 states() { peers_field "$1" "' '.join(m['name']+'='+m['state'] for m in j['members'])"; }
 state_of() { peers_field "$1" "next((m['state'] for m in j['members'] if m['name']=='n$2'), 'unknown')"; }
 wait_state() {  # wait_state SUBJECT STATE OBSERVERS... ; prints seconds taken
+  # The observers are asked in parallel: one sluicectl + python per observer
+  # takes hundreds of ms on a loaded machine, and asking them one after the
+  # other added seconds to the measured detection time.
   local subject=$1 state=$2; shift 2
   local start; start=$(date +%s.%N)
+  local dir; dir=$(mktemp -d)
   for _ in $(seq 200); do
+    for o in "$@"; do state_of "$o" "$subject" >"$dir/$o" 2>/dev/null & done
+    wait
     local all=1
-    for o in "$@"; do [ "$(state_of "$o" "$subject")" = "$state" ] || all=0; done
-    if [ $all = 1 ]; then python3 -c "print(round($(date +%s.%N) - $start, 2))"; return; fi
+    for o in "$@"; do [ "$(cat "$dir/$o")" = "$state" ] || all=0; done
+    if [ $all = 1 ]; then
+      python3 -c "print(round($(date +%s.%N) - $start, 2))"; rm -rf "$dir"; return
+    fi
     sleep 0.1
   done
+  rm -rf "$dir"
   echo 999
 }
 fleet_load() {  # fleet_load RATE SECONDS NODES... ; prints the admitted total
