@@ -23,6 +23,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bench_drop.skel.h"
 #include "counter_table.h"
@@ -42,7 +43,30 @@ struct SluiceOptions {
   uint32_t entries = SLUICE_DEFAULT_BUCKET_ENTRIES;
   bool test_clock = false;    // judge by a fixed clock: leaves out the kernel clock read
   bool coarse_clock = false;  // CLOCK_MONOTONIC_COARSE instead of the precise clock
+  uint32_t key_entries = 0;   // key bindings and penalties written, for sources not flooding
 };
+
+// Key features on (docs/key-binding.md): `count` key-bound and `count` penalised
+// IPv4 sources in 10.0.0.0/8, none of them a benchmark source (198.18.0.0/15,
+// 2001:db8::/32): every benchmark packet pays the two lookups, in maps as a
+// daemon with key_binding and escalation configured holds them, and misses.
+void write_key_entries(sluice::Dataplane& dp, uint32_t count) {
+  constexpr uint64_t kNever = ~0ULL;
+  std::vector<sluice::BindingEntry> bindings;
+  for (uint32_t i = 0; i < count; ++i) {
+    sluice::BindingEntry entry{};
+    entry.source.family = SLUICE_FAMILY_V4;
+    entry.source.addr[0] = htonl((10U << 24) | (i * 2));
+    entry.binding = {.key_id = 1000 + i % 64, .expires_ns = kNever, .tier = 0, .pad = 0};
+    bindings.push_back(entry);
+    sluice::PenaltyEntry penalty{};
+    penalty.source.family = SLUICE_FAMILY_V4;
+    penalty.source.addr[0] = htonl((10U << 24) | (i * 2 + 1));
+    penalty.penalty = {.expires_ns = kNever, .dropped = 0};
+    dp.write_penalty(penalty);
+  }
+  dp.write_bindings(bindings);
+}
 
 sluice::Dataplane load_sluice(const SluiceOptions& o) {
   auto dp = sluice::Dataplane::load(sluice::LoadOptions{
@@ -58,6 +82,7 @@ sluice::Dataplane load_sluice(const SluiceOptions& o) {
   policy.coarse_clock = o.coarse_clock;
   sluice::TierSlots slots;
   dp.apply(sluice::compile_policy(policy, slots, sluice::datapath_cpus()));
+  if (o.key_entries) write_key_entries(dp, o.key_entries);
   return dp;
 }
 
@@ -227,6 +252,9 @@ int main(int argc, char** argv) {
                   "Sluice: read CLOCK_MONOTONIC_COARSE instead of the precise clock");
     cmd->add_option("--entries", sluice_options.entries, "Sluice: bucket map entries")
         ->capture_default_str();
+    cmd->add_option("--key-entries", sluice_options.key_entries,
+                    "Sluice: key bindings and penalties (each) for sources outside the "
+                    "benchmark's, as with key_binding/escalation configured");
   };
 
   std::string dev, prog = "drop";
