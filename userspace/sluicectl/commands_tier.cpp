@@ -39,7 +39,7 @@ Run declare_tier_set(CLI::App& sub) {
   sub.add_option("--packets-burst", o->packets_burst, "packet burst (default: one period's worth)");
   sub.add_option("--algorithm", o->algorithm,
                  "packets/s algorithm: token_bucket (default), fixed_window, sliding_window, "
-                 "leaky_bucket");
+                 "leaky_bucket (a window drops the packet burst)");
   sub.add_option("--bytes", o->bytes, "bytes per second per source");
   sub.add_option("--bytes-burst", o->bytes_burst, "byte burst, e.g. 64KB");
   sub.add_option("--syn", o->syn, "new TCP connections per second per source");
