@@ -67,13 +67,12 @@ static __always_inline __u32 key_bucket_judge(struct sluice_key_bucket *kb,
 					      __u32 packets, __u32 is_syn, __u64 now)
 {
 	__u64 syn = is_syn ? sluice_cost_ns(tier->syns.interval_fp, 1) : 0;
-	__u64 pkt = sluice_cost_ns(tier->packets.interval_fp, packets);
 	__u64 bytes = sluice_cost_ns(tier->bytes.interval_fp, len);
 	int rc;
 
 	if (syn && !meter_allows(&kb->syn_tat, &tier->syns, syn, now))
 		return SLUICE_CNT_DROP_SYN_RATE;
-	if (pkt && !meter_allows(&kb->pkt_tat, &tier->packets, pkt, now))
+	if (!packet_meter_allows(&kb->pkt_tat, tier, packets, now))
 		return SLUICE_CNT_DROP_PKT_RATE;
 	if (bytes && !meter_allows(&kb->byte_tat, &tier->bytes, bytes, now))
 		return SLUICE_CNT_DROP_BYTE_RATE;
@@ -82,11 +81,9 @@ static __always_inline __u32 key_bucket_judge(struct sluice_key_bucket *kb,
 		if (rc <= 0)
 			return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_SYN_RATE;
 	}
-	if (pkt) {
-		rc = meter_spend(&kb->pkt_tat, &tier->packets, pkt, now);
-		if (rc <= 0)
-			return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_PKT_RATE;
-	}
+	rc = packet_meter_spend(&kb->pkt_tat, tier, packets, now);
+	if (rc <= 0)
+		return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_PKT_RATE;
 	if (bytes) {
 		rc = meter_spend(&kb->byte_tat, &tier->bytes, bytes, now);
 		if (rc <= 0)

@@ -43,6 +43,17 @@
  * Set by compile_policy; a tier without it is judged by the precise clock.
  */
 #define SLUICE_TIER_F_COARSE_OK (1U << 2)
+/*
+ * The algorithm of the tier's packets/s meter, SLUICE_ALGO_* of
+ * sluice_algorithms.h (0: token_bucket), in flags bits 8..9: zero in builds
+ * before it, which is the token bucket they ran. Window algorithms
+ * (fixed_window, sliding_window) keep `packet_window` where the others keep the
+ * GCRA rate `packets`; bytes/s and SYN/s are token buckets in every tier.
+ */
+#define SLUICE_TIER_ALGO_SHIFT 8
+#define SLUICE_TIER_ALGO_MASK (3U << SLUICE_TIER_ALGO_SHIFT)
+/* The algorithm is a window one: the one flag the data path branches on. */
+#define SLUICE_TIER_F_WINDOW (1U << 3)
 
 /* Access list verdicts (value of the access LPM tries). */
 #define SLUICE_ACCESS_ALLOW 1
@@ -140,12 +151,26 @@ struct sluice_counter {
 	__u64 bytes;
 };
 
-/* Limits of one tier; a zero rate (interval_fp == 0) is unlimited. */
+/* A window algorithm's limit: `limit` packets per `window_ns` (both 0: unlimited). */
+struct sluice_window {
+	__u64 window_ns;
+	__u64 limit;
+};
+
+/*
+ * Limits of one tier; a zero rate (interval_fp == 0) is unlimited. The
+ * packets/s meter is `packets` (GCRA) or, when the tier's algorithm is a
+ * window (SLUICE_TIER_ALGO_MASK), `packet_window`: same 16 bytes, and a
+ * limited window has a non-zero first word like a limited rate.
+ */
 struct sluice_tier {
-	struct sluice_rate packets; /* packets/s */
-	struct sluice_rate bytes;   /* bytes/s (L2 frame length) */
-	struct sluice_rate syns;    /* TCP SYN without ACK/s */
-	__u32 flags;		    /* SLUICE_TIER_F_* */
+	union {
+		struct sluice_rate packets;	    /* packets/s: token_bucket, leaky_bucket */
+		struct sluice_window packet_window; /* packets/s: fixed_window, sliding_window */
+	};
+	struct sluice_rate bytes; /* bytes/s (L2 frame length) */
+	struct sluice_rate syns;  /* TCP SYN without ACK/s */
+	__u32 flags;		  /* SLUICE_TIER_F_* */
 	/*
 	 * Low 32 bits of the generation from which these three intervals have
 	 * been in force without a break (the daemon stamps it on apply). A bucket
@@ -220,6 +245,12 @@ struct sluice_bucket {
 	__u64 passed;  /* packets passed (approximate) */
 	__u64 dropped; /* packets dropped or shadow-dropped (approximate) */
 };
+
+/* SLUICE_ALGO_* of a tier's packets/s meter. */
+SLUICE_INLINE __u32 sluice_tier_algorithm(__u32 flags)
+{
+	return (flags & SLUICE_TIER_ALGO_MASK) >> SLUICE_TIER_ALGO_SHIFT;
+}
 
 SLUICE_INLINE __u64 sluice_policy_word(__u64 generation, __u32 tier)
 {

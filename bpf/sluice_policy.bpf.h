@@ -174,6 +174,47 @@ static __always_inline void rescale_meter(__u64 *tat, const struct sluice_rate *
 }
 
 /*
+ * Does the packets/s state counted under `old` mean the same under `to`? A
+ * window state (window tag and counts) means the same under the same window
+ * algorithm with the same window and counter width; under anything else it
+ * would be misread (a window state read as a TAT, or the other way round).
+ */
+static __always_inline int packet_state_carries(const struct sluice_tier *old,
+						const struct sluice_tier *to)
+{
+	__u32 algorithm = sluice_tier_algorithm(to->flags);
+
+	if (sluice_tier_algorithm(old->flags) != algorithm)
+		return 0;
+	if (!(to->flags & SLUICE_TIER_F_WINDOW))
+		return 1;
+	return (old->flags & SLUICE_TIER_F_WINDOW) &&
+	       old->packet_window.window_ns == to->packet_window.window_ns &&
+	       (old->packet_window.limit <= 0xffff) == (to->packet_window.limit <= 0xffff);
+}
+
+/*
+ * The packets/s meter across a policy switch: a GCRA debt is rescaled to the
+ * new rate (rescale_meter); a state whose algorithm changed, or a window
+ * state that would be misread (packet_state_carries) or whose tier is not
+ * known any more, starts fresh: the word a new source's bucket starts from.
+ */
+static __always_inline void rescale_packet_meter(__u64 *state, const struct sluice_tier *old,
+						 const struct sluice_tier *to, __u64 now)
+{
+	__u64 seen = READ_ONCE(*state);
+
+	if (old ? !packet_state_carries(old, to) : !!(to->flags & SLUICE_TIER_F_WINDOW)) {
+		if (seen)
+			__sync_val_compare_and_swap(state, seen, 0);
+		return;
+	}
+	if (to->flags & SLUICE_TIER_F_WINDOW)
+		return; /* the same window: its counts carry over as they are */
+	rescale_meter(state, old ? &old->packets : NULL, &to->packets, now);
+}
+
+/*
  * The bucket met a new policy (its word moved from `from` to `tier`): its
  * debts, counted in the rates of the word it left, are rescaled to `tier`'s.
  * A bucket that was allow- or deny-listed ran no meter there and keeps its TATs.
@@ -187,7 +228,7 @@ static __always_inline void rescale_bucket(struct sluice_bucket *b, __u64 from, 
 	if (old_tier >= SLUICE_MAX_TIERS)
 		return;
 	old = rates_at(slot, old_tier, sluice_policy_generation(from));
-	rescale_meter(&b->pkt_tat, old ? &old->packets : NULL, &tier->packets, now);
+	rescale_packet_meter(&b->pkt_tat, old, tier, now);
 	rescale_meter(&b->byte_tat, old ? &old->bytes : NULL, &tier->bytes, now);
 	rescale_meter(&b->syn_tat, old ? &old->syns : NULL, &tier->syns, now);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Sluice's ingress program: per-source token buckets (GCRA) at the driver
+ * Sluice's ingress program: per-source token buckets (GCRA; or a window
+ * algorithm for a tier's packets/s, docs/algorithms.md) at the driver
  * (XDP), or at TC ingress where native XDP is missing; both entries share
  * one judge and the skeleton's maps.
  *
@@ -28,9 +29,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * 3: a TC ingress entry beside XDP, packets/s counting GRO segments there;
  *    penalties and key-bound addresses (sluice_keys.bpf.h); the clock is
  *    chosen per tier (SLUICE_TIER_F_COARSE_OK).
+ * 4: a tier's packets/s meter runs its algorithm (SLUICE_TIER_ALGO_MASK:
+ *    fixed_window and sliding_window besides GCRA).
  */
 #ifndef SLUICE_PROG_VERSION
-#define SLUICE_PROG_VERSION 3
+#define SLUICE_PROG_VERSION 4
 #endif
 const volatile __u32 sluice_prog_version = SLUICE_PROG_VERSION;
 
@@ -68,7 +71,6 @@ static __always_inline void aggregate(struct sluice_source *src, const struct sl
 }
 
 struct spend_plan {
-	__u64 pkt_cost;
 	__u64 byte_cost;
 	__u64 syn_cost;
 };
@@ -85,7 +87,6 @@ static __always_inline __u32 judge(struct sluice_bucket *b, const struct sluice_
 				   __u64 len, __u32 packets, __u32 is_syn, __u64 now)
 {
 	struct spend_plan plan = {
-	    .pkt_cost = sluice_cost_ns(tier->packets.interval_fp, packets),
 	    .byte_cost = sluice_cost_ns(tier->bytes.interval_fp, len),
 	    .syn_cost = is_syn ? sluice_cost_ns(tier->syns.interval_fp, 1) : 0,
 	};
@@ -93,7 +94,7 @@ static __always_inline __u32 judge(struct sluice_bucket *b, const struct sluice_
 
 	if (plan.syn_cost && !meter_allows(&b->syn_tat, &tier->syns, plan.syn_cost, now))
 		return SLUICE_CNT_DROP_SYN_RATE;
-	if (plan.pkt_cost && !meter_allows(&b->pkt_tat, &tier->packets, plan.pkt_cost, now))
+	if (!packet_meter_allows(&b->pkt_tat, tier, packets, now))
 		return SLUICE_CNT_DROP_PKT_RATE;
 	if (plan.byte_cost && !meter_allows(&b->byte_tat, &tier->bytes, plan.byte_cost, now))
 		return SLUICE_CNT_DROP_BYTE_RATE;
@@ -103,11 +104,9 @@ static __always_inline __u32 judge(struct sluice_bucket *b, const struct sluice_
 		if (rc <= 0)
 			return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_SYN_RATE;
 	}
-	if (plan.pkt_cost) {
-		rc = meter_spend(&b->pkt_tat, &tier->packets, plan.pkt_cost, now);
-		if (rc <= 0)
-			return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_PKT_RATE;
-	}
+	rc = packet_meter_spend(&b->pkt_tat, tier, packets, now);
+	if (rc <= 0)
+		return rc ? SLUICE_CNT_DROP_CONTENDED : SLUICE_CNT_DROP_PKT_RATE;
 	if (plan.byte_cost) {
 		rc = meter_spend(&b->byte_tat, &tier->bytes, plan.byte_cost, now);
 		if (rc <= 0)

@@ -6,6 +6,8 @@
 
 #include <fstream>
 
+#include "sluice_algorithms.h"
+
 namespace sluice {
 namespace {
 
@@ -201,8 +203,54 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"attach_unknown", kTier + "attach:\n  prio: 60\n", 5, "attach.prio",
                 "unknown field"},
         BadCase{"admission_rate", kTier + "admission:\n  new_sources: lots\n", 5,
-                "admission.new_sources", "expected a rate like"}),
+                "admission.new_sources", "expected a rate like"},
+        // A kernel tier's algorithm, refused as the request layer refuses it.
+        BadCase{"tier_algorithm_unknown", kTier + "    algorithm: token-bucket\n", 4,
+                "tiers.a.algorithm",
+                "unknown algorithm 'token-bucket' (expected token_bucket, fixed_window, "
+                "sliding_window or leaky_bucket)"},
+        BadCase{"tier_algorithm_burst",
+                "tiers:\n  a:\n    packets: {rate: 10/s, burst: 20}\n    algorithm: "
+                "fixed_window\n",
+                3, "tiers.a.packets", "burst does not apply to fixed_window"},
+        BadCase{"tier_algorithm_too_many",
+                "tiers:\n  a:\n    packets: 20M/s\n    algorithm: sliding_window\n", 3,
+                "tiers.a.packets", "more than sliding_window can count (at most 16777215)"},
+        BadCase{"tier_algorithm_not_text", kTier + "    algorithm: [fixed_window]\n", 4,
+                "tiers.a.algorithm", "an algorithm name"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
+
+TEST(ConfigFile, TierAlgorithmDefaultsToTokenBucketAndCarriesIntoTheTierEntry) {
+  auto c = parse_config(
+      "tiers:\n  free: {packets: 100/s, algorithm: fixed_window}\n"
+      "  slide: {packets: 6000/min, algorithm: sliding_window}\n"
+      "  leaky: {packets: 50/s, algorithm: leaky_bucket}\n  plain: {packets: 10/s}\n"
+      "default_tier: plain\n",
+      "t.yaml");
+  ASSERT_EQ(c.policy.tiers.size(), 4u);
+  EXPECT_EQ(c.policy.tiers[0].algorithm, uint32_t{SLUICE_ALGO_FIXED_WINDOW});
+  EXPECT_EQ(c.policy.tiers[1].algorithm, uint32_t{SLUICE_ALGO_SLIDING_WINDOW});
+  EXPECT_EQ(c.policy.tiers[2].algorithm, uint32_t{SLUICE_ALGO_LEAKY_BUCKET});
+  EXPECT_EQ(c.policy.tiers[3].algorithm, uint32_t{SLUICE_ALGO_TOKEN_BUCKET});
+
+  CompiledPolicy compiled = compile_policy(c.policy, TierSlots(), 1);
+  const auto& fixed = compiled.tiers[compiled.tier_index.at("free")];
+  EXPECT_EQ(sluice_tier_algorithm(fixed.flags), uint32_t{SLUICE_ALGO_FIXED_WINDOW});
+  EXPECT_TRUE(fixed.flags & SLUICE_TIER_F_WINDOW);
+  EXPECT_EQ(fixed.packet_window.limit, 100u);
+  EXPECT_EQ(fixed.packet_window.window_ns, SLUICE_NSEC_PER_SEC);
+  const auto& slide = compiled.tiers[compiled.tier_index.at("slide")];
+  EXPECT_EQ(slide.packet_window.limit, 6000u);
+  EXPECT_EQ(slide.packet_window.window_ns, 60 * SLUICE_NSEC_PER_SEC);
+  // A leaky bucket is GCRA of depth one: its tolerance is one interval.
+  const auto& leaky = compiled.tiers[compiled.tier_index.at("leaky")];
+  EXPECT_EQ(sluice_tier_algorithm(leaky.flags), uint32_t{SLUICE_ALGO_LEAKY_BUCKET});
+  EXPECT_FALSE(leaky.flags & SLUICE_TIER_F_WINDOW);
+  EXPECT_EQ(leaky.packets.tau_ns, SLUICE_NSEC_PER_SEC / 50);
+  const auto& plain = compiled.tiers[compiled.tier_index.at("plain")];
+  EXPECT_EQ(plain.flags & (SLUICE_TIER_ALGO_MASK | SLUICE_TIER_F_WINDOW), 0u);
+  EXPECT_EQ(plain.packets.tau_ns, SLUICE_NSEC_PER_SEC);
+}
 
 TEST(ConfigFile, MetricsAndAdmissionSettings) {
   auto c = parse_config(

@@ -103,6 +103,23 @@ TEST_F(CliTest, TierCommands) {
   CommandResult table = lab().ctl("tier list");
   EXPECT_NE(table.out.find("6000/min burst 300"), std::string::npos) << table.out;
 
+  EXPECT_EQ(silver["algorithm"], "token_bucket") << "the default";
+  // The packets/s algorithm: set live, shown in the list and the table. A
+  // burst given with a window is refused, nothing set; a kept one is dropped.
+  CommandResult refused = lab().ctl("tier set silver --algorithm fixed_window --packets-burst 5");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("burst does not apply to fixed_window"), std::string::npos)
+      << refused.err;
+  EXPECT_EQ(find(lab().ctl_json("tier list")["tiers"], "name", "silver")["algorithm"],
+            "token_bucket");
+  json window = lab().ctl_json("tier set silver --packets 100/s --algorithm sliding_window");
+  EXPECT_EQ(window["algorithm"], "sliding_window") << window.dump();
+  EXPECT_EQ(window["packets"]["burst"], 0) << "the kept burst does not apply to a window";
+  table = lab().ctl("tier list");
+  EXPECT_NE(table.out.find("sliding_window"), std::string::npos) << table.out;
+  EXPECT_NE(lab().ctl("tier set silver --algorithm token-bucket").err.find("unknown algorithm"),
+            std::string::npos);
+
   EXPECT_EQ(lab().ctl("tier delete silver").exit_code, 0);
   EXPECT_TRUE(find(lab().ctl_json("tier list")["tiers"], "name", "silver").is_null());
 }

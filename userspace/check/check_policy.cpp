@@ -27,20 +27,10 @@ void check_name(const std::string& name, const std::string& what) {
 // period and have no burst: a configured burst is an error, not ignored.
 struct sluice_algo compile_algo(const RateLimit& limit, uint32_t algorithm,
                                 const std::string& field) {
-  const std::string name(algorithm_name(algorithm));
-  const bool window =
-      algorithm == SLUICE_ALGO_FIXED_WINDOW || algorithm == SLUICE_ALGO_SLIDING_WINDOW;
-  if (algorithm >= SLUICE_ALGO_COUNT) fail(field + ": unknown algorithm");
-  if (window && limit.burst)
-    fail(field + ": burst does not apply to " + name + " (it admits the rate per period)");
+  std::string problem = algorithm_limit_problem(limit, algorithm);
+  if (!problem.empty()) fail(field + ": " + problem);
   struct sluice_algo algo {};
-  if (sluice_algo_make(&algo, algorithm, limit.tokens, limit.period_ns, limit.burst,
-                       SLUICE_SPEND_UNIT) != 0)
-    fail(field + ": " + std::to_string(limit.tokens) + " per period is more than " + name +
-         " can count (at most " +
-         std::to_string(algorithm == SLUICE_ALGO_SLIDING_WINDOW ? SLUICE_SLIDING_WINDOW_LIMIT_MAX
-                                                                : SLUICE_FIXED_WINDOW_LIMIT_MAX) +
-         ")");
+  sluice_algo_make(&algo, algorithm, limit.tokens, limit.period_ns, limit.burst, SLUICE_SPEND_UNIT);
   return algo;
 }
 

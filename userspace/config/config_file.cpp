@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "algorithm.h"
 #include "check_config.h"
 #include "cluster_config.h"
 #include "config_limits.h"
@@ -62,8 +63,8 @@ TierSpec read_tier(const YamlReader& reader, const std::string& name, const YAML
   TierSpec tier;
   tier.name = name;
   if (node.IsNull()) return tier;  // "free:" alone: an unlimited tier
-  reader.check_mapping(node, field, {"packets", "bytes", "syn", "shadow"},
-                       "a mapping with packets, bytes, syn and shadow");
+  reader.check_mapping(node, field, {"packets", "bytes", "syn", "shadow", "algorithm"},
+                       "a mapping with packets, bytes, syn, shadow and algorithm");
   const std::string policy_field = "tier '" + name + "'";
   auto limit = [&](const char* key, const char* policy_name, RateKind kind, RateLimit& out) {
     if (!node[key]) return;
@@ -74,6 +75,18 @@ TierSpec read_tier(const YamlReader& reader, const std::string& name, const YAML
   limit("bytes", "bytes", RateKind::kBytes, tier.bytes);
   limit("syn", "syn", RateKind::kPackets, tier.syns);
   if (node["shadow"]) tier.shadow = reader.boolean(node["shadow"], field + ".shadow");
+  if (node["algorithm"]) {
+    // The packets/s meter's algorithm (docs/algorithms.md); refused as the
+    // request layer refuses it: an unknown name, a burst on a window, a limit
+    // a window state cannot count.
+    std::string text = reader.scalar(node["algorithm"], field + ".algorithm", "an algorithm name");
+    tier.algorithm = reader.converting(node["algorithm"], field + ".algorithm",
+                                       [&] { return parse_algorithm(text); });
+    std::string problem = algorithm_limit_problem(tier.packets, tier.algorithm);
+    if (!problem.empty())
+      reader.fail(node["packets"] ? node["packets"] : node["algorithm"], field + ".packets",
+                  problem);
+  }
   return tier;
 }
 

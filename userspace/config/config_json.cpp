@@ -1,5 +1,7 @@
 #include "config_json.h"
 
+#include "algorithm.h"
+
 namespace sluice {
 
 nlohmann::json rate_to_json(const RateLimit& limit, RateKind kind) {
@@ -24,7 +26,8 @@ void to_json(nlohmann::json& json, const TierSpec& tier) {
           {"packets", rate_to_json(tier.packets, RateKind::kPackets)},
           {"bytes", rate_to_json(tier.bytes, RateKind::kBytes)},
           {"syn", rate_to_json(tier.syns, RateKind::kPackets)},
-          {"shadow", tier.shadow}};
+          {"shadow", tier.shadow},
+          {"algorithm", algorithm_name(tier.algorithm)}};
 }
 
 void from_json(const nlohmann::json& json, TierSpec& tier) {
@@ -33,6 +36,8 @@ void from_json(const nlohmann::json& json, TierSpec& tier) {
   tier.bytes = rate_from_json(json.at("bytes"));
   tier.syns = rate_from_json(json.at("syn"));
   tier.shadow = json.value("shadow", false);
+  // Absent in documents written before the option: the token bucket they ran.
+  tier.algorithm = parse_algorithm(json.value("algorithm", std::string("token_bucket")));
 }
 
 void to_json(nlohmann::json& json, const Cidr& cidr) {

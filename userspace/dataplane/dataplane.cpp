@@ -47,7 +47,10 @@ void update(int fd, const void* key, const void* value, const std::string& what)
 
 bool same_intervals(const struct sluice_tier& a, const struct sluice_tier& b) {
   return (a.flags & SLUICE_TIER_F_DEFINED) && (b.flags & SLUICE_TIER_F_DEFINED) &&
+         (a.flags & (SLUICE_TIER_ALGO_MASK | SLUICE_TIER_F_WINDOW)) ==
+             (b.flags & (SLUICE_TIER_ALGO_MASK | SLUICE_TIER_F_WINDOW)) &&
          a.packets.interval_fp == b.packets.interval_fp &&
+         (!(a.flags & SLUICE_TIER_F_WINDOW) || a.packets.tau_ns == b.packets.tau_ns) &&
          a.bytes.interval_fp == b.bytes.interval_fp && a.syns.interval_fp == b.syns.interval_fp;
 }
 

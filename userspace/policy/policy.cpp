@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <set>
 
+#include "algorithm.h"
+#include "sluice_algorithms.h"
+
 namespace sluice {
 namespace {
 
@@ -44,8 +47,18 @@ uint64_t burst_short_of_a_tick(const RateLimit& limit) {
   return burst < needed ? static_cast<uint64_t>(needed) : 0;
 }
 
+// The packets/s limit as its GCRA meter runs it: a leaky bucket's depth is one
+// unless given; a window counts per window (a coarse clock only moves its
+// boundaries by a tick), so it has no burst to cover a tick with.
+RateLimit packet_meter(const TierSpec& tier) {
+  if (is_window_algorithm(tier.algorithm)) return RateLimit{0, SLUICE_NSEC_PER_SEC, 0};
+  RateLimit meter = tier.packets;
+  if (tier.algorithm == SLUICE_ALGO_LEAKY_BUCKET && !meter.burst) meter.burst = 1;
+  return meter;
+}
+
 bool covers_a_tick(const TierSpec& tier) {
-  return !burst_short_of_a_tick(tier.packets) && !burst_short_of_a_tick(tier.bytes) &&
+  return !burst_short_of_a_tick(packet_meter(tier)) && !burst_short_of_a_tick(tier.bytes) &&
          !burst_short_of_a_tick(tier.syns);
 }
 
@@ -58,9 +71,30 @@ void check_covers_a_tick(const TierSpec& tier) {
            std::to_string(needed) + "), got " +
            std::to_string(limit.burst ? limit.burst : limit.tokens));
   };
-  check(tier.packets, "packets");
+  check(packet_meter(tier), "packets");
   check(tier.bytes, "bytes");
   check(tier.syns, "syn");
+}
+
+// The packets/s meter under the tier's algorithm (docs/algorithms.md): a GCRA
+// rate for token_bucket and leaky_bucket (depth one unless a burst is given),
+// or, for a window algorithm, the window and its limit in the same 16 bytes
+// (struct sluice_tier's union), flagged SLUICE_TIER_F_WINDOW. Sets the
+// algorithm's bits in *flags.
+struct sluice_rate compile_tier_packets(const TierSpec& tier, const std::string& field,
+                                        uint32_t* flags) {
+  std::string problem = algorithm_limit_problem(tier.packets, tier.algorithm);
+  if (!problem.empty()) fail(field + ": " + problem);
+  *flags = tier.algorithm << SLUICE_TIER_ALGO_SHIFT;
+  struct sluice_rate rate =
+      compile_rate(is_window_algorithm(tier.algorithm) ? tier.packets : packet_meter(tier),
+                   SLUICE_SPEND_UNIT, field);
+  if (!is_window_algorithm(tier.algorithm) || tier.packets.unlimited()) return rate;
+  *flags |= SLUICE_TIER_F_WINDOW;
+  struct sluice_tier window {};
+  window.packet_window.window_ns = tier.packets.period_ns;
+  window.packet_window.limit = tier.packets.tokens;
+  return window.packets;
 }
 
 }  // namespace
@@ -155,13 +189,13 @@ CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots, uint
     if (policy.coarse_clock) check_covers_a_tick(tier);
     auto& slot = out.tiers[out.tier_index.at(tier.name)];
     std::string field = "tier '" + tier.name + "'";
-    slot.packets = compile_rate(tier.packets, SLUICE_SPEND_UNIT, field + " packets");
+    slot.packets = compile_tier_packets(tier, field + " packets", &slot.flags);
     slot.bytes = compile_rate(tier.bytes, SLUICE_SPEND_BULK, field + " bytes");
     slot.syns = compile_rate(tier.syns, SLUICE_SPEND_UNIT, field + " syn");
     // Per-tier clock: a tier whose bursts cover a tick is judged by the cheap
     // coarse clock even under `clock: precise` (docs/tier-clock.md).
-    slot.flags = SLUICE_TIER_F_DEFINED | (tier.shadow ? SLUICE_TIER_F_SHADOW : 0) |
-                 (covers_a_tick(tier) ? SLUICE_TIER_F_COARSE_OK : 0);
+    slot.flags |= SLUICE_TIER_F_DEFINED | (tier.shadow ? SLUICE_TIER_F_SHADOW : 0) |
+                  (covers_a_tick(tier) ? SLUICE_TIER_F_COARSE_OK : 0);
   }
 
   auto tier_of = [&](const std::string& name, const std::string& field) {

@@ -30,6 +30,8 @@ struct TierSpec {
   RateLimit bytes;    // bytes/s, L2 frame length
   RateLimit syns;     // new TCP connections (SYN without ACK)/s
   bool shadow = false;
+  // SLUICE_ALGO_* of the packets/s meter (bytes/s and SYN/s are token buckets).
+  uint32_t algorithm = 0;
   bool operator==(const TierSpec&) const = default;
 };
 

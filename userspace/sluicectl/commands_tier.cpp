@@ -11,7 +11,7 @@ using nlohmann::json;
 
 struct TierSetOptions {
   std::string name;
-  std::string packets, packets_burst, bytes, bytes_burst, syn, syn_burst;
+  std::string packets, packets_burst, bytes, bytes_burst, syn, syn_burst, algorithm;
   bool shadow = false, no_shadow = false;
 };
 
@@ -22,7 +22,8 @@ struct TierDeleteOptions {
 void show_tier_set(const json& r, std::ostream& out) {
   out << "tier " << r["name"].get<std::string>()
       << (r["created"].get<bool>() ? " created" : " changed") << ": packets "
-      << r["packets"]["text"].get<std::string>() << ", bytes "
+      << r["packets"]["text"].get<std::string>() << " ("
+      << r.value("algorithm", std::string("token_bucket")) << "), bytes "
       << r["bytes"]["text"].get<std::string>() << ", syn " << r["syn"]["text"].get<std::string>()
       << (r["shadow"].get<bool>() ? " (shadow)" : "") << "\n";
 }
@@ -36,6 +37,9 @@ Run declare_tier_set(CLI::App& sub) {
   sub.add_option("name", o->name, "tier name (letters, digits, - _ .; at most 63)")->required();
   sub.add_option("--packets", o->packets, "packets per second per source");
   sub.add_option("--packets-burst", o->packets_burst, "packet burst (default: one period's worth)");
+  sub.add_option("--algorithm", o->algorithm,
+                 "packets/s algorithm: token_bucket (default), fixed_window, sliding_window, "
+                 "leaky_bucket (a window drops the packet burst)");
   sub.add_option("--bytes", o->bytes, "bytes per second per source");
   sub.add_option("--bytes-burst", o->bytes_burst, "byte burst, e.g. 64KB");
   sub.add_option("--syn", o->syn, "new TCP connections per second per source");
@@ -46,9 +50,13 @@ Run declare_tier_set(CLI::App& sub) {
     json args = {{"name", o->name}};
     // Only the limits given are sent: the others keep their value.
     const std::pair<const char*, const std::string*> limits[] = {
-        {"packets", &o->packets}, {"packets_burst", &o->packets_burst},
-        {"bytes", &o->bytes},     {"bytes_burst", &o->bytes_burst},
-        {"syn", &o->syn},         {"syn_burst", &o->syn_burst}};
+        {"packets", &o->packets},
+        {"packets_burst", &o->packets_burst},
+        {"bytes", &o->bytes},
+        {"bytes_burst", &o->bytes_burst},
+        {"syn", &o->syn},
+        {"syn_burst", &o->syn_burst},
+        {"algorithm", &o->algorithm}};
     for (const auto& [key, value] : limits)
       if (!value->empty()) args[key] = *value;
     if (o->shadow) args["shadow"] = true;

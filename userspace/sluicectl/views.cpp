@@ -64,12 +64,12 @@ void show_pending(const std::string& iface, const json& p, std::ostream& out) {
 }
 
 void show_tiers(const json& r, std::ostream& out) {
-  Table table({"TIER", "PACKETS", "BYTES", "SYN", "SHADOW", "PREFIXES", "ORIGIN"});
+  Table table({"TIER", "PACKETS", "ALGORITHM", "BYTES", "SYN", "SHADOW", "PREFIXES", "ORIGIN"});
   for (const auto& t : r["tiers"])
     table.add({t["name"].get<std::string>() + (t["default"].get<bool>() ? " (default)" : ""),
-               limit_text(t["packets"]), limit_text(t["bytes"]), limit_text(t["syn"]),
-               t["shadow"].get<bool>() ? "yes" : "no", count_text(t["prefixes"].get<uint64_t>()),
-               t["origin"].get<std::string>()});
+               limit_text(t["packets"]), t.value("algorithm", std::string("token_bucket")),
+               limit_text(t["bytes"]), limit_text(t["syn"]), t["shadow"].get<bool>() ? "yes" : "no",
+               count_text(t["prefixes"].get<uint64_t>()), t["origin"].get<std::string>()});
   table.print(out);
 }
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 
+#include "algorithm.h"
 #include "cluster_wiring.h"
 #include "config_json.h"
 #include "daemon.h"
@@ -167,6 +168,12 @@ json tier_set(Daemon& daemon, const json& args) {
   update_limit(args, "bytes", RateKind::kBytes, tier.bytes);
   update_limit(args, "syn", RateKind::kPackets, tier.syns);
   if (auto shadow = optional_bool_arg(args, "shadow")) tier.shadow = *shadow;
+  if (auto text = optional_string_arg(args, "algorithm")) {
+    tier.algorithm = parsing("algorithm", [&] { return parse_algorithm(*text); });
+    // A window has no burst: a kept one is dropped, a given one is refused.
+    if (is_window_algorithm(tier.algorithm) && !args.contains("packets_burst"))
+      tier.packets.burst = 0;
+  }
   daemon.update(PolicyEditor(daemon.base(), daemon.edits()).set_tier(tier));
   spdlog::info("tier {} {}", name, existed ? "changed" : "created");
   json out = tier;

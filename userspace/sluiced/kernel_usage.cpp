@@ -120,8 +120,17 @@ std::optional<KernelUsage> kernel_usage(const Daemon& daemon, const std::string&
         {"syns", tier->syns, SLUICE_SPEND_UNIT, bucket ? bucket->syn_tat : 0}};
     for (const auto& meter : meters) {
       if (meter.limit.unlimited()) continue;
-      const auto rate = compile_rate(meter.limit, meter.spend, meter.unit);
-      const LimitState state = limit_state(meter.tat, rate, now);
+      LimitState state;
+      if (&meter == &meters[0] && tier->algorithm != SLUICE_ALGO_TOKEN_BUCKET) {
+        // The packets/s word under the tier's algorithm: a window state, or a
+        // leaky bucket's TAT of its depth (docs/algorithms.md).
+        struct sluice_algo algo {};
+        sluice_algo_make(&algo, tier->algorithm, meter.limit.tokens, meter.limit.period_ns,
+                         meter.limit.burst, SLUICE_SPEND_UNIT);
+        state = limit_state(meter.tat, algo, now);
+      } else {
+        state = limit_state(meter.tat, compile_rate(meter.limit, meter.spend, meter.unit), now);
+      }
       usage.limits.push_back(
           KernelLimit{.interface = name,
                       .policy = tier->name + "-" + meter.unit,
