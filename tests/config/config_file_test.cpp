@@ -21,6 +21,7 @@ state_file: /var/lib/test/state.json
 log_level: debug
 maps:
   buckets: 4096
+  sharing: per_interface
 aggregation:
   ipv4_prefix: 24
   ipv6_prefix: 48
@@ -53,6 +54,9 @@ TEST(ConfigFile, ParsesEveryField) {
   EXPECT_EQ(s.state_file, "/var/lib/test/state.json");
   EXPECT_EQ(s.log_level, "debug");
   EXPECT_EQ(s.bucket_entries, 4096u);
+  EXPECT_FALSE(s.share_maps);
+  EXPECT_TRUE(parse_config("tiers:\n  a:\n    packets: 10/s\n", "t.yaml").settings.share_maps)
+      << "one budget per host by default";
   const auto& p = config.policy;
   EXPECT_EQ(p.v4_prefix_len, 24u);
   EXPECT_EQ(p.v6_prefix_len, 48u);
@@ -180,6 +184,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"log_level", kTier + "log_level: loud\n", 4, "log_level", "not one of trace"},
         BadCase{"buckets", kTier + "maps:\n  buckets: 10\n", 5, "maps.buckets",
                 "whole number in 1024.."},
+        BadCase{"sharing", kTier + "maps:\n  sharing: pooled\n", 5, "maps.sharing",
+                "shared or per_interface"},
         BadCase{"aggregation_range", kTier + "aggregation:\n  ipv6_prefix: 129\n", 5,
                 "aggregation.ipv6_prefix", "1..128"},
         BadCase{"socket_relative", kTier + "control:\n  socket: sluiced.sock\n", 5,

@@ -132,7 +132,7 @@ TEST_F(MultiprogLab, AProgramLeftInTheDispatcherIsAdoptedAndKeepsEnforcing) {
   std::string status = dispatcher_status();
   EXPECT_EQ(status.find("sluice_xdp"), std::string::npos) << status;
   EXPECT_NE(status.find("xdpfilt"), std::string::npos) << status;
-  EXPECT_FALSE(std::filesystem::exists(pin_dir_of(lab.rx_if())));
+  in_netns(lab.rx_ns(), [&] { EXPECT_FALSE(std::filesystem::exists(pin_dir_of(lab.rx_if()))); });
 }
 
 // Where the kernel cannot run the dispatcher, multiprog is refused with a

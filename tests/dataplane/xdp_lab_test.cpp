@@ -135,7 +135,7 @@ TEST(XdpLabLifecycle, DetachLeavesNoProgramAndTheLabIsRemoved) {
     EXPECT_NE(capture("ip -n " + rx_ns + " link show dev " + rx_if).find("xdp"), std::string::npos);
     in_netns(rx_ns, [&] { dataplane.detach(); });
     EXPECT_EQ(capture("ip -n " + rx_ns + " link show dev " + rx_if).find("xdp"), std::string::npos);
-    EXPECT_FALSE(std::filesystem::exists(pin_dir_of(rx_if)));
+    in_netns(rx_ns, [&] { EXPECT_FALSE(std::filesystem::exists(pin_dir_of(rx_if))); });
   }
   EXPECT_EQ(capture("ip netns list").find(rx_ns), std::string::npos);
 }

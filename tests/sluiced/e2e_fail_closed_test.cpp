@@ -30,8 +30,12 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
+constexpr const char* kLab = "sdfail";
+
 Fd pinned(const std::string& ifname, const std::string& object) {
-  const std::string path = pin_dir_of(ifname) + "/" + object;
+  // Pins are keyed by the daemon's namespace: name them from inside it.
+  std::string path;
+  in_netns(std::string(kLab) + "-rx", [&] { path = pin_dir_of(ifname) + "/" + object; });
   Fd fd(bpf_obj_get(path.c_str()));
   if (!fd) ADD_FAILURE() << "open " << path << ": " << std::strerror(errno);
   return fd;
@@ -67,7 +71,7 @@ class FailClosedTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (netns, XDP, mounts)";
-    lab_ = std::make_unique<DaemonLab>("sdfail", 224);
+    lab_ = std::make_unique<DaemonLab>(kLab, 224);
     state_dir_ = lab_->dir() + "/lib";
     std::filesystem::create_directories(state_dir_);
     lab_->write_config(kPolicy);
@@ -93,6 +97,12 @@ class FailClosedTest : public ::testing::Test {
 };
 
 TEST_F(FailClosedTest, AnApplyRefusedOnTheSecondInterfaceLeavesBothOnThePreviousPolicy) {
+  // Two sets of maps, so that one can refuse while the other applied (shared
+  // maps apply once for both: docs/map-sharing.md).
+  std::string yaml = lab().config_text();
+  const std::string buckets = "  buckets: 65536\n";
+  yaml.replace(yaml.find(buckets), buckets.size(), buckets + "  sharing: per_interface\n");
+  lab().write_raw_config(yaml);
   lab().start();
   const std::string first = lab().lab().rx_if();
   ASSERT_EQ(lab().lab().exec_rx(std::string("ip link add ") + kSecond + " type veth peer name " +

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,7 +78,10 @@ DaemonLab::~DaemonLab() {
 }
 
 std::string DaemonLab::pin_dir() const {
-  return "/sys/fs/bpf/sluice/" + lab_.rx_if();
+  // Pins are keyed by the daemon's namespace (netns.h): the rx namespace's inode.
+  struct stat st {};
+  if (::stat(("/run/netns/" + lab_.rx_ns()).c_str(), &st) != 0) return "/nonexistent";
+  return "/sys/fs/bpf/sluice/net" + std::to_string(st.st_ino) + "/" + lab_.rx_if();
 }
 
 void DaemonLab::write_raw_config(const std::string& yaml) {

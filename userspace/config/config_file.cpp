@@ -238,10 +238,17 @@ Config read_config(const YamlReader& reader, const YAML::Node& root) {
     });
   }
   if (const auto maps = root["maps"]) {
-    reader.check_mapping(maps, "maps", {"buckets"}, "a mapping with buckets");
+    reader.check_mapping(maps, "maps", {"buckets", "sharing"}, "a mapping with buckets, sharing");
     if (maps["buckets"])
       settings.bucket_entries =
           static_cast<uint32_t>(reader.integer(maps["buckets"], "maps.buckets", 1024, 1U << 26));
+    if (maps["sharing"]) {
+      const std::string sharing =
+          reader.scalar(maps["sharing"], "maps.sharing", "shared or per_interface");
+      if (sharing != "shared" && sharing != "per_interface")
+        reader.fail(maps["sharing"], "maps.sharing", "expected shared or per_interface");
+      settings.share_maps = sharing == "shared";
+    }
   }
   if (const auto aggregation = root["aggregation"]) {
     reader.check_mapping(aggregation, "aggregation", {"ipv4_prefix", "ipv6_prefix"},

@@ -35,6 +35,11 @@ struct DaemonSettings {
   std::string state_file = "/var/lib/sluice/state.json";
   std::string log_level = "info";
   uint32_t bucket_entries = SLUICE_DEFAULT_BUCKET_ENTRIES;
+  // `maps.sharing`: one set of maps (buckets, policy, lists, counters) for every
+  // interface, so a source gets one budget per host however many uplinks it
+  // arrives over (shared, the default), or a set per interface (per_interface).
+  // docs/map-sharing.md.
+  bool share_maps = true;
   // Prometheus /metrics listener, a loopback host:port; "" turns it off.
   std::string metrics_listen = "127.0.0.1:9464";
 };

@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "libbpf_log.h"
+#include "netns.h"
 #include "sluice_xdp.skel.h"
 #include "source_map_walk.h"
 
@@ -111,7 +112,20 @@ struct sluice_counter Counters::total(uint32_t counter) const {
 }
 
 std::string pin_dir_of(const std::string& ifname, const std::string& bpffs_root) {
+  return bpffs_root + "/sluice/" + netns_tag() + "/" + ifname + "/v" +
+         std::to_string(SLUICE_LAYOUT_VERSION);
+}
+
+std::string legacy_pin_dir_of(const std::string& ifname, const std::string& bpffs_root) {
   return bpffs_root + "/sluice/" + ifname + "/v" + std::to_string(SLUICE_LAYOUT_VERSION);
+}
+
+uint32_t Dataplane::maps_id() const {
+  struct bpf_map_info info {};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(maps_.active.get(), &info, &len) != 0)
+    throw_last_errno("inspect map active");
+  return info.id;
 }
 
 void Dataplane::SkeletonDeleter::operator()(struct sluice_xdp* skel) const {

@@ -85,8 +85,13 @@ struct SourceEntry {
   struct sluice_bucket bucket;
 };
 
-// Where the pins of an interface live: /sys/fs/bpf/sluice/<ifname>/v<layout>/.
+// Where the pins of an interface live: /sys/fs/bpf/sluice/net<inode>/<ifname>/v<layout>/,
+// keyed by the calling thread's network namespace (netns.h) and the interface.
 std::string pin_dir_of(const std::string& ifname, const std::string& bpffs_root = "/sys/fs/bpf");
+// Where builds before namespace-keyed pins put them: /sys/fs/bpf/sluice/<ifname>/v<layout>/.
+// adopt() moves pins found there to pin_dir_of().
+std::string legacy_pin_dir_of(const std::string& ifname,
+                              const std::string& bpffs_root = "/sys/fs/bpf");
 
 // Whether this kernel can run libxdp's dispatcher (it loads extension
 // programs, BPF_PROG_TYPE_EXT); attach_multiprog() refuses otherwise.
@@ -105,6 +110,14 @@ class Dataplane {
   // the same maps (bpf_link_update): no gap, no bucket reset. The bucket map
   // keeps its pinned size (pending_settings() reports a different one).
   static std::optional<Dataplane> adopt(const std::string& ifname, const LoadOptions& wanted = {});
+  // Loads this build's program on `other`'s maps and admission meters instead
+  // of fresh ones, not attached: attached to a second interface, a source
+  // arriving over both spends from one budget (`maps.sharing: shared`,
+  // docs/map-sharing.md). The policy is `other`'s: apply() to either switches both.
+  static Dataplane load_beside(const Dataplane& other, const LoadOptions& options = {});
+  // The kernel's id of this Dataplane's `active` map: equal for two Dataplanes
+  // exactly when they share one set of maps (one policy, one set of buckets).
+  uint32_t maps_id() const;
 
   Dataplane(Dataplane&&) noexcept;
   Dataplane& operator=(Dataplane&&) noexcept;

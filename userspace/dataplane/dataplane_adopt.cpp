@@ -1,11 +1,12 @@
-// Adopting what an earlier daemon left pinned under /sys/fs/bpf/sluice/<ifname>/v<layout>/:
-// its link and maps, and, when this build's program differs from the running
-// one (another version or tag, another clock), replacing the program in place
-// on the same maps, so that no packet passes unjudged and no bucket is reset.
+// Adopting what an earlier daemon left pinned under
+// /sys/fs/bpf/sluice/net<inode>/<ifname>/v<layout>/: its link and maps, and, when this build's
+// program differs from the running one (another version or tag, another clock), replacing the
+// program in place on the same maps, so that no packet passes unjudged and no bucket is reset.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <net/if.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -53,7 +54,45 @@ Fd map_of_program(int prog_fd, const char* name) {
   return Fd();
 }
 
+// Pins that a build before namespace-keyed pin paths left under
+// legacy_pin_dir_of(ifname) move to pin_dir_of(ifname) (bpffs can rename), so
+// the upgrade keeps buckets like any restart. Only when their link is attached
+// to this namespace's `ifname`: the old path did not say which namespace's
+// interface it was, and another namespace's pins must stay where they are.
+void move_legacy_pins(const std::string& ifname) {
+  const std::string legacy = legacy_pin_dir_of(ifname);
+  const std::string dir = pin_dir_of(ifname);
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) || !std::filesystem::exists(legacy, ec)) return;
+  if (std::filesystem::exists(legacy + "/link", ec)) {
+    Fd link(bpf_obj_get((legacy + "/link").c_str()));
+    struct bpf_link_info info {};
+    uint32_t len = sizeof(info);
+    if (!link || bpf_obj_get_info_by_fd(link.get(), &info, &len) != 0 ||
+        info.type != BPF_LINK_TYPE_XDP || info.xdp.ifindex == 0 ||
+        info.xdp.ifindex != if_nametoindex(ifname.c_str()))
+      return;
+  } else if (!std::filesystem::exists(legacy + "/prog", ec)) {
+    return;
+  }
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path(), ec);
+  if (!ec) std::filesystem::rename(legacy, dir, ec);
+  if (ec) {
+    spdlog::warn("{}: could not move pins {} to {}: {}", ifname, legacy, dir, ec.message());
+    return;
+  }
+  ::rmdir(std::filesystem::path(legacy).parent_path().c_str());
+  spdlog::info("{}: moved the pins of an earlier build from {} to {}", ifname, legacy, dir);
+}
+
 }  // namespace
+
+Dataplane Dataplane::load_beside(const Dataplane& other, const LoadOptions& options) {
+  Fd admission = map_of_program(other.prog_fd_.get(), "sluice_admission");
+  Dataplane dp = load_with(options, &other.maps_, admission.get());
+  dp.record_program(options.coarse_clock);
+  return dp;
+}
 
 std::string ProgramInfo::describe() const {
   if (!recorded) return "a program of a build before version records (tag " + tag + ")";
@@ -95,6 +134,7 @@ std::vector<PendingSetting> Dataplane::pending_settings(const LoadOptions& wante
 
 std::optional<Dataplane> Dataplane::adopt(const std::string& ifname, const LoadOptions& wanted) {
   route_libbpf_logs_to_spdlog();
+  move_legacy_pins(ifname);
   const std::string dir = pin_dir_of(ifname);
   if (!std::filesystem::exists(dir + "/link"))
     return std::filesystem::exists(dir + "/prog") ? adopt_multiprog(ifname) : std::nullopt;

@@ -1,5 +1,5 @@
 // Attaching, pinning and detaching: the life of a Dataplane's link on an
-// interface and of its pins under /sys/fs/bpf/sluice/<ifname>/v<layout>/.
+// interface and of its pins under /sys/fs/bpf/sluice/net<inode>/<ifname>/v<layout>/.
 // Loading the program and writing its maps is dataplane.cpp; adopting pins
 // (and upgrading their program in place) is dataplane_adopt.cpp.
 #include <bpf/bpf.h>
@@ -148,9 +148,11 @@ void Dataplane::remove_pins() {
   if (ifname_.empty()) return;
   const std::string dir = pin_dir_of(ifname_);
   for (auto& [file, fd] : pinned_objects()) ::unlink((dir + "/" + file).c_str());
-  // Remove the now empty version and interface directories, keep /sys/fs/bpf/sluice.
+  // Remove the now empty version, interface and namespace directories, keep
+  // /sys/fs/bpf/sluice.
   ::rmdir(dir.c_str());
   ::rmdir(std::filesystem::path(dir).parent_path().c_str());
+  ::rmdir(std::filesystem::path(dir).parent_path().parent_path().c_str());
 }
 
 void Dataplane::detach() {

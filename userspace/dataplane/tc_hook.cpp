@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "libbpf_log.h"
+#include "netns.h"
 
 namespace sluice {
 namespace {
@@ -37,23 +38,32 @@ std::map<int, ClsactUse> clsact_uses;
 // the qdisc: one empty file per interface.
 const char* kAddedDir = "/run/sluice/clsact-added";
 
+// Keyed by namespace too: two namespaces may each have an interface of this name.
+std::string added_dir() {
+  return std::string(kAddedDir) + "/" + netns_tag();
+}
+
 std::string added_marker(const std::string& ifname) {
-  return std::string(kAddedDir) + "/" + ifname;
+  return added_dir() + "/" + ifname;
 }
 
 void mark_added(const std::string& ifname, bool added) {
   std::error_code ec;
   if (!added) {
     std::filesystem::remove(added_marker(ifname), ec);
+    if (std::filesystem::is_regular_file(std::string(kAddedDir) + "/" + ifname, ec))
+      std::filesystem::remove(std::string(kAddedDir) + "/" + ifname, ec);
     return;
   }
-  std::filesystem::create_directories(kAddedDir, ec);
+  std::filesystem::create_directories(added_dir(), ec);
   std::ofstream(added_marker(ifname)).flush();
 }
 
 bool marked_added(const std::string& ifname) {
   std::error_code ec;
-  return std::filesystem::exists(added_marker(ifname), ec);
+  // A build before namespace-keyed markers left <kAddedDir>/<ifname>.
+  return std::filesystem::exists(added_marker(ifname), ec) ||
+         std::filesystem::is_regular_file(std::string(kAddedDir) + "/" + ifname, ec);
 }
 
 enum bpf_tc_attach_point point_of(TcDirection direction) {

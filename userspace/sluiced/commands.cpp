@@ -114,6 +114,8 @@ json status(Daemon& daemon, const json&) {
                           {"attach", dp.multiprog() ? "multiprog" : "direct"},
                           {"adopted", attached.adopted},
                           {"generation", dp.generation()},
+                          // Equal on interfaces that share one set of maps (one budget).
+                          {"maps_id", dp.maps_id()},
                           {"bucket_capacity", dp.bucket_capacity()},
                           {"program", program_json(dp.program())},
                           {"pending", pending_json(dp.pending_settings(wanted_load(daemon)))}});

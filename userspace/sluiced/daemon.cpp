@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <csignal>
 #include <ctime>
+#include <set>
 
 #include "bpffs.h"
 #include "cluster_wiring.h"
@@ -158,6 +159,7 @@ void Daemon::stop() {
 
 void Daemon::attach_interface(const InterfaceSpec& spec, const AttachSettings& how,
                               const LoadOptions& load, const CompiledPolicy& compiled,
+                              const Dataplane* share_with,
                               std::map<std::string, AttachedInterface>& into) const {
   // At start, a pinned link means an earlier daemon died or was upgraded with
   // --keep-attached: take it over so that no bucket is reset. A live `attach`
@@ -173,11 +175,14 @@ void Daemon::attach_interface(const InterfaceSpec& spec, const AttachSettings& h
                  AttachedInterface{std::move(*adopted), spec.mode, true, std::move(lock)});
     return;
   }
-  Dataplane dataplane = Dataplane::load(load);
+  // Shared maps already hold the policy of the interface they come from; the
+  // commit switches them (once, for all interfaces on them) to the new one.
+  Dataplane dataplane =
+      share_with ? Dataplane::load_beside(*share_with, load) : Dataplane::load(load);
   // The policy goes in before the program is attached: attaching may take over
   // the link of a program that is enforcing now (another layout's, see
   // Dataplane::attach), and a freshly loaded program limits nothing.
-  dataplane.apply(compiled);
+  if (!share_with) dataplane.apply(compiled);
   if (how.kind == AttachKind::kMultiprog)
     dataplane.attach_multiprog(spec.name, spec.mode, how.priority);
   else
@@ -208,6 +213,13 @@ void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
   // a policy that some interface does not run.
   std::map<std::string, AttachedInterface> added;
   std::vector<AttachedInterface*> switched;
+  // With `maps.sharing: shared`, the maps a new interface joins: those of an
+  // interface that stays (or was just added), never of one about to go.
+  auto shared_maps = [&]() -> const Dataplane* {
+    for (const auto& [name, attached] : interfaces_)
+      if (is_wanted(name)) return &attached.dataplane;
+    return added.empty() ? nullptr : &added.begin()->second.dataplane;
+  };
   auto undo = [&] {
     for (AttachedInterface* attached : switched) {
       try {
@@ -228,7 +240,11 @@ void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
       }
     }
   };
+  // One apply per set of maps: interfaces sharing maps share the policy, and
+  // a second switch of the same maps would leave nothing to switch back to.
+  std::set<uint32_t> switched_maps;
   auto apply_to = [&](const std::string& name, AttachedInterface& attached) {
+    if (!switched_maps.insert(attached.dataplane.maps_id()).second) return;
     try {
       attached.dataplane.apply(compiled);
     } catch (const std::system_error& e) {
@@ -248,7 +264,7 @@ void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
       attach_interface(spec, base.settings.attach,
                        LoadOptions{.bucket_entries = base.settings.bucket_entries,
                                    .coarse_clock = policy.coarse_clock},
-                       compiled, added);
+                       compiled, base.settings.share_maps ? shared_maps() : nullptr, added);
     }
     for (auto& [name, attached] : interfaces_)
       if (is_wanted(name)) apply_to(name, attached);

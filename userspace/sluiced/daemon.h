@@ -115,6 +115,7 @@ class Daemon {
   void persist(const std::string& path, const PersistedState& state, bool starting) const;
   void attach_interface(const InterfaceSpec& spec, const AttachSettings& how,
                         const LoadOptions& load, const CompiledPolicy& compiled,
+                        const Dataplane* share_with,
                         std::map<std::string, AttachedInterface>& into) const;
   // The second half of reload(), on the loop: commits what the worker read.
   void finish_reload(Config config, bool discard_live_changes);

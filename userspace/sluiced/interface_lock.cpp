@@ -8,14 +8,17 @@
 #include <filesystem>
 
 #include "error.h"
+#include "netns.h"
 
 namespace sluice {
 
 InterfaceLock InterfaceLock::acquire(const std::string& ifname, const std::string& dir) {
   InterfaceLock lock;
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  const std::string path = dir + "/" + ifname + ".lock";
+  // Keyed by namespace: two namespaces may each have an interface of this name.
+  const std::string ns_dir = dir + "/" + netns_tag();
+  std::filesystem::create_directories(ns_dir, ec);
+  const std::string path = ns_dir + "/" + ifname + ".lock";
   Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!fd) {
     spdlog::warn("{}: cannot open lock {} ({}); not guarding against a second daemon", ifname, path,

@@ -1,4 +1,5 @@
-// One daemon per interface: an flock(2) on /run/sluice/interfaces/<iface>.lock,
+// One daemon per interface: an flock(2) on
+// /run/sluice/interfaces/net<inode>/<iface>.lock (netns.h),
 // held while the daemon manages the interface. A second sluiced (say, started
 // by hand with another --socket) would otherwise adopt the same pins and the
 // two would overwrite each other's policy. The kernel drops the lock when the

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <iterator>
+#include <set>
 
 #include "counter_table.h"
 
@@ -57,9 +58,11 @@ json stats_report(const Daemon& daemon, const std::string& only) {
   Counters sum;
   sum.rows.resize(SLUICE_COUNTER_ROWS);
   json names = json::array();
+  std::set<uint32_t> summed;  // interfaces sharing maps share counters: sum each set once
   for (const auto& [name, attached] : daemon.interfaces()) {
     if (!only.empty() && name != only) continue;
     names.push_back(name);
+    if (!summed.insert(attached.dataplane.maps_id()).second) continue;
     Counters counters = attached.dataplane.counters();
     for (uint32_t row = 0; row < SLUICE_COUNTER_ROWS; ++row) {
       for (uint32_t i = 0; i < SLUICE_COUNTER_MAX; ++i) {
@@ -96,7 +99,9 @@ json stats_report(const Daemon& daemon, const std::string& only) {
 SourceSnapshot snapshot_sources(const Daemon& daemon) {
   SourceSnapshot out;
   const Policy policy = daemon.effective_policy();
+  std::set<uint32_t> walked;  // interfaces sharing maps share buckets: walk each set once
   for (const auto& [name, attached] : daemon.interfaces()) {
+    if (!walked.insert(attached.dataplane.maps_id()).second) continue;
     for (const auto& entry : attached.dataplane.sources()) {
       uint32_t len =
           entry.source.family == SLUICE_FAMILY_V4 ? policy.v4_prefix_len : policy.v6_prefix_len;
