@@ -58,6 +58,23 @@ struct sluice_key_verdict {
 };
 
 /*
+ * A key bucket keeps no record of the policy it was counted under (a
+ * per-source bucket has its policy word), so after its tier's rate, burst or
+ * algorithm changed a meter may hold a word no GCRA spend under the new limits
+ * could have left: a debt beyond the tolerance, or a window state (tag << 32 |
+ * count) that reads as a TAT hours ahead. Such a word is capped at now + the
+ * tolerance: a bucket full of debt, the strictest state the new limits know.
+ * Writes only in that case, so a dropped packet still writes nothing.
+ */
+static __always_inline void key_meter_cap(__u64 *tat, const struct sluice_rate *rate, __u64 now)
+{
+	__u64 cap = now + rate->tau_ns, seen = READ_ONCE(*tat);
+
+	if (seen > cap)
+		__sync_val_compare_and_swap(tat, seen, cap);
+}
+
+/*
  * Judges a packet against a key's bucket at its tier's limits: every meter is
  * checked read-only first, so a dropped packet spends nothing; then spent.
  * Returns SLUICE_CNT_PASSED or the drop counter of the meter over its limit.
@@ -70,6 +87,12 @@ static __always_inline __u32 key_bucket_judge(struct sluice_key_bucket *kb,
 	__u64 bytes = sluice_cost_ns(tier->bytes.interval_fp, len);
 	int rc;
 
+	if (syn)
+		key_meter_cap(&kb->syn_tat, &tier->syns, now);
+	if (!(tier->flags & SLUICE_TIER_F_WINDOW) && tier->packets.interval_fp)
+		key_meter_cap(&kb->pkt_tat, &tier->packets, now);
+	if (bytes)
+		key_meter_cap(&kb->byte_tat, &tier->bytes, now);
 	if (syn && !meter_allows(&kb->syn_tat, &tier->syns, syn, now))
 		return SLUICE_CNT_DROP_SYN_RATE;
 	if (!packet_meter_allows(&kb->pkt_tat, tier, packets, now))

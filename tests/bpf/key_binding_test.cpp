@@ -7,6 +7,7 @@
 #include <linux/pkt_cls.h>
 
 #include "packet_builder.h"
+#include "sluice_algorithms.h"
 #include "xdp_harness.h"
 
 namespace sluice::testing {
@@ -65,6 +66,33 @@ TEST_F(KeyBinding, AddressesOfOneKeyShareItsBucket) {
   for (uint64_t t = 0; t <= 10 * kSec; t += kSec / 1000)
     passed += (h.run(a, kEpoch + t) == XDP_PASS) + (h.run(b, kEpoch + t) == XDP_PASS);
   EXPECT_EQ(passed, 100 * 10 + 50);
+}
+
+// A key bucket keeps no record of the policy it was counted under, so a key
+// whose tier switches from a window to a token bucket finds a window state
+// (window tag << 32 | count) in its packets/s word. Read as a TAT that is
+// hours ahead: the key was refused until then. Now a TAT beyond anything GCRA
+// can leave (now + the burst's tolerance) counts as a bucket full of debt.
+TEST_F(KeyBinding, AKeyWhoseTierLeavesAWindowAlgorithmIsNotStalled) {
+  Policy policy;
+  policy.tiers.push_back(TierSpec{.name = "cidr", .packets = {10, kSec, 10}});
+  policy.tiers.push_back(TierSpec{.name = "key", .packets = {100, kSec, 0}});
+  policy.tiers.back().algorithm = SLUICE_ALGO_FIXED_WINDOW;
+  policy.default_tier = policy.tiers.front().name;
+  h.apply(policy);
+  bind("198.18.0.1", kKey, kEpoch + 100 * kSec, h.tier_index("key"));
+  auto frame = frame_from("198.18.0.1");
+  EXPECT_EQ(h.run_passed(frame, kEpoch + kSec / 2, 200), 100) << "the window's limit";
+
+  policy.tiers.back().algorithm = SLUICE_ALGO_TOKEN_BUCKET;
+  policy.tiers.back().packets = {100, kSec, 50};
+  h.apply(policy);
+  // The first packet finds a bucket full of debt (it may be refused); one
+  // packet interval (10 ms) later the key passes, not hours later.
+  const uint64_t switched = kEpoch + kSec / 2 + kSec / 100;
+  h.run_passed(frame, switched, 1);
+  EXPECT_EQ(h.run_passed(frame, switched + kSec / 100, 1), 1);
+  EXPECT_EQ(h.run_passed(frame, kEpoch + 2 * kSec, 200), 50) << "refilled to its burst";
 }
 
 TEST_F(KeyBinding, ExpiredBindingFallsBackToTheCidrTier) {
