@@ -5,9 +5,6 @@
 // veth (counted there) until the penalty is over. Another client is served
 // throughout.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -17,7 +14,7 @@
 
 #include "daemon_lab.h"
 #include "http_answer.h"
-#include "nginx_snippets.h"
+#include "test_nginx.h"
 #include "traffic.h"
 
 namespace sluice::testing {
@@ -58,44 +55,14 @@ escalation:
   }
 
   void TearDown() override {
-    if (nginx_pid > 0) {
-      ::kill(nginx_pid, SIGTERM);
-      int status = 0;
-      ::waitpid(nginx_pid, &status, 0);
-    }
+    nginx.stop();
     if (HasFailure()) std::cerr << daemon->log();
     daemon.reset();
   }
 
   void start_nginx() {
-    const std::string dir = daemon->dir();
-    std::filesystem::create_directories(dir + "/nginx");
-    copy_nginx_snippets(dir + "/sluice", "127.0.0.1:9465");
-    std::ofstream(dir + "/nginx.conf")
-        << "daemon off;\nmaster_process off;\npid " << dir << "/nginx/nginx.pid;\n"
-        << "error_log " << dir << "/nginx/error.log info;\n"
-        << "events { worker_connections 1024; }\nhttp {\n  access_log off;\n"
-        << "  client_body_temp_path " << dir << "/nginx/body;\n"
-        << "  proxy_temp_path " << dir << "/nginx/proxy;\n"
-        << "  fastcgi_temp_path " << dir << "/nginx/fcgi;\n"
-        << "  uwsgi_temp_path " << dir << "/nginx/uwsgi;\n"
-        << "  scgi_temp_path " << dir << "/nginx/scgi;\n"
-        << "  include sluice/sluice-upstream.conf;\n"
-        << "  upstream api_backend { server 127.0.0.1:18081; }\n"
-        << "  server {\n    listen 127.0.0.1:18081;\n"
-        << "    location / { default_type text/plain; return 200 \"backend\\n\"; }\n  }\n"
-        << "  server {\n    listen " << daemon->lab().rx_v4()
-        << ":8080;\n    include sluice/sluice-auth.conf;\n  }\n}\n";
-    nginx_pid = ::fork();
-    ASSERT_GE(nginx_pid, 0);
-    if (nginx_pid == 0) {
-      std::string log = dir + "/nginx/stderr.log";
-      FILE* out = std::freopen(log.c_str(), "a", stderr);
-      (void)out;
-      ::execlp("ip", "ip", "netns", "exec", daemon->lab().rx_ns().c_str(), "nginx", "-c",
-               (dir + "/nginx.conf").c_str(), "-p", (dir + "/nginx").c_str(), nullptr);
-      ::_exit(127);
-    }
+    nginx.start(daemon->dir(), daemon->lab().rx_ns(), daemon->lab().rx_v4() + ":8080",
+                "127.0.0.1:9465", "backend");
     for (int i = 0; i < 100; ++i) {
       if (get(neighbour, "sk_readiness_probe_never_issued").status != 0) return;
       std::this_thread::sleep_for(50ms);
@@ -126,7 +93,7 @@ escalation:
 
   std::unique_ptr<DaemonLab> daemon;
   std::string abuser, neighbour;
-  pid_t nginx_pid = -1;
+  TestNginx nginx;
 };
 
 TEST_F(EscalationThroughNginx, AnAbuserGoesFrom429sToNicDropsAndBackWhileANeighbourIsServed) {

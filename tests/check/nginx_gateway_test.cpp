@@ -2,9 +2,6 @@
 // examples/nginx/sluice-auth.conf) run in the lab's rx namespace, clients send
 // real HTTP from the tx namespace. Nothing listens outside the lab.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,7 +11,7 @@
 
 #include "daemon_lab.h"
 #include "http_answer.h"
-#include "nginx_snippets.h"
+#include "test_nginx.h"
 
 namespace sluice::testing {
 namespace {
@@ -64,48 +61,15 @@ check:
   }
 
   void TearDown() override {
-    if (nginx_pid > 0) {
-      ::kill(nginx_pid, SIGTERM);
-      int status = 0;
-      ::waitpid(nginx_pid, &status, 0);
-    }
+    nginx.stop();
     daemon.reset();
   }
 
   void start_nginx() {
-    const std::string dir = daemon->dir();
-    std::filesystem::create_directories(dir + "/nginx");
-    // The shipped snippets include each other as sluice/*.conf, relative to
-    // the directory of nginx.conf; nginx asks this daemon over its unix socket.
-    copy_nginx_snippets(dir + "/sluice", "unix:" + dir + "/check.sock");
-    std::ofstream(dir + "/nginx.conf") << "daemon off;\nmaster_process off;\n"
-                                       << "pid " << dir << "/nginx/nginx.pid;\n"
-                                       << "error_log " << dir << "/nginx/error.log info;\n"
-                                       << "events { worker_connections 1024; }\nhttp {\n"
-                                       << "  access_log off;\n"
-                                       << "  client_body_temp_path " << dir << "/nginx/body;\n"
-                                       << "  proxy_temp_path " << dir << "/nginx/proxy;\n"
-                                       << "  fastcgi_temp_path " << dir << "/nginx/fcgi;\n"
-                                       << "  uwsgi_temp_path " << dir << "/nginx/uwsgi;\n"
-                                       << "  scgi_temp_path " << dir << "/nginx/scgi;\n"
-                                       << "  include sluice/sluice-upstream.conf;\n"
-                                       << "  upstream api_backend { server 127.0.0.1:18081; }\n"
-                                       << "  server {\n    listen 127.0.0.1:18081;\n"
-                                       << "    location / { default_type text/plain; return 200 "
-                                          "\"backend $request_method $uri tier=$http_x_sluice_tier "
-                                          "client=$http_x_sluice_client\\n\"; }\n  }\n"
-                                       << "  server {\n    listen " << daemon->lab().rx_v4()
-                                       << ":8080;\n    include sluice/sluice-auth.conf;\n  }\n}\n";
-    nginx_pid = ::fork();
-    ASSERT_GE(nginx_pid, 0);
-    if (nginx_pid == 0) {
-      std::string log = dir + "/nginx/stderr.log";
-      FILE* out = std::freopen(log.c_str(), "a", stderr);
-      (void)out;
-      ::execlp("ip", "ip", "netns", "exec", daemon->lab().rx_ns().c_str(), "nginx", "-c",
-               (dir + "/nginx.conf").c_str(), "-p", (dir + "/nginx").c_str(), nullptr);
-      ::_exit(127);
-    }
+    nginx.start(
+        daemon->dir(), daemon->lab().rx_ns(), daemon->lab().rx_v4() + ":8080",
+        "unix:" + daemon->dir() + "/check.sock",
+        "backend $request_method $uri tier=$http_x_sluice_tier client=$http_x_sluice_client");
     for (int i = 0; i < 100; ++i) {
       // An unknown key: answered with a 401, leaving no state behind.
       if (get("/", "sk_readiness_probe_never_issued").status != 0) return;
@@ -138,7 +102,7 @@ check:
   }
 
   std::unique_ptr<DaemonLab> daemon;
-  pid_t nginx_pid = -1;
+  TestNginx nginx;
 };
 
 TEST_F(NginxGateway, AFreeKeyGets429WithHeadersAndAnHonestRetryAfterWhileAProKeyGoesOn) {
