@@ -71,6 +71,16 @@ SLUICE_INLINE __u64 sluice_mul_div(__u64 a, __u64 b, __u64 c, __u64 *rem)
 }
 
 /*
+ * Width of each of a sliding window's two counters for `limit`: 16 bits (room
+ * for a 32-bit window tag) up to 65535, else 24. Part of what a state word
+ * means: a window state carries across a change only when this stays the same.
+ */
+SLUICE_INLINE __u32 sluice_sliding_count_bits(__u64 limit)
+{
+	return limit <= 0xffff ? 16 : 24;
+}
+
+/*
  * Builds `tokens` per `period_ns` under `algorithm`. `burst`: the token
  * bucket's burst (0: one period's tokens), the leaky bucket's depth (0: one);
  * window algorithms ignore it. tokens == 0 is unlimited. Returns 0, or -1 for
@@ -106,7 +116,7 @@ SLUICE_INLINE int sluice_algo_make(struct sluice_algo *algo, __u32 algorithm, __
 	if (algorithm == SLUICE_ALGO_SLIDING_WINDOW) {
 		if (tokens > SLUICE_SLIDING_WINDOW_LIMIT_MAX)
 			return -1;
-		algo->count_bits = tokens <= 0xffff ? 16 : 24;
+		algo->count_bits = sluice_sliding_count_bits(tokens);
 	}
 	algo->limit = tokens;
 	algo->window_ns = period_ns;

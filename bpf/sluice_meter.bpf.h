@@ -50,8 +50,7 @@ static __always_inline void tier_window_algo(const struct sluice_tier *tier,
 	algo->algorithm = sluice_tier_algorithm(tier->flags);
 	algo->limit = tier->packet_window.limit;
 	algo->window_ns = tier->packet_window.window_ns;
-	/* As sluice_algo_make chooses it. */
-	algo->count_bits = algo->limit <= 0xffff ? 16 : 24;
+	algo->count_bits = sluice_sliding_count_bits(algo->limit);
 	algo->rate.interval_fp = 0;
 	algo->rate.tau_ns = 0;
 }

@@ -8,6 +8,7 @@
 #ifndef SLUICE_POLICY_BPF_H
 #define SLUICE_POLICY_BPF_H
 
+#include "sluice_algorithms.h"
 #include "sluice_maps.bpf.h"
 
 #define SLUICE_CAS_RETRIES 8
@@ -190,7 +191,8 @@ static __always_inline int packet_state_carries(const struct sluice_tier *old,
 		return 1;
 	return (old->flags & SLUICE_TIER_F_WINDOW) &&
 	       old->packet_window.window_ns == to->packet_window.window_ns &&
-	       (old->packet_window.limit <= 0xffff) == (to->packet_window.limit <= 0xffff);
+	       sluice_sliding_count_bits(old->packet_window.limit) ==
+		   sluice_sliding_count_bits(to->packet_window.limit);
 }
 
 /*
