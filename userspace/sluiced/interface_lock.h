@@ -3,7 +3,9 @@
 // held while the daemon manages the interface. A second sluiced (say, started
 // by hand with another --socket) would otherwise adopt the same pins and the
 // two would overwrite each other's policy. The kernel drops the lock when the
-// holder dies, so kill -9 and restart are unaffected.
+// holder dies, so kill -9 and restart are unaffected. A daemon of an older
+// version, which locked /run/sluice/interfaces/<iface>.lock, is looked for too
+// (an upgrade that starts the new daemon before the old one has stopped).
 #pragma once
 
 #include <string>
