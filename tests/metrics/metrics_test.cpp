@@ -119,5 +119,36 @@ TEST(Metrics, NoTwoSamplesShareALabelSet) {
   EXPECT_NE(text.find(R"(tier="",verdict="drop",reason="deny_list"} 5)"), std::string::npos);
 }
 
+// maps.sharing: shared puts every interface on one set of maps, whose
+// counters are the host's. Exported once per interface, a sum over interfaces
+// counted each packet once per interface; now each set is one series.
+TEST(Metrics, InterfacesSharingTheirMapsAreOneSeries) {
+  auto s = sample();
+  s.interfaces[0].maps_id = 41;
+  auto second = s.interfaces[0];
+  second.name = "eth-two";
+  second.attach_mode = "generic";
+  s.interfaces.push_back(second);
+  auto own = s.interfaces[0];
+  own.name = "eth-own";
+  own.maps_id = 42;
+  own.counters.rows[0][SLUICE_CNT_PASSED] = {7, 448};
+  s.interfaces.push_back(own);
+  std::string text = render_metrics(s);
+  auto has = [&](const std::string& line) { return text.find(line + "\n") != std::string::npos; };
+  EXPECT_TRUE(has(
+      R"(sluice_packets_total{interface="eth-lab+eth-two",tier="free",verdict="pass",reason="within_limits"} 100)"));
+  EXPECT_TRUE(has(
+      R"(sluice_packets_total{interface="eth-own",tier="free",verdict="pass",reason="within_limits"} 7)"));
+  EXPECT_EQ(text.find(R"(sluice_packets_total{interface="eth-lab",)"), std::string::npos);
+  EXPECT_EQ(text.find(R"(sluice_packets_total{interface="eth-two",)"), std::string::npos);
+  EXPECT_TRUE(has(R"(sluice_sources_created_total{interface="eth-lab+eth-two",tier="free"} 10)"));
+  EXPECT_TRUE(has(R"(sluice_bucket_entries{interface="eth-lab+eth-two"} 8)"));
+  EXPECT_TRUE(has(R"(sluice_bucket_capacity{interface="eth-lab+eth-two"} 1024)"));
+  // What belongs to each interface stays per interface.
+  EXPECT_TRUE(has(R"(sluice_xdp_attached{interface="eth-lab",mode="native"} 1)"));
+  EXPECT_TRUE(has(R"(sluice_xdp_attached{interface="eth-two",mode="generic"} 1)"));
+}
+
 }  // namespace
 }  // namespace sluice

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 
 #include "counter_table.h"
 
@@ -90,9 +91,28 @@ std::string render_metrics(const MetricsSnapshot& s) {
     return rows;
   };
 
-  // Computed once per interface: three families below walk the same rows.
-  std::vector<std::vector<uint32_t>> rows_by_interface;
-  for (const auto& i : s.interfaces) rows_by_interface.push_back(rows_of(i));
+  // Interfaces on one shared set of maps share its counters and its bucket
+  // map: each set is exported once, labelled with all of its interfaces
+  // ("eth0+eth1"), so that a sum over series counts every packet once.
+  struct MapsSet {
+    std::string label;
+    const InterfaceMetrics* maps;
+  };
+  std::vector<MapsSet> sets;
+  std::map<uint32_t, size_t> set_of_maps;
+  for (const auto& i : s.interfaces) {
+    if (i.maps_id != 0) {
+      auto [it, fresh] = set_of_maps.try_emplace(i.maps_id, sets.size());
+      if (!fresh) {
+        sets[it->second].label += "+" + i.name;
+        continue;
+      }
+    }
+    sets.push_back({i.name, &i});
+  }
+  // Computed once per set: three families below walk the same rows.
+  std::vector<std::vector<uint32_t>> rows_by_set;
+  for (const auto& set : sets) rows_by_set.push_back(rows_of(*set.maps));
 
   family(out, "sluice_build_info", "gauge", "Version of the running sluiced.");
   out += fmt::format("sluice_build_info{{version=\"{}\"}} 1\n", escape(s.version));
@@ -105,15 +125,15 @@ std::string render_metrics(const MetricsSnapshot& s) {
            unit[0] == 'p'
                ? "Packets judged by the XDP program, by verdict, reason and tier."
                : "Bytes (frame length) judged by the XDP program, by verdict, reason and tier.");
-    for (size_t n = 0; n < s.interfaces.size(); ++n) {
-      const auto& i = s.interfaces[n];
-      for (uint32_t row : rows_by_interface[n]) {
+    for (size_t n = 0; n < sets.size(); ++n) {
+      const auto& i = *sets[n].maps;
+      for (uint32_t row : rows_by_set[n]) {
         for (uint32_t c = 0; c < SLUICE_COUNTER_MAX; ++c) {
           if (c == SLUICE_CNT_NEW_SOURCE) continue;
           auto labels = counter_labels(c, i.malformed_dropped);
           const auto& value = i.counters.rows[row][c];
           out += fmt::format("{}{{interface=\"{}\",tier=\"{}\",verdict=\"{}\",reason=\"{}\"}} {}\n",
-                             name, escape(i.name), escape(tier_of(row)), labels.verdict,
+                             name, escape(sets[n].label), escape(tier_of(row)), labels.verdict,
                              labels.reason, unit[0] == 'p' ? value.packets : value.bytes);
         }
       }
@@ -121,11 +141,11 @@ std::string render_metrics(const MetricsSnapshot& s) {
   }
 
   family(out, "sluice_sources_created_total", "counter", "Per-source buckets created, by tier.");
-  for (size_t n = 0; n < s.interfaces.size(); ++n)
-    for (uint32_t row : rows_by_interface[n])
+  for (size_t n = 0; n < sets.size(); ++n)
+    for (uint32_t row : rows_by_set[n])
       out += fmt::format("sluice_sources_created_total{{interface=\"{}\",tier=\"{}\"}} {}\n",
-                         escape(s.interfaces[n].name), escape(tier_of(row)),
-                         s.interfaces[n].counters.rows[row][SLUICE_CNT_NEW_SOURCE].packets);
+                         escape(sets[n].label), escape(tier_of(row)),
+                         sets[n].maps->counters.rows[row][SLUICE_CNT_NEW_SOURCE].packets);
 
   // No evictions counter: the map does not count them, and created minus
   // occupancy goes down when buckets time out of use, which a counter must
@@ -133,14 +153,14 @@ std::string render_metrics(const MetricsSnapshot& s) {
   // estimates them.
   family(out, "sluice_bucket_entries", "gauge",
          "Sources with a bucket in the map now (refreshed at most every 10 s).");
-  for (const auto& i : s.interfaces)
-    out += fmt::format("sluice_bucket_entries{{interface=\"{}\"}} {}\n", escape(i.name),
-                       i.buckets_in_use);
+  for (const auto& set : sets)
+    out += fmt::format("sluice_bucket_entries{{interface=\"{}\"}} {}\n", escape(set.label),
+                       set.maps->buckets_in_use);
   family(out, "sluice_bucket_capacity", "gauge",
          "Size of the bucket map (LRU: the least recent go first).");
-  for (const auto& i : s.interfaces)
-    out += fmt::format("sluice_bucket_capacity{{interface=\"{}\"}} {}\n", escape(i.name),
-                       i.bucket_capacity);
+  for (const auto& set : sets)
+    out += fmt::format("sluice_bucket_capacity{{interface=\"{}\"}} {}\n", escape(set.label),
+                       set.maps->bucket_capacity);
   family(out, "sluice_xdp_attached", "gauge", "1 for the XDP attach mode of each interface.");
   for (const auto& i : s.interfaces)
     out += fmt::format("sluice_xdp_attached{{interface=\"{}\",mode=\"{}\"}} 1\n", escape(i.name),

@@ -23,6 +23,9 @@ struct InterfaceMetrics {
   Counters counters;
   uint64_t buckets_in_use = 0;
   uint64_t bucket_capacity = 0;
+  // Interfaces with the same non-zero id share one set of maps (maps.sharing:
+  // shared): their counters and bucket map are exported once, for all of them.
+  uint32_t maps_id = 0;
 };
 
 // The request layer (the check API), when the daemon runs it.

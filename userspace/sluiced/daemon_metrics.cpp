@@ -39,6 +39,7 @@ MetricsSnapshot metrics_snapshot(const Daemon& daemon, OccupancyCache& occupancy
     i.counters = dp.counters();
     i.buckets_in_use = occupancy.get(name, dp);
     i.bucket_capacity = dp.bucket_capacity();
+    i.maps_id = dp.maps_id();
     s.interfaces.push_back(std::move(i));
   }
   if (const CheckService* service = daemon.check_service())
