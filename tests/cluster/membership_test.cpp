@@ -101,5 +101,54 @@ TEST(Membership, AGracefulLeaveIsNotCountedAtAll) {
   EXPECT_EQ(cluster.node(0).counted_count(), 2U);
 }
 
+// Lifeguard's local health multiplier. Node 0 reads its datagrams 1.2 s late
+// (a starved process): its acks come back after the probe interval, so
+// without the multiplier it suspects a healthy member at almost every probe
+// and the healthy members keep refuting (raising their incarnations).
+uint64_t refutations_with_a_slow_node(unsigned awareness_max, unsigned* slow_health = nullptr) {
+  SimulatedCluster cluster(5, 1 * kMs,
+                           [&](MembershipConfig& config) { config.awareness_max = awareness_max; });
+  cluster.run_for(3 * kSecond);
+  cluster.slow(0, 1200 * kMs);
+  cluster.run_for(60 * kSecond);
+  if (slow_health) *slow_health = cluster.node(0).local_health();
+  uint64_t refutations = 0;
+  for (size_t i = 1; i < 5; ++i) refutations += cluster.node(i).incarnation();
+  return refutations;
+}
+
+TEST(Lifeguard, ASlowNodeBacksOffInsteadOfAccusingHealthyMembers) {
+  const uint64_t without = refutations_with_a_slow_node(1);
+  unsigned health = 0;
+  const uint64_t with = refutations_with_a_slow_node(8, &health);
+  EXPECT_GE(without, 20U) << "the scenario should make false suspicions without Lifeguard";
+  EXPECT_LE(with * 4, without) << "with the multiplier: " << with << ", without: " << without;
+  EXPECT_GE(health, 2U);
+}
+
+TEST(Lifeguard, HealthyNodesKeepTheBaseProbeTimingAndRecover) {
+  SimulatedCluster cluster(5);
+  cluster.run_for(30 * kSecond);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(cluster.node(i).local_health(), 0U) << "node " << i;
+  cluster.slow(0, 1200 * kMs);
+  cluster.run_for(20 * kSecond);
+  EXPECT_GT(cluster.node(0).local_health(), 0U);
+  cluster.slow(0, 0);  // the node is no longer starved: acked probes bring it back
+  cluster.run_for(30 * kSecond);
+  EXPECT_EQ(cluster.node(0).local_health(), 0U);
+}
+
+TEST(Lifeguard, ADeadNodeIsStillNoticedWithinFiveSeconds) {
+  // Probing the dead node raises the survivors' scores; it must not slow
+  // the detection past the aim. Every kill instant over one probe period.
+  for (uint64_t offset = 0; offset < 1000 * kMs; offset += 100 * kMs) {
+    SimulatedCluster cluster(5);
+    cluster.run_for(5 * kSecond + offset);
+    cluster.kill(2);
+    cluster.run_for(5 * kSecond);
+    expect_everyone_sees(cluster, 5, 2, MemberState::kDead, {0, 1, 3, 4});
+  }
+}
+
 }  // namespace
 }  // namespace sluice::cluster

@@ -1,9 +1,17 @@
 #include "simulated_cluster.h"
 
+#include "share.h"
+
 namespace sluice::cluster::testing {
 
-SimulatedCluster::SimulatedCluster(size_t nodes, uint64_t latency_ns) : latency_ns_(latency_ns) {
-  for (size_t i = 0; i < nodes; ++i) nodes_.push_back(make(i));
+SimulatedCluster::SimulatedCluster(size_t nodes, uint64_t latency_ns,
+                                   std::function<void(MembershipConfig&)> configure)
+    : latency_ns_(latency_ns), configure_(std::move(configure)) {
+  for (size_t i = 0; i < nodes; ++i) {
+    nodes_.push_back(make(i));
+    ledgers_.push_back(std::make_unique<ConsumptionLedger>());
+    boot_epochs_.push_back(1);
+  }
   for (size_t i = 1; i < nodes; ++i)
     nodes_[i]->join({PeerAddress::parse("198.18.0.1:7946")});  // everyone through node 0
 }
@@ -13,12 +21,16 @@ std::unique_ptr<Membership> SimulatedCluster::make(size_t i) {
   config.self = name(i);
   config.address = PeerAddress::parse("198.18.0." + std::to_string(i + 1) + ":7946");
   config.seed = 1000 + i;
+  if (configure_) configure_(config);
   return std::make_unique<Membership>(
-      config,
-      [this, i](const PeerAddress& to, const Body& body) {
-        in_flight_.push_back({now_ + latency_ns_, i, index_of(to), body});
-      },
+      config, [this, i](const PeerAddress& to, const Body& body) { send(i, index_of(to), body); },
       now_);
+}
+
+void SimulatedCluster::send(size_t from, size_t to, Body body) {
+  auto extra = extra_delay_.find(to);
+  const uint64_t delay = latency_ns_ + (extra == extra_delay_.end() ? 0 : extra->second);
+  in_flight_.push_back({now_ + delay, from, to, boot_epochs_[from], std::move(body)});
 }
 
 size_t SimulatedCluster::index_of(const PeerAddress& address) const {
@@ -35,7 +47,34 @@ void SimulatedCluster::restart(size_t i) {
   down_.erase(i);
   std::erase_if(in_flight_, [&](const InFlight& m) { return m.to == i || m.from == i; });
   nodes_[i] = make(i);
+  ledgers_[i] = std::make_unique<ConsumptionLedger>();
+  ++boot_epochs_[i];
   nodes_[i]->join({PeerAddress::parse(i == 0 ? "198.18.0.2:7946" : "198.18.0.1:7946")});
+}
+
+void SimulatedCluster::enable_consumption(uint64_t sync_interval_ns, Charge charge) {
+  sync_interval_ns_ = sync_interval_ns;
+  next_sync_ns_ = now_;
+  charge_ = std::move(charge);
+}
+
+void SimulatedCluster::record(size_t i, const std::string& key) {
+  ledgers_.at(i)->record_local(key, now_);
+}
+
+double SimulatedCluster::share(size_t i) {
+  const auto& ledger = *ledgers_.at(i);
+  const size_t in_sync = members_in_sync(
+      nodes_.at(i)->members(), [&](const std::string& peer) { return ledger.last_heard_ns(peer); },
+      now_, sync_timeout_ns(sync_interval_ns_));
+  return partition_share(in_sync, nodes_[i]->counted_count());
+}
+
+void SimulatedCluster::send_consumption(size_t i) {
+  // As ClusterNode::send_consumption: absolute totals to every reachable
+  // peer, an empty message when nothing changed (the peer's sync lag).
+  Consumption message{ledgers_[i]->recent_totals(now_)};
+  for (const auto& peer : nodes_[i]->reachable_peers()) send(i, index_of(peer.address), message);
 }
 
 void SimulatedCluster::run_for(uint64_t duration_ns) {
@@ -50,11 +89,22 @@ void SimulatedCluster::run_for(uint64_t duration_ns) {
     });
     for (const auto& m : due) {
       if (!connected(m.from, m.to)) continue;
+      if (const auto* consumption = std::get_if<Consumption>(&m.body)) {
+        // As ClusterNode::handle: totals go to the ledger, not to membership.
+        auto deltas = ledgers_[m.to]->merge(name(m.from), m.boot_epoch, consumption->entries, now_);
+        if (!deltas.empty() && charge_) charge_(m.to, deltas);
+        continue;
+      }
       PeerAddress from = PeerAddress::parse("198.18.0." + std::to_string(m.from + 1) + ":7946");
       nodes_[m.to]->receive(name(m.from), from, m.body, now_);
     }
     for (size_t i = 0; i < nodes_.size(); ++i)
       if (!down_.count(i)) nodes_[i]->tick(now_);
+    if (sync_interval_ns_ != 0 && now_ >= next_sync_ns_) {
+      for (size_t i = 0; i < nodes_.size(); ++i)
+        if (!down_.count(i)) send_consumption(i);
+      next_sync_ns_ = now_ + sync_interval_ns_;
+    }
   }
 }
 

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <system_error>
 
+#include "share.h"
+
 namespace sluice::cluster {
 namespace {
 
@@ -212,6 +214,7 @@ void ClusterNode::run() {
       std::lock_guard lock(mutex_);
       membership_.tick(now);
     }
+    update_share(now);
     if (now >= next_sync) {
       send_consumption(now);
       next_sync = now + settings_.sync_interval_ns;
@@ -228,15 +231,26 @@ void ClusterNode::record(const std::string& key) {
 }
 
 double ClusterNode::share() const {
-  if (settings_.fail_open) return 1.0;
-  std::lock_guard lock(mutex_);
-  return static_cast<double>(membership_.visible_count()) /
-         static_cast<double>(std::max<size_t>(1, membership_.counted_count()));
+  return settings_.fail_open ? 1.0 : share_.load(std::memory_order_relaxed);
 }
 
 size_t ClusterNode::counted_members() const {
-  std::lock_guard lock(mutex_);
-  return membership_.counted_count();
+  return counted_.load(std::memory_order_relaxed);
+}
+
+void ClusterNode::update_share(uint64_t now_ns) {
+  std::vector<MemberInfo> members;
+  size_t counted = 1;
+  {
+    std::lock_guard lock(mutex_);
+    members = membership_.members();
+    counted = membership_.counted_count();
+  }
+  const size_t in_sync = members_in_sync(
+      members, [this](const std::string& peer) { return ledger_.last_heard_ns(peer); }, now_ns,
+      sync_timeout_ns(settings_.sync_interval_ns));
+  share_.store(partition_share(in_sync, counted), std::memory_order_relaxed);
+  counted_.store(counted, std::memory_order_relaxed);
 }
 
 std::vector<PeerStatus> ClusterNode::peers() const {
@@ -250,6 +264,7 @@ std::vector<PeerStatus> ClusterNode::peers() const {
   for (const auto& member : members) {
     PeerStatus status{member.name, member.address.to_string(), member.state, member.incarnation,
                       member.self};
+    status.state_age_ms = age_ms(member.state_since_ns, now);
     if (!member.self) {
       status.last_contact_ms = age_ms(member.last_contact_ns, now);
       status.sync_lag_ms = age_ms(ledger_.last_heard_ns(member.name), now);

@@ -39,8 +39,9 @@ class ClusterNode : public GlobalSync {
 
   // An admission of a global key (client '\x1f' limit) on this node.
   void record(const std::string& key) override;
-  // The fraction of a global limit this node's side enforces: visible members
-  // over members that count (1 when fail-open).
+  // The fraction of a global limit this node's side enforces: members whose
+  // consumption totals still arrive over members that count (1 when
+  // fail-open; share.h).
   double share() const override;
   size_t counted_members() const override;
   std::vector<PeerStatus> peers() const override;
@@ -53,6 +54,9 @@ class ClusterNode : public GlobalSync {
   void handle(std::span<const uint8_t> datagram, const PeerAddress& from, uint64_t now_ns);
   void send(const PeerAddress& to, const Body& body);
   void send_consumption(uint64_t now_ns);
+  // Recomputes share() and counted_members() (share.h) on the cluster
+  // thread, so a check reads two atomics instead of taking mutex_.
+  void update_share(uint64_t now_ns);
 
   ClusterSettings settings_;
   ClusterKey key_;
@@ -70,6 +74,8 @@ class ClusterNode : public GlobalSync {
 
   std::atomic<uint64_t> sent_{0}, received_{0}, malformed_{0}, forged_{0}, replayed_{0},
       send_errors_{0}, charged_{0};
+  std::atomic<double> share_{1.0};
+  std::atomic<size_t> counted_{1};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

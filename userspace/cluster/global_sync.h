@@ -23,6 +23,7 @@ struct PeerStatus {
   bool self = false;
   int64_t last_contact_ms = -1;  // ago; -1: never
   int64_t sync_lag_ms = -1;      // since its consumption totals last arrived; -1: never
+  int64_t state_age_ms = -1;     // since it entered its state (e.g. was declared dead); -1: unknown
 };
 
 struct ClusterCounters {

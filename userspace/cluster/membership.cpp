@@ -66,6 +66,15 @@ uint64_t Membership::suspicion_timeout_ns() const {
                                static_cast<double>(config_.probe_interval_ns));
 }
 
+uint64_t Membership::scaled_by_health(uint64_t duration_ns) const {
+  return duration_ns * (health_ + 1);
+}
+
+void Membership::adjust_health(int delta) {
+  const int ceiling = static_cast<int>(std::max(1U, config_.awareness_max)) - 1;
+  health_ = static_cast<unsigned>(std::clamp(static_cast<int>(health_) + delta, 0, ceiling));
+}
+
 unsigned Membership::retransmit_limit() const {
   double scale = std::ceil(std::log10(static_cast<double>(members_.size() + 2)));
   return std::max(3U, static_cast<unsigned>(config_.retransmit_mult * scale));
@@ -98,6 +107,8 @@ std::vector<MemberUpdate> Membership::piggyback(size_t budget) {
 }
 
 void Membership::refute(uint64_t incarnation) {
+  // Others suspected us: likely we were too slow to answer (Lifeguard).
+  adjust_health(+1);
   self_.incarnation = std::max(self_.incarnation, incarnation) + 1;
   gossip(update_of(self_));
 }
@@ -177,6 +188,7 @@ void Membership::receive(const std::string& sender, const PeerAddress& from, con
       relays_.erase(relay);
     } else if (pending_ && ack->probe == pending_probe_) {
       pending_.reset();
+      adjust_health(-1);
     }
   } else if (const auto* request = std::get_if<PingReq>(&body)) {
     uint32_t probe = next_probe_++;
@@ -213,6 +225,10 @@ void Membership::finish_probe(uint64_t now_ns) {
   if (!pending_) return;
   auto it = members_.find(pending_->target);
   pending_.reset();
+  // No ack, direct or indirect. Without nacks from the helpers (memberlist's
+  // refinement) we cannot tell a dead target from our own slowness, so every
+  // failed probe counts against us, as memberlist does when it expects none.
+  adjust_health(+1);
   if (it == members_.end() || it->second.info.state != MemberState::kAlive) return;
   set_state(it->second, MemberState::kSuspect, it->second.info.incarnation, now_ns);
   gossip(update_of(it->second.info));
@@ -230,7 +246,7 @@ void Membership::tick(uint64_t now_ns) {
   std::erase_if(relays_, [&](const auto& entry) { return entry.second.expires_ns <= now_ns; });
 
   if (pending_ && !pending_->indirect_sent &&
-      now_ns >= pending_->sent_ns + config_.probe_timeout_ns) {
+      now_ns >= pending_->sent_ns + scaled_by_health(config_.probe_timeout_ns)) {
     pending_->indirect_sent = true;
     std::vector<const Member*> helpers;
     for (const auto& [name, member] : members_)
@@ -245,7 +261,7 @@ void Membership::tick(uint64_t now_ns) {
   if (now_ns >= next_probe_ns_) {
     finish_probe(now_ns);
     start_probe(now_ns);
-    next_probe_ns_ = now_ns + config_.probe_interval_ns;
+    next_probe_ns_ = now_ns + scaled_by_health(config_.probe_interval_ns);
   }
   if (now_ns >= next_gossip_ns_ && !rumours_.empty()) {
     std::vector<const Member*> live;

@@ -42,6 +42,15 @@ struct MembershipConfig {
   // A member dead this long no longer counts towards the cluster size (shares).
   uint64_t forget_dead_after_ns = 60'000'000'000;
   uint64_t seed = 0;  // random source for probe order and indirect probes (0: random)
+  // Lifeguard's local health multiplier (Dadgar, Phillips, Currey 2018;
+  // memberlist's "awareness"): a score from 0 to awareness_max - 1 that rises
+  // when one of our probes gets no ack at all or when we must refute a
+  // suspicion about ourselves, and falls with every acked probe. Our probe
+  // timeout and probe interval are scaled by score + 1: a node too busy to
+  // read its acks in time probes more slowly and waits longer before it
+  // suspects anyone, instead of accusing healthy members. memberlist: 8;
+  // 1 turns it off.
+  unsigned awareness_max = 8;
 };
 
 struct MemberInfo {
@@ -76,6 +85,8 @@ class Membership {
   std::vector<MemberInfo> reachable_peers() const;  // alive or suspect, self excluded
   const MembershipConfig& config() const { return config_; }
   uint64_t incarnation() const { return self_.incarnation; }
+  // The local health score (0: healthy); probes are scaled by score + 1.
+  unsigned local_health() const { return health_; }
 
  private:
   struct Member {
@@ -108,6 +119,8 @@ class Membership {
   void send_sync(const PeerAddress& to, bool reply_wanted);
   void touch(const std::string& sender, const PeerAddress& from, uint64_t now_ns);
   uint64_t suspicion_timeout_ns() const;
+  uint64_t scaled_by_health(uint64_t duration_ns) const;
+  void adjust_health(int delta);
   unsigned retransmit_limit() const;
 
   MembershipConfig config_;
@@ -125,6 +138,7 @@ class Membership {
   uint64_t next_sync_ns_ = 0;
   uint64_t next_gossip_ns_ = 0;
   uint64_t now_ns_ = 0;  // latest time seen, for counted_count()
+  unsigned health_ = 0;  // Lifeguard's local health score, < awareness_max
   std::mt19937_64 random_;
 };
 

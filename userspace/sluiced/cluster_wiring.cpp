@@ -45,7 +45,8 @@ nlohmann::json peers_command(Daemon& daemon, const nlohmann::json&) {
                        {"incarnation", peer.incarnation},
                        {"self", peer.self},
                        {"last_contact_ms", peer.last_contact_ms},
-                       {"sync_lag_ms", peer.sync_lag_ms}});
+                       {"sync_lag_ms", peer.sync_lag_ms},
+                       {"state_ms", peer.state_age_ms}});
   const auto c = node->counters();
   return {{"cluster", node->settings().name},
           {"sync", node->settings().sync == cluster::SyncMode::kRedis ? "redis" : "gossip"},
