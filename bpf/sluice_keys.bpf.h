@@ -50,11 +50,16 @@ struct {
 	__type(value, struct sluice_penalty);
 } sluice_penalties SEC(".maps");
 
-/* What sluice_key_judge() decided: the XDP action and the counter to count it in. */
+/*
+ * What sluice_key_judge() decided: the XDP action, the counter to count it in
+ * and, for a drop, the entry's drop count, which the caller samples
+ * (SLUICE_DROP_SAMPLE) so that a dropped packet writes nothing to the entry.
+ */
 struct sluice_key_verdict {
 	int action;
-	__u32 row;     /* tier index or SLUICE_TIER_NONE */
-	__u32 counter; /* SLUICE_CNT_* */
+	__u32 row;	/* tier index or SLUICE_TIER_NONE */
+	__u32 counter;	/* SLUICE_CNT_* */
+	__u64 *dropped; /* the penalty's or key bucket's `dropped`; NULL when passed */
 };
 
 /*
@@ -160,9 +165,8 @@ static __always_inline int sluice_key_judge(const struct sluice_source *src, __u
 	/* The clock is read only for sources in either map: none for the rest. */
 	penalty = bpf_map_lookup_elem(&sluice_penalties, src);
 	if (penalty && clock_now() < READ_ONCE(penalty->expires_ns)) {
-		penalty->dropped++;
 		*v = (struct sluice_key_verdict){XDP_DROP, SLUICE_TIER_NONE,
-						 SLUICE_CNT_DROP_PENALTY};
+						 SLUICE_CNT_DROP_PENALTY, &penalty->dropped};
 		return 1;
 	}
 	binding = bpf_map_lookup_elem(&sluice_key_bindings, src);
@@ -195,9 +199,10 @@ static __always_inline int sluice_key_judge(const struct sluice_source *src, __u
 	if (v->counter == SLUICE_CNT_PASSED) {
 		kb->passed++;
 		v->action = XDP_PASS;
+		v->dropped = NULL;
 		return 1;
 	}
-	kb->dropped++;
+	v->dropped = &kb->dropped;
 	v->action = XDP_DROP;
 	if ((tier->flags & SLUICE_TIER_F_SHADOW) && v->counter != SLUICE_CNT_DROP_CONTENDED) {
 		v->counter = key_shadow_counter(v->counter);

@@ -13,7 +13,7 @@
 
 #include "sluice_bucket.h"
 
-#define SLUICE_LAYOUT_VERSION 3
+#define SLUICE_LAYOUT_VERSION 4
 
 #define SLUICE_MAX_TIERS 64
 /* Counter row for packets that belong to no tier (malformed, non-IP, lists). */
@@ -199,7 +199,19 @@ struct sluice_config {
 	 */
 	struct sluice_rate new_sources;
 	struct sluice_rate unadmitted;
+	__u32 flags; /* SLUICE_CONFIG_F_* */
+	__u32 pad;
 };
+
+/*
+ * The key maps (penalties, key bindings: sluice_keys.bpf.h) may hold entries:
+ * the program looks them up only then, so a configuration without key
+ * features pays no hash lookup on empty maps. The daemon's data plane sets it
+ * in both slots before it writes a first entry, and each apply() recomputes it
+ * from the maps' contents (dataplane_keys.cpp), so a daemon that adopts pins
+ * holding entries keeps it set. Anything else writing those maps must set it.
+ */
+#define SLUICE_CONFIG_F_KEY_MAPS (1U << 0)
 
 /* Per-CPU state of the admission meters of struct sluice_config. */
 struct sluice_admission {
@@ -235,7 +247,10 @@ struct sluice_source {
  * an older generation never leaves an old tier marked as new.
  * passed/dropped feed `sluicectl top`: plain increments from several CPUs may
  * lose a count under contention, an accepted inaccuracy that keeps atomics off
- * the drop path.
+ * the drop path. `passed` counts every passed packet (its meters were just
+ * written, so the line is dirty anyway); `dropped` is sampled, one drop in
+ * SLUICE_DROP_SAMPLE adding SLUICE_DROP_SAMPLE, so that a flood over its limit
+ * leaves the bucket's cache line clean (docs/top-sampling.md).
  */
 struct sluice_bucket {
 	__u64 pkt_tat;
@@ -243,8 +258,16 @@ struct sluice_bucket {
 	__u64 syn_tat;
 	__u64 policy;  /* generation (low 32 bits) << 32 | tier index or _ALLOW / _DENY */
 	__u64 passed;  /* packets passed (approximate) */
-	__u64 dropped; /* packets dropped or shadow-dropped (approximate) */
+	__u64 dropped; /* packets dropped or shadow-dropped (sampled, approximate) */
 };
+
+/*
+ * Per-entry drop counts (a bucket's, a key bucket's, a penalty's) are sampled:
+ * one drop in SLUICE_DROP_SAMPLE adds SLUICE_DROP_SAMPLE. The per-CPU counters
+ * keep the exact totals.
+ */
+#define SLUICE_DROP_SAMPLE_SHIFT 4
+#define SLUICE_DROP_SAMPLE (1U << SLUICE_DROP_SAMPLE_SHIFT)
 
 /* SLUICE_ALGO_* of a tier's packets/s meter. */
 SLUICE_INLINE __u32 sluice_tier_algorithm(__u32 flags)
@@ -300,7 +323,7 @@ struct sluice_key_binding {
 	__u32 pad;
 };
 
-/* A key's kernel bucket: GCRA TATs of its tier's meters; counts approximate. */
+/* A key's kernel bucket: GCRA TATs of its tier's meters; counts approximate, drops sampled. */
 struct sluice_key_bucket {
 	__u64 pkt_tat;
 	__u64 byte_tat;
@@ -312,7 +335,7 @@ struct sluice_key_bucket {
 /* A penalised address (key: struct sluice_source): dropped until expires_ns. */
 struct sluice_penalty {
 	__u64 expires_ns; /* CLOCK_MONOTONIC */
-	__u64 dropped;	  /* packets dropped while in force (approximate) */
+	__u64 dropped;	  /* packets dropped while in force (sampled, approximate) */
 };
 
 #define SLUICE_LPM_FAMILY_V4 4

@@ -6,9 +6,11 @@
  * one judge and the skeleton's maps.
  *
  * Hot path, as a flood exercises it: parse, one bucket lookup, a read-only
- * check of the meters (an over-limit packet is dropped without any atomic),
- * one per-CPU counter. The LPM tries (tiers, allow/deny) are consulted only
- * when a source is first seen or the policy generation has moved on.
+ * check of the meters (an over-limit packet is dropped without any atomic and
+ * without writing its bucket: per-source drops are sampled), one per-CPU
+ * counter. The LPM tries (tiers, allow/deny) are consulted only when a source
+ * is first seen or the policy generation has moved on; the key maps only when
+ * they may hold entries (SLUICE_CONFIG_F_KEY_MAPS).
  */
 #include <linux/pkt_cls.h>
 
@@ -31,22 +33,45 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  *    chosen per tier (SLUICE_TIER_F_COARSE_OK).
  * 4: a tier's packets/s meter runs its algorithm (SLUICE_TIER_ALGO_MASK:
  *    fixed_window and sliding_window besides GCRA).
+ * 5: per-entry drop counts sampled (SLUICE_DROP_SAMPLE); the key maps looked
+ *    up only under SLUICE_CONFIG_F_KEY_MAPS; a new source's first packet
+ *    judged on a stack copy of its bucket, which is then inserted.
  */
 #ifndef SLUICE_PROG_VERSION
-#define SLUICE_PROG_VERSION 4
+#define SLUICE_PROG_VERSION 5
 #endif
 const volatile __u32 sluice_prog_version = SLUICE_PROG_VERSION;
 
-static __always_inline void count(__u32 tier, __u32 counter, __u64 bytes)
+/* Counts a packet; returns this CPU's count of that counter so far (0: none). */
+static __always_inline __u64 count(__u32 tier, __u32 counter, __u64 bytes)
 {
 	__u32 row = tier < SLUICE_MAX_TIERS ? tier : SLUICE_TIER_NONE;
 	__u32 key = row * SLUICE_COUNTER_MAX + counter;
 	struct sluice_counter *c = bpf_map_lookup_elem(&sluice_counters, &key);
 
-	if (c) {
-		c->packets++;
-		c->bytes += bytes;
-	}
+	if (!c)
+		return 0;
+	c->bytes += bytes;
+	return ++c->packets;
+}
+
+/* 2^64 / golden ratio, odd: n times it (mod 2^64) is a Weyl sequence. */
+#define SLUICE_WEYL_STEP 0x9e3779b97f4a7c15ULL
+
+/*
+ * Adds a sampled drop to an entry's `dropped` (docs/top-sampling.md): the
+ * n-th drop of its per-CPU counter is the sample when n * SLUICE_WEYL_STEP
+ * falls in the lowest 1/SLUICE_DROP_SAMPLE of the range, and then adds
+ * SLUICE_DROP_SAMPLE. Exactly one n in SLUICE_DROP_SAMPLE over a full period,
+ * spread evenly over any run (so a lone flood's count is within a sample or
+ * two), and, unlike n % SLUICE_DROP_SAMPLE, never locked to a periodic mix of
+ * sources: two sources alternating on one CPU each get their share. The other
+ * drops leave the entry's cache line clean.
+ */
+static __always_inline void count_entry_drop(__u64 *dropped, __u64 n)
+{
+	if (n && (n * SLUICE_WEYL_STEP) >> (64 - SLUICE_DROP_SAMPLE_SHIFT) == 0)
+		*dropped += SLUICE_DROP_SAMPLE;
 }
 
 static __always_inline __u32 prefix_mask(__u32 bits)
@@ -156,16 +181,19 @@ static __always_inline int take_creation_budget(const struct sluice_config *cfg,
 	return adm && spend_local(&adm->new_source_tat, &cfg->new_sources, now);
 }
 
-/* Creates the bucket of a source seen for the first time. */
-static __always_inline struct sluice_bucket *create_bucket(const struct sluice_source *src,
-							   __u32 tier, __u64 gen, __u64 len)
+/*
+ * Inserts the bucket of a source seen for the first time, after its first
+ * packet was judged on this stack copy: one map operation, where an insert
+ * then a lookup took two. BPF_NOEXIST: when another CPU created the bucket
+ * meanwhile, its bucket stays and this first packet's spend is not in it
+ * (accepted: at most one packet per racing CPU, once per source; each racer
+ * judged the packet against a fresh bucket, which admits it within any burst).
+ */
+static __always_inline void insert_bucket(const struct sluice_source *src,
+					  const struct sluice_bucket *fresh, __u64 len)
 {
-	struct sluice_bucket fresh = {.policy = sluice_policy_word(gen, tier)};
-
-	/* BPF_NOEXIST: a CPU that lost the race to create it uses the winner's. */
-	bpf_map_update_elem(&sluice_buckets, src, &fresh, BPF_NOEXIST);
-	count(tier, SLUICE_CNT_NEW_SOURCE, len);
-	return bpf_map_lookup_elem(&sluice_buckets, src);
+	if (bpf_map_update_elem(&sluice_buckets, src, fresh, BPF_NOEXIST) == 0)
+		count(sluice_policy_tier(fresh->policy), SLUICE_CNT_NEW_SOURCE, len);
 }
 
 /* Verdict of a listed source (SLUICE_TIER_DENY or _ALLOW): no meter applies. */
@@ -198,14 +226,14 @@ static __always_inline int judge_unadmitted(const struct sluice_config *cfg, __u
  * A source without a bucket. Listed sources are judged by the lists alone and
  * get no bucket: they spend no creation budget, so a spoofed flood from an
  * allow- or deny-listed range neither starves new sources of buckets nor
- * churns the LRU (docs/spoofed-floods.md). Returns the bucket, or NULL with
- * the verdict in *action.
+ * churns the LRU (docs/spoofed-floods.md). Returns `fresh`, set up as the
+ * source's new bucket (not inserted yet: insert_bucket()), or NULL with the
+ * verdict in *action.
  */
 static __always_inline struct sluice_bucket *
 admit_new_source(const struct sluice_source *src, __u32 slot, const struct sluice_config *cfg,
-		 __u64 gen, __u64 now, __u64 len, int *action)
+		 __u64 gen, __u64 now, __u64 len, struct sluice_bucket *fresh, int *action)
 {
-	struct sluice_bucket *b = NULL;
 	struct sluice_lpm_key key;
 	__u32 listed;
 
@@ -215,11 +243,62 @@ admit_new_source(const struct sluice_source *src, __u32 slot, const struct sluic
 		*action = judge_listed(listed, len);
 		return NULL;
 	}
-	if (take_creation_budget(cfg, now))
-		b = create_bucket(src, prefix_tier(&key, slot, cfg), gen, len);
-	if (!b)
+	if (!take_creation_budget(cfg, now)) {
 		*action = judge_unadmitted(cfg, now, len);
-	return b;
+		return NULL;
+	}
+	__builtin_memset(fresh, 0, sizeof(*fresh));
+	fresh->policy = sluice_policy_word(gen, prefix_tier(&key, slot, cfg));
+	return fresh;
+}
+
+/*
+ * The verdict on a packet of a source with bucket `b` (in the map, or a new
+ * source's stack copy): its tier, then its meters. A passed packet is counted
+ * in the bucket (its meters were just written); a dropped one only as a
+ * sample (count_entry_drop), so a flood leaves the bucket unwritten.
+ */
+static __always_inline int judge_source(struct sluice_bucket *b, const struct sluice_source *src,
+					__u32 slot, const struct sluice_config *cfg, __u64 gen,
+					__u64 len, __u32 packets, __u32 is_syn,
+					__u32 passed_counter)
+{
+	struct sluice_tier *tier;
+	__u32 tier_index, verdict;
+	__u64 now, moved_from = 0;
+	int moved;
+
+	tier_index = bucket_tier(b, src, slot, cfg, gen, &moved, &moved_from);
+
+	if (tier_index == SLUICE_TIER_DENY) {
+		count_entry_drop(&b->dropped, count(SLUICE_TIER_NONE, SLUICE_CNT_DROP_DENY, len));
+		return XDP_DROP;
+	}
+	if (tier_index == SLUICE_TIER_ALLOW) {
+		b->passed++;
+		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_ALLOW, len);
+		return XDP_PASS;
+	}
+
+	tier = tier_limits(slot, &tier_index, cfg);
+	if (!tier)
+		return XDP_DROP;
+	now = tier_clock_now(tier);
+	if (moved)
+		rescale_bucket(b, moved_from, slot, tier, now);
+	verdict = judge(b, tier, len, packets, is_syn, now);
+	if (verdict == SLUICE_CNT_PASSED) {
+		b->passed++;
+		count(tier_index, passed_counter, len);
+		return XDP_PASS;
+	}
+	if ((tier->flags & SLUICE_TIER_F_SHADOW) && verdict != SLUICE_CNT_DROP_CONTENDED) {
+		/* Shadow: count as the matching would-drop counter, then pass. */
+		count_entry_drop(&b->dropped, count(tier_index, shadow_counter(verdict), len));
+		return XDP_PASS;
+	}
+	count_entry_drop(&b->dropped, count(tier_index, verdict, len));
+	return XDP_DROP;
 }
 
 /*
@@ -231,12 +310,11 @@ static __always_inline int sluice_judge_packet(void *data, void *data_end, __u64
 {
 	struct sluice_packet pkt = {};
 	struct sluice_key_verdict key_verdict;
+	struct sluice_bucket fresh, *b;
 	struct sluice_config *cfg;
-	struct sluice_tier *tier;
-	struct sluice_bucket *b;
-	__u32 zero = 0, slot, tier_index, verdict, passed_counter = SLUICE_CNT_PASSED;
-	__u64 *active, gen, now, moved_from = 0;
-	int rc, moved;
+	__u32 zero = 0, slot, passed_counter = SLUICE_CNT_PASSED;
+	__u64 *active, gen, n;
+	int rc;
 
 	active = bpf_map_lookup_elem(&sluice_active, &zero);
 	if (!active)
@@ -262,51 +340,28 @@ static __always_inline int sluice_judge_packet(void *data, void *data_end, __u64
 	}
 
 	aggregate(&pkt.src, cfg);
-	/* Penalised and key-bound sources (sluice_keys.bpf.h), before their own bucket. */
-	if (sluice_key_judge(&pkt.src, slot, len, packets, pkt.is_syn, &key_verdict)) {
-		count(key_verdict.row, key_verdict.counter, len);
+	/*
+	 * Penalised and key-bound sources (sluice_keys.bpf.h), before their own
+	 * bucket; two hash lookups, skipped while the key maps are empty.
+	 */
+	if ((cfg->flags & SLUICE_CONFIG_F_KEY_MAPS) &&
+	    sluice_key_judge(&pkt.src, slot, len, packets, pkt.is_syn, &key_verdict)) {
+		n = count(key_verdict.row, key_verdict.counter, len);
+		if (key_verdict.dropped)
+			count_entry_drop(key_verdict.dropped, n);
 		return key_verdict.action;
 	}
 	b = bpf_map_lookup_elem(&sluice_buckets, &pkt.src);
-	if (!b) {
-		/* The admission meters keep the configured clock. */
-		b = admit_new_source(&pkt.src, slot, cfg, gen, clock_now(), len, &rc);
-		if (!b)
-			return rc;
-	}
-	tier_index = bucket_tier(b, &pkt.src, slot, cfg, gen, &moved, &moved_from);
-
-	if (tier_index == SLUICE_TIER_DENY) {
-		b->dropped++;
-		count(SLUICE_TIER_NONE, SLUICE_CNT_DROP_DENY, len);
-		return XDP_DROP;
-	}
-	if (tier_index == SLUICE_TIER_ALLOW) {
-		b->passed++;
-		count(SLUICE_TIER_NONE, SLUICE_CNT_PASSED_ALLOW, len);
-		return XDP_PASS;
-	}
-
-	tier = tier_limits(slot, &tier_index, cfg);
-	if (!tier)
-		return XDP_DROP;
-	now = tier_clock_now(tier);
-	if (moved)
-		rescale_bucket(b, moved_from, slot, tier, now);
-	verdict = judge(b, tier, len, packets, pkt.is_syn, now);
-	if (verdict == SLUICE_CNT_PASSED) {
-		b->passed++;
-		count(tier_index, passed_counter, len);
-		return XDP_PASS;
-	}
-	b->dropped++;
-	if ((tier->flags & SLUICE_TIER_F_SHADOW) && verdict != SLUICE_CNT_DROP_CONTENDED) {
-		/* Shadow: count as the matching would-drop counter, then pass. */
-		count(tier_index, shadow_counter(verdict), len);
-		return XDP_PASS;
-	}
-	count(tier_index, verdict, len);
-	return XDP_DROP;
+	if (b)
+		return judge_source(b, &pkt.src, slot, cfg, gen, len, packets, pkt.is_syn,
+				    passed_counter);
+	/* The admission meters keep the configured clock. */
+	b = admit_new_source(&pkt.src, slot, cfg, gen, clock_now(), len, &fresh, &rc);
+	if (!b)
+		return rc;
+	rc = judge_source(b, &pkt.src, slot, cfg, gen, len, packets, pkt.is_syn, passed_counter);
+	insert_bucket(&pkt.src, &fresh, len);
+	return rc;
 }
 
 SEC("xdp")

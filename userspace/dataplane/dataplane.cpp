@@ -23,7 +23,7 @@ namespace {
 
 static_assert(sizeof(struct sluice_rate) == 16);
 static_assert(sizeof(struct sluice_tier) == 56);
-static_assert(sizeof(struct sluice_config) == 48);
+static_assert(sizeof(struct sluice_config) == 56);
 static_assert(sizeof(struct sluice_admission) == 16);
 static_assert(sizeof(struct sluice_source) == 20);
 static_assert(sizeof(struct sluice_bucket) == 48);
@@ -300,7 +300,12 @@ void Dataplane::apply(const CompiledPolicy& policy) {
 
   // Everything goes into the inactive slot first; a failure here leaves the
   // active policy untouched.
-  update(maps_.config.get(), &slot, &policy.config, "map config");
+  // The key maps' flag follows what they hold, not the policy: a daemon that
+  // adopted pins with penalties or bindings in them keeps them looked up.
+  struct sluice_config config = policy.config;
+  config.flags = key_maps_hold_entries() ? config.flags | SLUICE_CONFIG_F_KEY_MAPS
+                                         : config.flags & ~SLUICE_CONFIG_F_KEY_MAPS;
+  update(maps_.config.get(), &slot, &config, "map config");
   auto tiers = policy.tiers;
   stamp_rate_since(tiers, slot_tiers(slot ^ 1), next);
   write_slot_tiers(slot, tiers);

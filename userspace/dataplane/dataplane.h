@@ -192,6 +192,9 @@ class Dataplane {
   // False when the source had no penalty.
   bool delete_penalty(const struct sluice_source& source);
   std::vector<PenaltyEntry> penalties() const;
+  // Whether the penalty or binding map holds an entry: the program looks them
+  // up only then (SLUICE_CONFIG_F_KEY_MAPS, kept by the calls above and apply()).
+  bool key_maps_hold_entries() const;
 
   // Sets the clock the program judges by (load with test_clock only).
   void set_test_clock(uint64_t now_ns);
@@ -236,6 +239,8 @@ class Dataplane {
                         const std::array<struct sluice_tier, SLUICE_MAX_TIERS>& tiers);
   // Sets one tier's counters to zero on every CPU.
   void zero_counter_row(uint32_t row);
+  // Sets or clears SLUICE_CONFIG_F_KEY_MAPS in both config slots.
+  void set_key_maps_flag(bool on);
 
   struct SkeletonDeleter {
     void operator()(struct sluice_xdp* skel) const;

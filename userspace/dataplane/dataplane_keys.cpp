@@ -28,10 +28,39 @@ std::vector<std::pair<struct sluice_source, Value>> read_all(int fd, const std::
   return out;
 }
 
+bool map_has_entries(const Fd& map, size_t key_size) {
+  std::vector<uint8_t> key(key_size);
+  if (bpf_map_get_next_key(map.get(), nullptr, key.data()) == 0) return true;
+  if (errno == ENOENT) return false;
+  throw_last_errno("look for entries in a key map");
+}
+
 }  // namespace
+
+bool Dataplane::key_maps_hold_entries() const {
+  return map_has_entries(maps_.penalties, sizeof(struct sluice_source)) ||
+         map_has_entries(maps_.key_bindings, sizeof(struct sluice_source));
+}
+
+// Both slots: the inactive one becomes active at the next apply() or
+// switch_back(), and must not then hide entries written before it.
+void Dataplane::set_key_maps_flag(bool on) {
+  for (uint32_t slot = 0; slot < 2; ++slot) {
+    struct sluice_config config {};
+    if (bpf_map_lookup_elem(maps_.config.get(), &slot, &config) != 0)
+      throw_last_errno("read config");
+    const uint32_t flags =
+        on ? config.flags | SLUICE_CONFIG_F_KEY_MAPS : config.flags & ~SLUICE_CONFIG_F_KEY_MAPS;
+    if (flags == config.flags) continue;
+    config.flags = flags;
+    if (bpf_map_update_elem(maps_.config.get(), &slot, &config, BPF_ANY) != 0)
+      throw_last_errno("write config");
+  }
+}
 
 void Dataplane::write_bindings(const std::vector<BindingEntry>& entries) {
   if (entries.empty()) return;
+  set_key_maps_flag(true);  // before the entries: the program must never skip one
   std::vector<struct sluice_source> keys;
   std::vector<struct sluice_key_binding> values;
   for (const auto& e : entries) {
@@ -51,6 +80,7 @@ void Dataplane::delete_bindings(const std::vector<struct sluice_source>& sources
   for (const auto& source : sources)
     if (bpf_map_delete_elem(maps_.key_bindings.get(), &source) != 0 && errno != ENOENT)
       throw_last_errno("delete key binding");
+  if (!key_maps_hold_entries()) set_key_maps_flag(false);
 }
 
 std::vector<BindingEntry> Dataplane::bindings() const {
@@ -81,14 +111,18 @@ std::optional<struct sluice_key_bucket> Dataplane::key_bucket_of(uint64_t key_id
 }
 
 void Dataplane::write_penalty(const PenaltyEntry& entry) {
+  set_key_maps_flag(true);
   if (bpf_map_update_elem(maps_.penalties.get(), &entry.source, &entry.penalty, BPF_ANY) != 0)
     throw_last_errno("write penalty");
 }
 
 bool Dataplane::delete_penalty(const struct sluice_source& source) {
-  if (bpf_map_delete_elem(maps_.penalties.get(), &source) == 0) return true;
-  if (errno == ENOENT) return false;
-  throw_last_errno("delete penalty");
+  if (bpf_map_delete_elem(maps_.penalties.get(), &source) != 0) {
+    if (errno == ENOENT) return false;
+    throw_last_errno("delete penalty");
+  }
+  if (!key_maps_hold_entries()) set_key_maps_flag(false);
+  return true;
 }
 
 std::vector<PenaltyEntry> Dataplane::penalties() const {

@@ -146,7 +146,10 @@ void show_top(const json& r, std::ostream& out) {
     else
       table.print(out);
   };
-  out << r["sources"] << " sources, rates over " << r["interval_ms"] << " ms\n\n";
+  // Per-source drops are sampled by the program (docs/top-sampling.md).
+  out << r["sources"] << " sources, rates over " << r["interval_ms"] << " ms; DROPPED is sampled: "
+      << "one drop in " << SLUICE_DROP_SAMPLE << " counts " << SLUICE_DROP_SAMPLE
+      << " (exact totals: sluicectl stats)\n\n";
   section("Top by drops", r["by_drops"]);
   out << "\n";
   section("Top by rate (packets/s)", r["by_rate"]);
