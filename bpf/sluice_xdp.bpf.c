@@ -13,6 +13,7 @@
 #include <linux/pkt_cls.h>
 
 #include "sluice_clock.bpf.h"
+#include "sluice_global.bpf.h"
 #include "sluice_keys.bpf.h"
 #include "sluice_maps.bpf.h"
 #include "sluice_meter.bpf.h"
@@ -31,9 +32,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  *    chosen per tier (SLUICE_TIER_F_COARSE_OK).
  * 4: a tier's packets/s meter runs its algorithm (SLUICE_TIER_ALGO_MASK:
  *    fixed_window and sliding_window besides GCRA).
+ * 5: global tiers (SLUICE_TIER_F_GLOBAL, sluice_global.bpf.h).
  */
 #ifndef SLUICE_PROG_VERSION
-#define SLUICE_PROG_VERSION 4
+#define SLUICE_PROG_VERSION 5
 #endif
 const volatile __u32 sluice_prog_version = SLUICE_PROG_VERSION;
 
@@ -293,8 +295,12 @@ static __always_inline int sluice_judge_packet(void *data, void *data_end, __u64
 	now = tier_clock_now(tier);
 	if (moved)
 		rescale_bucket(b, moved_from, slot, tier, now);
+	if (tier->flags & SLUICE_TIER_F_GLOBAL)
+		global_charge_back(&b->pkt_tat, &pkt.src, tier, packets, now);
 	verdict = judge(b, tier, len, packets, pkt.is_syn, now);
 	if (verdict == SLUICE_CNT_PASSED) {
+		if (tier->flags & SLUICE_TIER_F_GLOBAL)
+			global_report(&pkt.src, packets);
 		b->passed++;
 		count(tier_index, passed_counter, len);
 		return XDP_PASS;
