@@ -22,25 +22,21 @@
 /*
  * Moves a GCRA meter's TAT by `cost` ns of consumption that happened after
  * `since` (the peers admitted it then): from max(tat, since), as GCRA would
- * have done had it seen each packet, so a long partition's consumption
- * leaves no fresh debt. The debt is capped at the burst plus the span since
- * `since`: a remote burst cannot stall the source for longer than it took.
- * The charge is never lost: when every swap loses its race (other CPUs are
- * spending on the same bucket), the difference is added atomically.
+ * have done had it seen each packet, so consumption during a partition is
+ * charged at its time and leaves no fresh debt. No cap: the debt is what the
+ * fleet really admitted, and a cap would hand the fleet that much again
+ * (docs/kernel-global.md). Never lost: when every swap loses its race (other
+ * CPUs are spending on the same bucket), the cost is added atomically.
  */
-static __always_inline void charge_meter(__u64 *tat, const struct sluice_rate *rate, __u64 cost,
-					 __u64 since, __u64 now)
+static __always_inline void charge_meter(__u64 *tat, __u64 cost, __u64 since, __u64 now)
 {
-	__u64 old = READ_ONCE(*tat), base, next, cap, seen;
+	__u64 old = READ_ONCE(*tat), base, next, seen;
 
 	if (since > now)
 		since = now;
-	cap = sluice_sat_add(now, sluice_sat_add(rate->tau_ns, now - since));
 	for (int i = 0; i < SLUICE_CAS_RETRIES; i++) {
 		base = old > since ? old : since;
 		next = sluice_sat_add(base, cost);
-		if (next > cap)
-			next = cap;
 		if (next <= old)
 			return;
 		seen = __sync_val_compare_and_swap(tat, old, next);
@@ -48,7 +44,7 @@ static __always_inline void charge_meter(__u64 *tat, const struct sluice_rate *r
 			return;
 		old = seen;
 	}
-	__sync_fetch_and_add(tat, cost < rate->tau_ns ? cost : rate->tau_ns);
+	__sync_fetch_and_add(tat, cost);
 }
 
 /*
@@ -82,7 +78,7 @@ static __always_inline void global_charge_back(__u64 *pkt_tat, const struct slui
 			return;
 		prev = __sync_val_compare_and_swap(charged, seen, total);
 		if (prev == seen) {
-			charge_meter(pkt_tat, &tier->packets,
+			charge_meter(pkt_tat,
 				     sluice_cost_ns(tier->packets.interval_fp, total - seen), since,
 				     now);
 			return;

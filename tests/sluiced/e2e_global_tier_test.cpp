@@ -94,7 +94,8 @@ class GlobalTierLab : public ::testing::Test {
                                     : "") != std::string::npos &&
             alive_members(*node) == kNodes;
         if (formed) break;
-        ASSERT_LT(Clock::now(), deadline) << "the cluster did not form:\n" << node->log();
+        ASSERT_LT(Clock::now(), deadline)
+            << "the cluster did not form: " << node->ctl("peers --json").out << node->log();
         std::this_thread::sleep_for(100ms);
       }
     }
@@ -103,9 +104,9 @@ class GlobalTierLab : public ::testing::Test {
   static int alive_members(DaemonLab& node) {
     auto result = node.ctl("peers --json");
     if (result.exit_code != 0) return 0;
+    const auto peers = nlohmann::json::parse(result.out);
     int alive = 0;
-    for (const auto& member : nlohmann::json::parse(result.out)["members"])
-      alive += member["state"] == "alive";
+    for (const auto& member : peers.at("members")) alive += member["state"] == "alive";
     return alive;
   }
 
@@ -147,6 +148,7 @@ class GlobalTierLab : public ::testing::Test {
 
 TEST_F(GlobalTierLab, TheFleetAdmitsTheGlobalLimitOnce) {
   start(/*global=*/true);
+  if (HasFatalFailure()) return;
   const Flood result = flood();
   const double ideal = static_cast<double>(kRate) * result.seconds + kBurst;
   std::printf(
@@ -184,6 +186,7 @@ TEST_F(GlobalTierLab, TheFleetAdmitsTheGlobalLimitOnce) {
 
 TEST_F(GlobalTierLab, WithoutGlobalEachNodeAdmitsTheWholeLimit) {
   start(/*global=*/false);
+  if (HasFatalFailure()) return;
   const Flood result = flood();
   const double per_node = static_cast<double>(kRate) * result.seconds + kBurst;
   std::printf(
