@@ -29,6 +29,8 @@
 #define SLUICE_MAX_KEY_BINDINGS 65536
 #define SLUICE_MAX_KEY_BUCKETS 65536
 #define SLUICE_MAX_PENALTIES 65536
+/* Sources of global tiers tracked for the cluster (docs/kernel-global.md). */
+#define SLUICE_MAX_GLOBAL_SOURCES 65536
 
 /* Address families as stored in keys (values of AF_INET / AF_INET6). */
 #define SLUICE_FAMILY_V4 2
@@ -54,6 +56,12 @@
 #define SLUICE_TIER_ALGO_MASK (3U << SLUICE_TIER_ALGO_SHIFT)
 /* The algorithm is a window one: the one flag the data path branches on. */
 #define SLUICE_TIER_F_WINDOW (1U << 3)
+/*
+ * The tier's packets/s limit holds for the whole cluster (docs/kernel-global.md):
+ * the program reports what it admitted per source (global_usage) and charges
+ * what the peers admitted (global_remote, global_charged) into the bucket.
+ */
+#define SLUICE_TIER_F_GLOBAL (1U << 4)
 
 /* Access list verdicts (value of the access LPM tries). */
 #define SLUICE_ACCESS_ALLOW 1
@@ -69,15 +77,17 @@
  * as <name>. The C++ side derives its map fds and pin list from this (a name
  * without a map fails to compile there). sluice_admission is not listed: it is
  * the program's own per-CPU scratch, which the adopted program keeps using (a
- * program replaced in place hands it on). `meta` (struct sluice_meta) is
- * missing from the pins of builds before it: they are adopted all the same.
+ * program replaced in place hands it on). `meta` (struct sluice_meta) and the
+ * global_* maps are missing from the pins of builds before them: they are
+ * adopted all the same, and the replacing program's maps are pinned.
  */
 /* clang-format off */
 #define SLUICE_PINNED_MAPS(X)                                                                     \
 	X(active) X(config) X(tiers)                                                              \
 	X(prefix_0) X(prefix_1) X(access_0) X(access_1)                                           \
 	X(buckets) X(counters) X(meta)                                                            \
-	X(key_bindings) X(key_buckets) X(penalties)
+	X(key_bindings) X(key_buckets) X(penalties)                                               \
+	X(global_usage) X(global_remote) X(global_charged)
 /* clang-format on */
 
 /*
@@ -336,6 +346,26 @@ struct sluice_key_bucket {
 struct sluice_penalty {
 	__u64 expires_ns; /* CLOCK_MONOTONIC */
 	__u64 dropped;	  /* packets dropped while in force (sampled, approximate) */
+};
+
+/*
+ * Global tiers across hosts (docs/kernel-global.md). Three maps, each with one
+ * writer, so that no write is lost to a race:
+ * - global_usage (LRU per-CPU hash, source -> __u64): packets of global tiers
+ *   the program admitted, absolute per CPU. Only the program writes it; the
+ *   daemon sums the CPUs (a G-counter) every poll and shares the growth.
+ * - global_remote (hash, source -> struct sluice_global_remote): what the
+ *   peers admitted from the source, an absolute total that only grows. Only
+ *   the daemon writes it (a whole value per update).
+ * - global_charged (hash, source -> __u64): how much of global_remote.total
+ *   the program has charged into the source's bucket. The daemon creates the
+ *   entry (0) before the source's first remote total and deletes both when
+ *   the source is forgotten; the program moves it forward with
+ *   compare-and-swap, and the CPU whose swap succeeds charges the difference.
+ */
+struct sluice_global_remote {
+	__u64 total;	/* packets the peers admitted (since this entry was created) */
+	__u64 since_ns; /* CLOCK_MONOTONIC: the newest part of `total` happened after this */
 };
 
 #define SLUICE_LPM_FAMILY_V4 4

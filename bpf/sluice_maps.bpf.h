@@ -80,4 +80,26 @@ struct {
 	__type(value, struct sluice_meta);
 } sluice_meta SEC(".maps");
 
+/* Global tiers: see struct sluice_global_remote in sluice_layout.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, SLUICE_MAX_GLOBAL_SOURCES);
+	__type(key, struct sluice_source);
+	__type(value, __u64);
+} sluice_global_usage SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_GLOBAL_SOURCES);
+	__type(key, struct sluice_source);
+	__type(value, struct sluice_global_remote);
+} sluice_global_remote SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_GLOBAL_SOURCES);
+	__type(key, struct sluice_source);
+	__type(value, __u64);
+} sluice_global_charged SEC(".maps");
+
 #endif /* SLUICE_MAPS_BPF_H */

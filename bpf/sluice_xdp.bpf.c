@@ -15,6 +15,7 @@
 #include <linux/pkt_cls.h>
 
 #include "sluice_clock.bpf.h"
+#include "sluice_global.bpf.h"
 #include "sluice_keys.bpf.h"
 #include "sluice_maps.bpf.h"
 #include "sluice_meter.bpf.h"
@@ -36,9 +37,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * 5: per-entry drop counts sampled (SLUICE_DROP_SAMPLE); the key maps looked
  *    up only under SLUICE_CONFIG_F_KEY_MAPS; a new source's first packet
  *    judged on a stack copy of its bucket, which is then inserted.
+ * 6: global tiers (SLUICE_TIER_F_GLOBAL, sluice_global.bpf.h).
  */
 #ifndef SLUICE_PROG_VERSION
-#define SLUICE_PROG_VERSION 5
+#define SLUICE_PROG_VERSION 6
 #endif
 const volatile __u32 sluice_prog_version = SLUICE_PROG_VERSION;
 
@@ -253,15 +255,15 @@ admit_new_source(const struct sluice_source *src, __u32 slot, const struct sluic
 }
 
 /*
- * The verdict on a packet of a source with bucket `b` (in the map, or a new
- * source's stack copy): its tier, then its meters. A passed packet is counted
+ * The verdict on a packet of a source with bucket `b` (in the map, or, with
+ * in_map 0, a new source's stack copy): its tier, then its meters. A passed packet is counted
  * in the bucket (its meters were just written); a dropped one only as a
  * sample (count_entry_drop), so a flood leaves the bucket unwritten.
  */
 static __always_inline int judge_source(struct sluice_bucket *b, const struct sluice_source *src,
 					__u32 slot, const struct sluice_config *cfg, __u64 gen,
 					__u64 len, __u32 packets, __u32 is_syn,
-					__u32 passed_counter)
+					__u32 passed_counter, int in_map)
 {
 	struct sluice_tier *tier;
 	__u32 tier_index, verdict;
@@ -286,8 +288,17 @@ static __always_inline int judge_source(struct sluice_bucket *b, const struct sl
 	now = tier_clock_now(tier);
 	if (moved)
 		rescale_bucket(b, moved_from, slot, tier, now);
+	/*
+	 * Not on a new source's stack copy: a copy that loses the insert race
+	 * would take the peers' packets with it, marked charged. Its first
+	 * packet is judged without them; the next one charges them.
+	 */
+	if ((tier->flags & SLUICE_TIER_F_GLOBAL) && in_map)
+		global_charge_back(&b->pkt_tat, src, tier, packets, now);
 	verdict = judge(b, tier, len, packets, is_syn, now);
 	if (verdict == SLUICE_CNT_PASSED) {
+		if (tier->flags & SLUICE_TIER_F_GLOBAL)
+			global_report(src, packets);
 		b->passed++;
 		count(tier_index, passed_counter, len);
 		return XDP_PASS;
@@ -354,12 +365,12 @@ static __always_inline int sluice_judge_packet(void *data, void *data_end, __u64
 	b = bpf_map_lookup_elem(&sluice_buckets, &pkt.src);
 	if (b)
 		return judge_source(b, &pkt.src, slot, cfg, gen, len, packets, pkt.is_syn,
-				    passed_counter);
+				    passed_counter, 1);
 	/* The admission meters keep the configured clock. */
 	b = admit_new_source(&pkt.src, slot, cfg, gen, clock_now(), len, &fresh, &rc);
 	if (!b)
 		return rc;
-	rc = judge_source(b, &pkt.src, slot, cfg, gen, len, packets, pkt.is_syn, passed_counter);
+	rc = judge_source(b, &pkt.src, slot, cfg, gen, len, packets, pkt.is_syn, passed_counter, 0);
 	insert_bucket(&pkt.src, &fresh, len);
 	return rc;
 }

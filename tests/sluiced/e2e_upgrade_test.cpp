@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
 #include <thread>
 
 #include "daemon_lab.h"
+#include "sluice_layout.h"
 #include "traffic.h"
 
 namespace sluice::testing {
@@ -108,6 +110,24 @@ TEST_F(UpgradeTest, LoadTimeSettingsAreReportedUntilApplied) {
   EXPECT_EQ(status["bucket_capacity"], 65536);
   ASSERT_EQ(status["pending"].size(), 1u) << status.dump();
   EXPECT_EQ(status["pending"][0]["setting"], "maps.buckets");
+}
+
+// Pins of a build before the global maps (docs/kernel-global.md) have
+// none: they are adopted, the new program replaces the old in place on the
+// pinned maps, and its own global maps are pinned beside them.
+TEST_F(UpgradeTest, PinsWithoutTheGlobalMapsAreAdoptedAndCompleted) {
+  DaemonLab& lab = *lab_;
+  lab.write_config("tiers:\n  std:\n    packets: {rate: 200/s, burst: 400}\n");
+  lab.start();
+  const std::string version_dir = lab.pin_dir() + "/v" + std::to_string(SLUICE_LAYOUT_VERSION);
+  EXPECT_EQ(lab.stop(SIGTERM), 0);  // leaves the program enforcing
+  for (const char* name : {"global_usage", "global_remote", "global_charged"})
+    ASSERT_TRUE(std::filesystem::remove(version_dir + "/" + name)) << version_dir << "/" << name;
+  lab.use_binary(SLUICED_NEXT_BIN);
+  lab.start();
+  EXPECT_EQ(program()["version"], SLUICE_NEXT_PROG_VERSION);
+  for (const char* name : {"global_usage", "global_remote", "global_charged"})
+    EXPECT_TRUE(std::filesystem::exists(version_dir + "/" + name)) << name << " pinned again";
 }
 
 }  // namespace

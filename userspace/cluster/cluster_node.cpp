@@ -226,8 +226,8 @@ void ClusterNode::run() {
   }
 }
 
-void ClusterNode::record(const std::string& key) {
-  if (!ledger_.record_local(key, monotonic_ns())) return;
+void ClusterNode::record(const std::string& key, uint64_t count) {
+  if (!ledger_.record_local(key, monotonic_ns(), count)) return;
 }
 
 double ClusterNode::share() const {

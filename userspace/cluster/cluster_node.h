@@ -38,7 +38,7 @@ class ClusterNode : public GlobalSync {
   void start() override;  // joins through the seeds, starts the thread
 
   // An admission of a global key (client '\x1f' limit) on this node.
-  void record(const std::string& key) override;
+  void record(const std::string& key, uint64_t count = 1) override;
   // The fraction of a global limit this node's side enforces: members whose
   // consumption totals still arrive over members that count (1 when
   // fail-open; share.h).

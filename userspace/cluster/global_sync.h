@@ -45,8 +45,9 @@ class GlobalSync {
   virtual ~GlobalSync() = default;
 
   virtual void start() = 0;
-  // An admission of a global key (client '\x1f' limit) on this host.
-  virtual void record(const std::string& key) = 0;
+  // `count` admissions of a global key on this host: a request-layer key
+  // (client '\x1f' limit) or a kernel one (kernel_global.h in sluiced).
+  virtual void record(const std::string& key, uint64_t count = 1) = 0;
   // The fraction of a global limit this host's side enforces (1 when fail-open).
   virtual double share() const = 0;
   // Members among whom a global limit's burst is divided.

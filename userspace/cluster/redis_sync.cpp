@@ -284,8 +284,8 @@ bool RedisSync::exchange(uint64_t now_ns) {
   return true;
 }
 
-void RedisSync::record(const std::string& key) {
-  ledger_.record_local(key, monotonic_ns());
+void RedisSync::record(const std::string& key, uint64_t count) {
+  ledger_.record_local(key, monotonic_ns(), count);
 }
 
 double RedisSync::share() const {

@@ -31,7 +31,7 @@ class RedisSync : public GlobalSync {
   RedisSync& operator=(const RedisSync&) = delete;
 
   void start() override;
-  void record(const std::string& key) override;
+  void record(const std::string& key, uint64_t count = 1) override;
   double share() const override;
   size_t counted_members() const override;
   std::vector<PeerStatus> peers() const override;

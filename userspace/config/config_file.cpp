@@ -63,8 +63,8 @@ TierSpec read_tier(const YamlReader& reader, const std::string& name, const YAML
   TierSpec tier;
   tier.name = name;
   if (node.IsNull()) return tier;  // "free:" alone: an unlimited tier
-  reader.check_mapping(node, field, {"packets", "bytes", "syn", "shadow", "algorithm"},
-                       "a mapping with packets, bytes, syn, shadow and algorithm");
+  reader.check_mapping(node, field, {"packets", "bytes", "syn", "shadow", "algorithm", "global"},
+                       "a mapping with packets, bytes, syn, shadow, algorithm and global");
   const std::string policy_field = "tier '" + name + "'";
   auto limit = [&](const char* key, const char* policy_name, RateKind kind, RateLimit& out) {
     if (!node[key]) return;
@@ -86,6 +86,13 @@ TierSpec read_tier(const YamlReader& reader, const std::string& name, const YAML
     if (!problem.empty())
       reader.fail(node["packets"] ? node["packets"] : node["algorithm"], field + ".packets",
                   problem);
+  }
+  if (node["global"]) {
+    tier.global = reader.boolean(node["global"], field + ".global");
+    if (tier.global) {
+      std::string problem = global_tier_problem(tier);
+      if (!problem.empty()) reader.fail(node["global"], field + ".global", problem);
+    }
   }
   return tier;
 }
@@ -334,6 +341,10 @@ Config read_config(const YamlReader& reader, const YAML::Node& root) {
   if (root["check"]) config.check = read_check_section(root["check"], reader.file());
   if (root["rls"]) config.rls = read_rls_section(root["rls"], reader.file());
   if (root["cluster"]) config.cluster = read_cluster_section(root["cluster"], reader.file());
+  for (const auto& tier : policy.tiers)
+    if (tier.global && !config.cluster.enabled)
+      reader.fail(tiers[tier.name]["global"], "tiers." + tier.name + ".global",
+                  "a global tier needs a `cluster:` section: the peers it shares the limit with");
   if (root["shape"]) config.shape = read_shape_section(root["shape"], reader.file());
   read_key_link_sections(root, reader.file(), config);
   return config;

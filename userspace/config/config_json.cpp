@@ -28,6 +28,7 @@ void to_json(nlohmann::json& json, const TierSpec& tier) {
           {"syn", rate_to_json(tier.syns, RateKind::kPackets)},
           {"shadow", tier.shadow},
           {"algorithm", algorithm_name(tier.algorithm)}};
+  if (tier.global) json["global"] = true;
 }
 
 void from_json(const nlohmann::json& json, TierSpec& tier) {
@@ -38,6 +39,7 @@ void from_json(const nlohmann::json& json, TierSpec& tier) {
   tier.shadow = json.value("shadow", false);
   // Absent in documents written before the option: the token bucket they ran.
   tier.algorithm = parse_algorithm(json.value("algorithm", std::string("token_bucket")));
+  tier.global = json.value("global", false);
 }
 
 void to_json(nlohmann::json& json, const Cidr& cidr) {

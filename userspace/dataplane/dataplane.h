@@ -196,10 +196,31 @@ class Dataplane {
   // up only then (SLUICE_CONFIG_F_KEY_MAPS, kept by the calls above and apply()).
   bool key_maps_hold_entries() const;
 
+  // Global tiers' maps (docs/kernel-global.md, dataplane_global.cpp). Pins of a
+  // build before them have none: reads find nothing, writes do nothing.
+  struct GlobalUsage {
+    struct sluice_source source;
+    uint64_t admitted = 0;  // packets of global tiers admitted, summed over the CPUs
+  };
+  std::vector<GlobalUsage> global_usage() const;
+  void forget_global_usage(const struct sluice_source& source);
+  // What the peers admitted from `source`; its charged entry is created (0)
+  // before its first total, so the program never charges a total twice.
+  void write_global_remote(const struct sluice_source& source,
+                           const struct sluice_global_remote& remote);
+  void forget_global_remote(const struct sluice_source& source);
+  // Forgets every remote total and charge (a daemon whose totals restart at 0).
+  void clear_global_remote();
+  // How much of the remote total the program has charged (tests, status).
+  std::optional<uint64_t> global_charged(const struct sluice_source& source) const;
+
   // Sets the clock the program judges by (load with test_clock only).
   void set_test_clock(uint64_t now_ns);
 
  private:
+  // A pinned map added after layout 3 was first released (meta, global_*):
+  // pins of an older build lack it, and are adopted all the same.
+  bool pinned_later(const Fd* fd) const;
   // attach() in TC mode (dataplane_tc.cpp).
   void attach_tc(const std::string& ifname, int ifindex);
   // adopt() of pins left by attach_multiprog(): the program, not a link, is pinned.

@@ -144,8 +144,8 @@ std::optional<Dataplane> Dataplane::adopt(const std::string& ifname, const LoadO
   for (auto& [file, fd] : dp.pinned_objects()) {
     std::string path = dir + "/" + file;
     int raw = bpf_obj_get(path.c_str());
-    // Builds before the metadata map pinned everything else of this layout.
-    if (raw < 0 && errno == ENOENT && fd == &dp.maps_.meta) continue;
+    // Builds before the metadata and global maps pinned everything else of this layout.
+    if (raw < 0 && errno == ENOENT && dp.pinned_later(fd)) continue;
     if (raw < 0) throw_last_errno("open pinned " + path);
     fd->reset(raw);
   }
@@ -203,10 +203,13 @@ Dataplane Dataplane::upgrade_in_place(const LoadOptions& wanted) {
   next->ifname_ = ifname_;
   next->ifindex_ = ifindex_;
   next->record_program(wanted.coarse_clock);
-  if (!maps_.meta) {
-    // Pins of a build before the metadata map: pin the new program's.
-    const std::string path = pin_dir_of(ifname_) + "/meta";
-    if (bpf_obj_pin(next->maps_.meta.get(), path.c_str()) != 0)
+  // Pins of a build before the metadata or global maps: pin the new program's.
+  auto mine = pinned_objects();
+  auto theirs = next->pinned_objects();
+  for (size_t i = 0; i < mine.size() && i < theirs.size(); ++i) {
+    if (*mine[i].second || !pinned_later(mine[i].second) || !*theirs[i].second) continue;
+    const std::string path = pin_dir_of(ifname_) + "/" + mine[i].first;
+    if (bpf_obj_pin(theirs[i].second->get(), path.c_str()) != 0)
       spdlog::warn("{}: could not pin {}: {}", ifname_, path, std::strerror(errno));
   }
   next->upgrade_note_ = "replaced " + running.describe() + " with " + next->program().describe() +

@@ -167,6 +167,7 @@ std::optional<Dataplane> Dataplane::adopt_multiprog(const std::string& ifname) {
   for (auto& [file, fd] : dp.pinned_objects()) {
     std::string path = dir + "/" + file;
     int raw = bpf_obj_get(path.c_str());
+    if (raw < 0 && errno == ENOENT && dp.pinned_later(fd)) continue;
     if (raw < 0) throw_last_errno("open pinned " + path);
     fd->reset(raw);
   }

@@ -99,6 +99,14 @@ struct sluice_rate compile_tier_packets(const TierSpec& tier, const std::string&
 
 }  // namespace
 
+std::string global_tier_problem(const TierSpec& tier) {
+  if (tier.packets.unlimited()) return "a global tier needs a packets/s limit to share";
+  if (is_window_algorithm(tier.algorithm))
+    return "a global tier's packets/s meter must be token_bucket or leaky_bucket (the cluster "
+           "charges what the peers admitted into a GCRA bucket; a window cannot be charged)";
+  return "";
+}
+
 std::map<std::string, uint32_t> TierSlots::assign(const std::vector<std::string>& names) const {
   std::map<std::string, uint32_t> next;
   std::set<uint32_t> used;
@@ -196,6 +204,11 @@ CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots, uint
     // coarse clock even under `clock: precise` (docs/tier-clock.md).
     slot.flags |= SLUICE_TIER_F_DEFINED | (tier.shadow ? SLUICE_TIER_F_SHADOW : 0) |
                   (covers_a_tick(tier) ? SLUICE_TIER_F_COARSE_OK : 0);
+    if (tier.global) {
+      std::string problem = global_tier_problem(tier);
+      if (!problem.empty()) fail(field + " global: " + problem);
+      slot.flags |= SLUICE_TIER_F_GLOBAL;
+    }
   }
 
   auto tier_of = [&](const std::string& name, const std::string& field) {

@@ -1,19 +1,32 @@
 #include "cluster_wiring.h"
 
 #include <cmath>
+#include <ctime>
 
 #include "cluster_metrics.h"
 #include "control_protocol.h"
 #include "daemon.h"
 
 namespace sluice {
+namespace {
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
 
 std::unique_ptr<cluster::GlobalSync> start_cluster(const cluster::ClusterSettings& settings,
-                                                   CheckService* check) {
+                                                   CheckService* check, KernelGlobal* kernel) {
   Checker* checker = check ? &check->checker() : nullptr;
-  auto charge = [checker](const std::vector<cluster::ConsumptionDelta>& deltas) {
-    if (!checker) return;
-    for (const auto& delta : deltas) checker->charge_global(delta.key, delta.count, delta.span_ns);
+  auto charge = [checker, kernel](const std::vector<cluster::ConsumptionDelta>& deltas) {
+    const uint64_t now = monotonic_ns();
+    for (const auto& delta : deltas) {
+      if (kernel && kernel->charge(delta.key, delta.count, delta.span_ns, now)) continue;
+      if (checker) checker->charge_global(delta.key, delta.count, delta.span_ns);
+    }
   };
   std::unique_ptr<cluster::GlobalSync> node;
   if (settings.sync == cluster::SyncMode::kRedis) {

@@ -34,6 +34,7 @@ Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options)
       signals_(io, SIGTERM, SIGINT, SIGHUP),
       expiry_timer_(io),
       key_link_timer_(io),
+      kernel_global_timer_(io),
       started_(std::chrono::steady_clock::now()) {}
 
 Daemon::~Daemon() {
@@ -95,7 +96,10 @@ void Daemon::start() {
   // it (listener or keys file) does not start.
   if (config.check.enabled) check_ = start_check(config.check);
   if (config.rls.enabled) start_rls(config.rls);
-  if (config.cluster.enabled) cluster_ = start_cluster(config.cluster, check_.get());
+  if (config.cluster.enabled) {
+    kernel_global_ = std::make_unique<KernelGlobal>();
+    cluster_ = start_cluster(config.cluster, check_.get(), kernel_global_.get());
+  }
   ensure_bpffs("/sys/fs/bpf");
   // Shapers first: an interface that cannot be shaped (no fq in the kernel,
   // an operator's qdisc) fails the start before any interface is attached.
@@ -119,6 +123,7 @@ void Daemon::start() {
   wait_for_signal();
   schedule_expiry();
   schedule_key_link_flush();
+  if (cluster_) schedule_kernel_global();
   spdlog::info("sluiced ready: {} interface(s) enforcing", interfaces_.size());
 }
 
@@ -154,6 +159,7 @@ void Daemon::stop() {
   signals_.cancel();
   expiry_timer_.cancel();
   key_link_timer_.cancel();
+  kernel_global_timer_.cancel();
   io_.stop();
 }
 
@@ -200,7 +206,8 @@ void Daemon::attach_interface(const InterfaceSpec& spec, const AttachSettings& h
 void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
   // 1. Validate everything before touching the kernel.
   const Policy policy = merge_policy(base.policy, edits);
-  const CompiledPolicy compiled = compile_policy(policy, slots_, datapath_cpus());
+  // Global tiers: this host's part of each (daemon_global.cpp).
+  const CompiledPolicy compiled = compile_policy(localised(policy), slots_, datapath_cpus());
   const std::vector<InterfaceSpec> wanted = merge_interfaces(base.settings.interfaces, edits);
   auto is_wanted = [&](const std::string& name) {
     return std::any_of(wanted.begin(), wanted.end(),

@@ -21,7 +21,9 @@
 #include "config_file.h"
 #include "control_server.h"
 #include "dataplane.h"
+#include "global_tiers.h"
 #include "interface_lock.h"
+#include "kernel_global.h"
 #include "key_link.h"
 #include "live_edits.h"
 #include "metrics_service.h"
@@ -98,6 +100,8 @@ class Daemon {
   // The consumption sync (gossip or Redis), nullptr without a `cluster:` section.
   const cluster::GlobalSync* cluster() const { return cluster_.get(); }
   std::string cluster_metrics() const;
+  // Global kernel tiers' counters and overshoot bounds ("" without a cluster).
+  std::string kernel_global_metrics() const;
   const Shapers& shapers() const { return shapers_; }
   // Envoy's rate-limit service's answers as Prometheus text ("" without an `rls:` section).
   std::string rls_metrics() const;
@@ -130,6 +134,14 @@ class Daemon {
   // The key link follows the committed configuration; flushed every 100 ms.
   void configure_key_link();
   void schedule_key_link_flush();
+  // Global kernel tiers (daemon_global.cpp): the cluster's view now, the
+  // policy localised by it (recorded in global_view_), the poll timer.
+  GlobalTierView global_view() const;
+  Policy localised(const Policy& policy);
+  std::chrono::nanoseconds kernel_global_period() const;
+  void schedule_kernel_global();
+  void kernel_global_tick();
+  double kernel_sync_delay_s() const;
 
   boost::asio::io_context& io_;
   DaemonOptions options_;
@@ -144,12 +156,17 @@ class Daemon {
   std::unique_ptr<CheckService> check_;
   // The RLS spends from the check's buckets; these only without a `check:` section.
   std::unique_ptr<RequestBuckets> rls_buckets_;
-  std::unique_ptr<RlsService> rls_;               // declared after what it spends from
+  std::unique_ptr<RlsService> rls_;  // declared after what it spends from
+  // Before cluster_, which charges it from its thread.
+  std::unique_ptr<KernelGlobal> kernel_global_;
   std::unique_ptr<cluster::GlobalSync> cluster_;  // after check_: it charges check_'s buckets
-  Shapers shapers_;                               // the `shape:` section's egress shapers
+  GlobalTierView global_view_;  // what the committed policy's global tiers are localised by
+  bool global_tiers_ = false;   // the committed policy has some
+  Shapers shapers_;             // the `shape:` section's egress shapers
   boost::asio::signal_set signals_;
   boost::asio::steady_timer expiry_timer_;
   boost::asio::steady_timer key_link_timer_;
+  boost::asio::steady_timer kernel_global_timer_;
   std::chrono::steady_clock::time_point started_;
   bool stopped_ = false;
   std::thread reload_worker_;  // reads and validates a file for reload()

@@ -111,7 +111,8 @@ std::string Daemon::rls_metrics() const {
 
 std::string Daemon::cluster_metrics() const {
   if (!cluster_) return "";
-  return cluster_metrics_text(*cluster_, check_ ? &check_->checker().config() : nullptr);
+  return cluster_metrics_text(*cluster_, check_ ? &check_->checker().config() : nullptr) +
+         kernel_global_metrics();
 }
 
 }  // namespace sluice

@@ -1,0 +1,94 @@
+// The maps of global tiers (bpf/sluice_global.bpf.h, docs/kernel-global.md):
+// the program's per-CPU admitted counts, read and summed here, and the peers'
+// totals written here for the program to charge back.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+
+#include "dataplane.h"
+#include "error.h"
+
+namespace sluice {
+
+static_assert(sizeof(struct sluice_global_remote) == 16);
+
+bool Dataplane::pinned_later(const Fd* fd) const {
+  return fd == &maps_.meta || fd == &maps_.global_usage || fd == &maps_.global_remote ||
+         fd == &maps_.global_charged;
+}
+
+std::vector<Dataplane::GlobalUsage> Dataplane::global_usage() const {
+  std::vector<GlobalUsage> out;
+  if (!maps_.global_usage) return out;
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) throw_errno(-cpus, "count the possible CPUs");
+  // A per-CPU map's value is one 8-byte slot per possible CPU.
+  constexpr uint32_t kBatch = 1024;
+  std::vector<struct sluice_source> keys(kBatch);
+  std::vector<uint64_t> values(static_cast<size_t>(kBatch) * static_cast<size_t>(cpus));
+  struct sluice_source in_batch {
+  }, out_batch{};
+  for (bool first = true;; first = false) {
+    uint32_t count = kBatch;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    int rc = bpf_map_lookup_batch(maps_.global_usage.get(), first ? nullptr : &in_batch, &out_batch,
+                                  keys.data(), values.data(), &count, &opts);
+    int err = rc < 0 ? errno : 0;
+    if (rc < 0 && err != ENOENT) throw_errno(err, "read map global_usage");
+    for (uint32_t i = 0; i < count; ++i) {
+      uint64_t sum = 0;
+      for (int cpu = 0; cpu < cpus; ++cpu) sum += values[static_cast<size_t>(i) * cpus + cpu];
+      out.push_back({keys[i], sum});
+    }
+    if (err == ENOENT) return out;
+    in_batch = out_batch;
+  }
+}
+
+void Dataplane::forget_global_usage(const struct sluice_source& source) {
+  if (maps_.global_usage && bpf_map_delete_elem(maps_.global_usage.get(), &source) != 0 &&
+      errno != ENOENT)
+    throw_last_errno("delete from map global_usage");
+}
+
+void Dataplane::write_global_remote(const struct sluice_source& source,
+                                    const struct sluice_global_remote& remote) {
+  if (!maps_.global_remote || !maps_.global_charged) return;
+  // The charged entry first: a total the program sees always has one. An
+  // existing entry keeps its value (the program owns it).
+  const uint64_t none = 0;
+  if (bpf_map_update_elem(maps_.global_charged.get(), &source, &none, BPF_NOEXIST) != 0 &&
+      errno != EEXIST)
+    throw_last_errno("write map global_charged");
+  if (bpf_map_update_elem(maps_.global_remote.get(), &source, &remote, BPF_ANY) != 0)
+    throw_last_errno("write map global_remote");
+}
+
+void Dataplane::forget_global_remote(const struct sluice_source& source) {
+  // The total first: without it the program charges nothing, so deleting the
+  // charged entry next cannot make it charge a total twice.
+  for (const Fd* fd : {&maps_.global_remote, &maps_.global_charged})
+    if (*fd && bpf_map_delete_elem(fd->get(), &source) != 0 && errno != ENOENT)
+      throw_last_errno("delete from the global maps");
+}
+
+void Dataplane::clear_global_remote() {
+  for (const Fd* fd : {&maps_.global_remote, &maps_.global_charged}) {
+    if (!*fd) continue;
+    struct sluice_source key {};
+    while (bpf_map_get_next_key(fd->get(), nullptr, &key) == 0)
+      if (bpf_map_delete_elem(fd->get(), &key) != 0 && errno != ENOENT)
+        throw_last_errno("clear the global maps");
+  }
+}
+
+std::optional<uint64_t> Dataplane::global_charged(const struct sluice_source& source) const {
+  uint64_t charged = 0;
+  if (!maps_.global_charged ||
+      bpf_map_lookup_elem(maps_.global_charged.get(), &source, &charged) != 0)
+    return std::nullopt;
+  return charged;
+}
+
+}  // namespace sluice

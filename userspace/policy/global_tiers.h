@@ -1,0 +1,29 @@
+// The part of a global tier's packets/s limit one host enforces
+// (docs/kernel-global.md), as the request layer's global rules do it
+// (userspace/check/global_limits.h): the burst divided among the counted
+// members (so that N full buckets cannot each let a burst through before they
+// hear of each other), the rate times this side's share during a partition.
+#pragma once
+
+#include <cstddef>
+
+#include "policy.h"
+
+namespace sluice {
+
+// `share`: visible members / counted members (1 when fail-open or alone);
+// `members`: counted members, among whom the burst is divided.
+struct GlobalTierView {
+  double share = 1.0;
+  size_t members = 1;
+  bool operator==(const GlobalTierView&) const = default;
+};
+
+// The policy with every global tier's packets/s limit localised; other tiers
+// and limits unchanged.
+Policy localise_global_tiers(const Policy& policy, const GlobalTierView& view);
+
+// One global packets/s limit localised: burst ceil(B / members), rate x share.
+RateLimit local_part(const RateLimit& global, const GlobalTierView& view);
+
+}  // namespace sluice

@@ -1,0 +1,170 @@
+// Global kernel tiers in the daemon (docs/kernel-global.md): the loop's timer
+// that polls the program's counts, shares them and writes the peers' totals
+// back; the view of the cluster the tiers are localised by, and the
+// re-commit when it changes; the tiers' overshoot bounds for /metrics.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <ctime>
+#include <set>
+
+#include "cluster_metrics.h"
+#include "control_protocol.h"
+#include "daemon.h"
+#include "global_tiers.h"
+#include "kernel_global.h"
+
+namespace sluice {
+namespace {
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// The global maps of every distinct set of data path maps: interfaces that
+// share maps are read and written once.
+class DataplaneGlobalMaps : public KernelGlobalMaps {
+ public:
+  explicit DataplaneGlobalMaps(const std::vector<Dataplane*>& dataplanes) {
+    std::set<uint32_t> seen;
+    for (Dataplane* dp : dataplanes)
+      if (seen.insert(dp->maps_id()).second) dataplanes_.push_back(dp);
+  }
+  std::vector<std::pair<struct sluice_source, uint64_t>> usage() override {
+    std::map<std::string, std::pair<struct sluice_source, uint64_t>> sums;
+    for (Dataplane* dp : dataplanes_)
+      for (const auto& entry : dp->global_usage()) {
+        auto& sum = sums[kernel_global_key(entry.source)];
+        sum.first = entry.source;
+        sum.second += entry.admitted;
+      }
+    std::vector<std::pair<struct sluice_source, uint64_t>> out;
+    for (const auto& [key, sum] : sums) out.push_back(sum);
+    return out;
+  }
+  void forget_usage(const struct sluice_source& source) override {
+    for (Dataplane* dp : dataplanes_) dp->forget_global_usage(source);
+  }
+  void write_remote(const struct sluice_source& source,
+                    const struct sluice_global_remote& remote) override {
+    for (Dataplane* dp : dataplanes_) dp->write_global_remote(source, remote);
+  }
+  void forget_remote(const struct sluice_source& source) override {
+    for (Dataplane* dp : dataplanes_) dp->forget_global_remote(source);
+  }
+  void clear_remote() override {
+    for (Dataplane* dp : dataplanes_) dp->clear_global_remote();
+  }
+
+ private:
+  std::vector<Dataplane*> dataplanes_;
+};
+
+bool has_global_tier(const Policy& policy) {
+  for (const auto& tier : policy.tiers)
+    if (tier.global) return true;
+  return false;
+}
+
+}  // namespace
+
+GlobalTierView Daemon::global_view() const {
+  if (!cluster_) return {};
+  return {cluster_->share(), std::max<size_t>(1, cluster_->counted_members())};
+}
+
+Policy Daemon::localised(const Policy& policy) {
+  global_view_ = global_view();
+  global_tiers_ = has_global_tier(policy);
+  if (global_tiers_)
+    spdlog::info("global tiers localised for {} counted member(s), share {:.2f}",
+                 global_view_.members, global_view_.share);
+  return localise_global_tiers(policy, global_view_);
+}
+
+// Poll period: a quarter of the sync interval, so that the kernel adds at most
+// half an interval to the sync delay (a count waits for a poll, a remote
+// total for a flush).
+std::chrono::nanoseconds Daemon::kernel_global_period() const {
+  const uint64_t interval = base_.cluster.sync_interval_ns;
+  return std::chrono::nanoseconds(std::max<uint64_t>(5'000'000, interval / 4));
+}
+
+void Daemon::schedule_kernel_global() {
+  kernel_global_timer_.expires_after(kernel_global_period());
+  kernel_global_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    kernel_global_tick();
+    schedule_kernel_global();
+  });
+}
+
+void Daemon::kernel_global_tick() {
+  if (!cluster_ || !kernel_global_) return;
+  const uint64_t now = monotonic_ns();
+  try {
+    DataplaneGlobalMaps maps(dataplanes());
+    for (const auto& [key, count] : kernel_global_->poll(maps, now)) cluster_->record(key, count);
+    kernel_global_->flush(maps, now);
+  } catch (const std::exception& e) {
+    spdlog::warn("global tiers: {}", e.what());
+  }
+  // Members joined, left or became unreachable: every global tier's local
+  // part (burst / members, rate x share) changes with them.
+  if (global_tiers_ && global_view() != global_view_ && !reloading_) {
+    const GlobalTierView before = global_view_;
+    try {
+      commit(base_, edits_, /*starting=*/false);
+    } catch (const std::exception& e) {
+      global_view_ = before;
+      spdlog::error("global tiers: applying the cluster's view failed: {}", e.what());
+    }
+  }
+}
+
+std::string Daemon::kernel_global_metrics() const {
+  if (!cluster_ || !kernel_global_) return "";
+  const auto c = kernel_global_->counters();
+  std::string out =
+      "# HELP sluice_cluster_kernel_packets_total Packets of global tiers: admitted here and "
+      "shared (reported), admitted by the peers and charged here (charged).\n"
+      "# TYPE sluice_cluster_kernel_packets_total counter\n";
+  out +=
+      fmt::format("sluice_cluster_kernel_packets_total{{direction=\"reported\"}} {}\n", c.reported);
+  out +=
+      fmt::format("sluice_cluster_kernel_packets_total{{direction=\"charged\"}} {}\n", c.charged);
+  out +=
+      "# HELP sluice_cluster_kernel_sources Sources of global tiers with the peers' totals.\n"
+      "# TYPE sluice_cluster_kernel_sources gauge\n";
+  out += fmt::format("sluice_cluster_kernel_sources {}\n", c.sources);
+  out +=
+      "# HELP sluice_cluster_overshoot_bound_packets Most a global tier can admit per source "
+      "beyond rate*t+burst over a busy period, fleet-wide (docs/kernel-global.md).\n"
+      "# TYPE sluice_cluster_overshoot_bound_packets gauge\n";
+  const size_t members = std::max<size_t>(1, cluster_->counted_members());
+  const double delay_s = kernel_sync_delay_s();
+  for (const auto& tier : effective_policy().tiers) {
+    if (!tier.global || tier.packets.unlimited()) continue;
+    const double rate = 1e9 * static_cast<double>(tier.packets.tokens) /
+                        static_cast<double>(tier.packets.period_ns);
+    const double burst =
+        static_cast<double>(tier.packets.burst ? tier.packets.burst : tier.packets.tokens);
+    out += fmt::format("sluice_cluster_overshoot_bound_packets{{tier=\"{}\"}} {:.1f}\n", tier.name,
+                       cluster::overshoot_bound(members, rate, burst, delay_s));
+  }
+  return out;
+}
+
+// D of the bound: the sync interval (two with Redis, whose readers poll), plus
+// a poll period for a count to be read and one for a total to be written.
+double Daemon::kernel_sync_delay_s() const {
+  const double interval = static_cast<double>(base_.cluster.sync_interval_ns) / 1e9;
+  const double poll = static_cast<double>(kernel_global_period().count()) / 1e9;
+  const double intervals = base_.cluster.sync == cluster::SyncMode::kRedis ? 2.0 : 1.0;
+  return intervals * interval + 2 * poll;
+}
+
+}  // namespace sluice
