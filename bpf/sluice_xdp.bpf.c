@@ -254,6 +254,19 @@ admit_new_source(const struct sluice_source *src, __u32 slot, const struct sluic
 	return fresh;
 }
 
+/* Whether a new source's tier (in its fresh bucket's policy word) is global. */
+static __always_inline int global_new_source(const struct sluice_bucket *fresh, __u32 slot,
+					     const struct sluice_config *cfg)
+{
+	__u32 tier = sluice_policy_tier(fresh->policy);
+	struct sluice_tier *limits;
+
+	if (tier >= SLUICE_MAX_TIERS)
+		return 0; /* allow- or deny-listed */
+	limits = tier_limits(slot, &tier, cfg);
+	return limits && (limits->flags & SLUICE_TIER_F_GLOBAL);
+}
+
 /*
  * The verdict on a packet of a source with bucket `b` (in the map, or, with
  * in_map 0, a new source's stack copy): its tier, then its meters. A passed packet is counted
@@ -363,16 +376,30 @@ static __always_inline int sluice_judge_packet(void *data, void *data_end, __u64
 		return key_verdict.action;
 	}
 	b = bpf_map_lookup_elem(&sluice_buckets, &pkt.src);
-	if (b)
-		return judge_source(b, &pkt.src, slot, cfg, gen, len, packets, pkt.is_syn,
-				    passed_counter, 1);
-	/* The admission meters keep the configured clock. */
-	b = admit_new_source(&pkt.src, slot, cfg, gen, clock_now(), len, &fresh, &rc);
-	if (!b)
-		return rc;
-	rc = judge_source(b, &pkt.src, slot, cfg, gen, len, packets, pkt.is_syn, passed_counter, 0);
-	insert_bucket(&pkt.src, &fresh, len);
-	return rc;
+	if (!b) {
+		/* The admission meters keep the configured clock. */
+		b = admit_new_source(&pkt.src, slot, cfg, gen, clock_now(), len, &fresh, &rc);
+		if (!b)
+			return rc;
+		if (!global_new_source(&fresh, slot, cfg)) {
+			rc = judge_source(b, &pkt.src, slot, cfg, gen, len, packets, pkt.is_syn,
+					  passed_counter, 0);
+			insert_bucket(&pkt.src, &fresh, len);
+			return rc;
+		}
+		/*
+		 * A global tier's new source goes into the map before its first
+		 * packet is judged: the peers' packets still to charge come first,
+		 * at the time they happened (sluice_global.bpf.h), and a copy that
+		 * lost the insert race cannot carry them away.
+		 */
+		insert_bucket(&pkt.src, &fresh, len);
+		b = bpf_map_lookup_elem(&sluice_buckets, &pkt.src);
+		if (!b)
+			return judge_unadmitted(cfg, clock_now(), len);
+	}
+	return judge_source(b, &pkt.src, slot, cfg, gen, len, packets, pkt.is_syn, passed_counter,
+			    1);
 }
 
 SEC("xdp")
