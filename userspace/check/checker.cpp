@@ -3,14 +3,10 @@
 #include <algorithm>
 #include <ctime>
 
+#include "monotonic_clock.h"
+
 namespace sluice {
 namespace {
-
-uint64_t monotonic_now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * SLUICE_NSEC_PER_SEC + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 uint64_t unix_now_s() {
   return static_cast<uint64_t>(std::time(nullptr));
@@ -51,7 +47,7 @@ Checker::Checker(std::shared_ptr<ApiKeyStore> keys, size_t max_buckets, Clock mo
                  Clock unix_s)
     : keys_(std::move(keys)),
       buckets_(max_buckets),
-      monotonic_ns_(monotonic_ns ? std::move(monotonic_ns) : Clock(monotonic_now_ns)),
+      monotonic_ns_(monotonic_ns ? std::move(monotonic_ns) : Clock(sluice::monotonic_ns)),
       unix_s_(unix_s ? std::move(unix_s) : Clock(unix_now_s)),
       state_(std::make_shared<State>()) {}
 

@@ -10,14 +10,10 @@
 #include <fstream>
 #include <random>
 
+#include "monotonic_clock.h"
+
 namespace sluice::cluster {
 namespace {
-
-uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 std::string host_name() {
   char name[256] = {};

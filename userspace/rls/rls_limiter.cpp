@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "checker.h"
+#include "monotonic_clock.h"
 #include "policy.h"
 
 namespace sluice {
@@ -38,12 +39,6 @@ struct RlsLimiter::Compiled {
 namespace {
 
 using Compiled = RlsLimiter::Compiled;
-
-uint64_t monotonic_now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * SLUICE_NSEC_PER_SEC + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // Header policy names are structured-field strings (rate_headers.h): keep
 // letters, digits, '-', '_' and '.', and replace the rest.
@@ -220,7 +215,7 @@ void validate_rls_domains(const std::vector<RlsDomain>& domains) {
 
 RlsLimiter::RlsLimiter(RequestBuckets& buckets, Clock monotonic_ns)
     : buckets_(buckets),
-      monotonic_ns_(monotonic_ns ? std::move(monotonic_ns) : Clock(monotonic_now_ns)),
+      monotonic_ns_(monotonic_ns ? std::move(monotonic_ns) : Clock(sluice::monotonic_ns)),
       compiled_(std::make_shared<Compiled>()) {}
 
 RlsLimiter::~RlsLimiter() = default;

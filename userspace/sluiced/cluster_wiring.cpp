@@ -6,17 +6,9 @@
 #include "cluster_metrics.h"
 #include "control_protocol.h"
 #include "daemon.h"
+#include "monotonic_clock.h"
 
 namespace sluice {
-namespace {
-
-uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-}  // namespace
 
 std::unique_ptr<cluster::GlobalSync> start_cluster(const cluster::ClusterSettings& settings,
                                                    CheckService* check, KernelGlobal* kernel) {

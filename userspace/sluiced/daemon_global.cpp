@@ -14,15 +14,10 @@
 #include "daemon.h"
 #include "global_tiers.h"
 #include "kernel_global.h"
+#include "monotonic_clock.h"
 
 namespace sluice {
 namespace {
-
-uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // The global maps of every distinct set of data path maps: interfaces that
 // share maps are read and written once.

@@ -8,6 +8,7 @@
 #include "cluster_wiring.h"
 #include "daemon.h"
 #include "kernel_usage.h"
+#include "monotonic_clock.h"
 
 namespace sluice {
 
@@ -62,10 +63,7 @@ void Daemon::schedule_key_link_flush() {
   key_link_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
     if (key_link_.active()) {
-      timespec ts{};
-      clock_gettime(CLOCK_MONOTONIC, &ts);
-      key_link_.flush(dataplanes(), static_cast<uint64_t>(ts.tv_sec) * SLUICE_NSEC_PER_SEC +
-                                        static_cast<uint64_t>(ts.tv_nsec));
+      key_link_.flush(dataplanes(), monotonic_ns());
     }
     schedule_key_link_flush();
   });

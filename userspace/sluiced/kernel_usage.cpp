@@ -6,6 +6,7 @@
 
 #include "daemon.h"
 #include "identity.h"
+#include "monotonic_clock.h"
 #include "rate_headers.h"
 #include "request_buckets.h"
 
@@ -30,13 +31,6 @@ const T* longest_match(const std::vector<T>& items, const Cidr& host, CidrOf cid
         (!best || cidr_of(item).prefix_len > cidr_of(*best).prefix_len))
       best = &item;
   return best;
-}
-
-uint64_t monotonic_ns() {
-  // The data path's clock (bpf_ktime_get_ns); the coarse one is at most a tick behind.
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * SLUICE_NSEC_PER_SEC + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace
