@@ -44,6 +44,8 @@ struct SluiceOptions {
   bool test_clock = false;    // judge by a fixed clock: leaves out the kernel clock read
   bool coarse_clock = false;  // CLOCK_MONOTONIC_COARSE instead of the precise clock
   uint32_t key_entries = 0;   // key bindings and penalties written, for sources not flooding
+  bool global = false;        // the tier is global (docs/kernel-global.md): admissions reported
+  std::string global_remote;  // a source with the peers' total written, as a cluster keeps it
 };
 
 // Key features on (docs/key-binding.md): `count` key-bound and `count` penalised
@@ -68,6 +70,23 @@ void write_key_entries(sluice::Dataplane& dp, uint32_t count) {
   dp.write_bindings(bindings);
 }
 
+// The bucket key of `address` under the benchmark policy (IPv4 /32, IPv6 /v6_prefix).
+struct sluice_source source_of(const std::string& address, uint32_t v6_prefix) {
+  struct sluice_source source {};
+  if (inet_pton(AF_INET, address.c_str(), &source.addr[0]) == 1) {
+    source.family = SLUICE_FAMILY_V4;
+    return source;
+  }
+  if (inet_pton(AF_INET6, address.c_str(), source.addr) != 1)
+    throw std::invalid_argument("not an address: '" + address + "'");
+  source.family = SLUICE_FAMILY_V6;
+  for (uint32_t i = 0; i < 4; ++i) {
+    const uint32_t bits = v6_prefix > i * 32 ? std::min(v6_prefix - i * 32, 32U) : 0;
+    source.addr[i] &= htonl(bits == 0 ? 0 : ~0U << (32 - bits));
+  }
+  return source;
+}
+
 sluice::Dataplane load_sluice(const SluiceOptions& o) {
   auto dp = sluice::Dataplane::load(sluice::LoadOptions{
       .bucket_entries = o.entries, .test_clock = o.test_clock, .coarse_clock = o.coarse_clock});
@@ -76,6 +95,7 @@ sluice::Dataplane load_sluice(const SluiceOptions& o) {
   tier.name = "bench";
   tier.packets =
       sluice::RateLimit{.tokens = o.rate, .period_ns = SLUICE_NSEC_PER_SEC, .burst = o.burst};
+  tier.global = o.global;
   policy.tiers.push_back(tier);
   policy.default_tier = "bench";
   policy.v6_prefix_len = o.v6_prefix;
@@ -83,6 +103,12 @@ sluice::Dataplane load_sluice(const SluiceOptions& o) {
   sluice::TierSlots slots;
   dp.apply(sluice::compile_policy(policy, slots, sluice::datapath_cpus()));
   if (o.key_entries) write_key_entries(dp, o.key_entries);
+  if (!o.global_remote.empty()) {
+    // Everything the peers admitted is charged at the first packet; every
+    // later one pays the two lookups and finds nothing new to charge, as a
+    // source whose total has not moved since the last sync does.
+    dp.write_global_remote(source_of(o.global_remote, o.v6_prefix), {.total = 1, .since_ns = 0});
+  }
   return dp;
 }
 
@@ -116,23 +142,6 @@ std::string sluice_stats(const sluice::Dataplane& dp) {
       passed, dropped, total(SLUICE_CNT_NEW_SOURCE), unadmitted_passed, unadmitted_dropped,
       total(SLUICE_CNT_DROP_CONTENDED), total(SLUICE_CNT_MALFORMED),
       total_of(sluice::CounterClass::kShadow));
-}
-
-// The bucket key of `address` under the benchmark policy (IPv4 /32, IPv6 /v6_prefix).
-struct sluice_source source_of(const std::string& address, uint32_t v6_prefix) {
-  struct sluice_source source {};
-  if (inet_pton(AF_INET, address.c_str(), &source.addr[0]) == 1) {
-    source.family = SLUICE_FAMILY_V4;
-    return source;
-  }
-  if (inet_pton(AF_INET6, address.c_str(), source.addr) != 1)
-    throw std::invalid_argument("not an address: '" + address + "'");
-  source.family = SLUICE_FAMILY_V6;
-  for (uint32_t i = 0; i < 4; ++i) {
-    const uint32_t bits = v6_prefix > i * 32 ? std::min(v6_prefix - i * 32, 32U) : 0;
-    source.addr[i] &= htonl(bits == 0 ? 0 : ~0U << (32 - bits));
-  }
-  return source;
 }
 
 // "bucket <address>": whether the source has a bucket and what it counted.
@@ -255,6 +264,11 @@ int main(int argc, char** argv) {
     cmd->add_option("--key-entries", sluice_options.key_entries,
                     "Sluice: key bindings and penalties (each) for sources outside the "
                     "benchmark's, as with key_binding/escalation configured");
+    cmd->add_flag("--global", sluice_options.global,
+                  "Sluice: the tier is global: admitted packets are reported for the cluster");
+    cmd->add_option("--global-remote", sluice_options.global_remote,
+                    "Sluice (with --global): a source with the peers' total written, so its "
+                    "packets look the total up to charge it back");
   };
 
   std::string dev, prog = "drop";
