@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <jwt.h>
 #include <sodium.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
@@ -25,16 +26,23 @@ namespace {
 constexpr uint64_t kSec = SLUICE_NSEC_PER_SEC;
 const std::string kSecret = "an HS256 secret of at least 32 bytes, for tests";
 
+// Paths of this process's own: ctest runs each case as a process of its own,
+// two at once with -j2, and a shared directory or script is then removed or
+// rewritten under the other's feet.
+std::string own_temp_path(const std::string& name) {
+  return std::filesystem::temp_directory_path() / (name + "." + std::to_string(::getpid()));
+}
+
 // The output of a bash command (bash: $'\r' quoting).
 std::string run(const std::string& command) {
-  const std::string script =
-      std::filesystem::temp_directory_path() / "sluice-check-listener-test.sh";
+  const std::string script = own_temp_path("sluice-check-listener-test.sh");
   std::ofstream(script) << command << "\n";
   std::string out;
   FILE* pipe = ::popen(("bash " + script).c_str(), "r");
   char buffer[4096];
   for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;) out.append(buffer, n);
   ::pclose(pipe);
+  std::filesystem::remove(script);
   return out;
 }
 
@@ -93,7 +101,7 @@ class CheckListenerTest : public ::testing::Test {
     });
   }
 
-  std::string dir = std::filesystem::temp_directory_path() / "sluice-check-listener-test";
+  std::string dir = own_temp_path("sluice-check-listener-test");
   boost::asio::io_context io;
   CheckSettings settings;
   std::unique_ptr<CheckService> service;
