@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
 #include "simulated_cluster.h"
 
 namespace sluice::cluster {
@@ -41,6 +45,39 @@ TEST(Membership, ADeadNodeIsNoticedWithinFiveSecondsByEveryone) {
   expect_everyone_sees(cluster, 5, 3, MemberState::kDead, {0, 1, 2, 4});
   EXPECT_EQ(cluster.node(0).visible_count(), 4U);
   EXPECT_EQ(cluster.node(0).counted_count(), 5U);  // dead, not yet forgotten
+}
+
+// How long a death takes to notice, over 600 kills (60 probe orders x 10
+// kill instants within a probe period), five nodes, the default timing. The
+// aim is 5 s; what the design gives is T + 1 s + 2 s: T until a survivor
+// first probes the dead node (the shuffled round-robin can put it at the end
+// of one round and the start of the next), one probe interval for the direct
+// and indirect probes, and the 2 s suspicion. Measured: p50 3.7 s, p90 4.8 s,
+// p99 5.8 s, max 6.0 s, so the aim holds for 9 kills in 10, not for all.
+TEST(Membership, DeathsAreNoticedWithinFiveSecondsNineTimesInTenAndSixAlways) {
+  std::vector<double> noticed;
+  for (uint64_t order = 0; order < 60; ++order)
+    for (uint64_t offset = 0; offset < 1000 * kMs; offset += 100 * kMs) {
+      SimulatedCluster cluster(5, 1 * kMs, [&](MembershipConfig& config) {
+        config.seed = config.seed * 7919 + order * 104729 + 1;
+      });
+      cluster.run_for(5 * kSecond + offset);
+      cluster.kill(2);
+      double seconds = 0;
+      for (bool dead = false; !dead && seconds < 12;) {
+        cluster.run_for(10 * kMs);
+        seconds += 0.01;
+        for (size_t i : {0, 1, 3, 4}) dead = dead || cluster.state_seen(i, 2) == MemberState::kDead;
+      }
+      noticed.push_back(seconds);
+    }
+  std::sort(noticed.begin(), noticed.end());
+  auto quantile = [&](double q) { return noticed[static_cast<size_t>(q * (noticed.size() - 1))]; };
+  std::printf("death noticed after: p50 %.2f s, p90 %.2f s, p99 %.2f s, max %.2f s\n",
+              quantile(0.5), quantile(0.9), quantile(0.99), noticed.back());
+  EXPECT_LE(quantile(0.9), 5.0);
+  EXPECT_LE(noticed.back(), 6.05);
+  EXPECT_GE(noticed.front(), 2.9);  // suspicion first: never declared at the first failed probe
 }
 
 TEST(Membership, IndirectProbesKeepANodeAliveWhenOneLinkFails) {
