@@ -24,7 +24,7 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// Window `w` of `group` as a fraction of `rate` packets/s.
+// What a window admitted, as a fraction of `rate` packets/s.
 double ratio(const Window& w, double rate) {
   return static_cast<double>(w.packets) / (rate * w.seconds);
 }
@@ -84,8 +84,8 @@ TEST(GlobalTierFaults, SurvivorsNoticeAKilledNodeAndKeepTheLimit) {
       "was forgotten; slowest notice %.2f s; the killed node's orphaned program alone: %.0f "
       "packets/s\n",
       ratio(held_back, rate), ratio(after[0], rate), slowest, after[1].rate());
-  // Never above its share; below it by up to 0.07 of R in the lab (the share
-  // dips further for a moment while the suspicion spreads).
+  // Not above its share (but for 5% of R); below it by up to 0.07 of R in
+  // the lab (the share dips further for a moment while the suspicion spreads).
   EXPECT_LE(ratio(held_back, rate), 0.85);
   EXPECT_GE(ratio(held_back, rate), 0.65);
   EXPECT_GE(ratio(after[0], rate), 0.95);
