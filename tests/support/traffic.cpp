@@ -67,14 +67,17 @@ std::string address_text(const sockaddr_storage& s) {
   return buffer;
 }
 
-// Calls `step(i)` for i = 0.. at `rate` per second for `duration`, in 1 ms slices.
+// Calls `step(i)` for i = 0.. at `rate` per second for `duration`, in 1 ms
+// slices, or until `stop` is set.
 template <typename Step>
-SendReport paced(uint64_t rate, std::chrono::milliseconds duration, Step step) {
+SendReport paced(uint64_t rate, std::chrono::milliseconds duration, Step step,
+                 const std::atomic<bool>* stop = nullptr) {
   SendReport report;
   const auto start = Clock::now();
   Clock::time_point last = start;
   const uint64_t slices = static_cast<uint64_t>(duration.count());
   for (uint64_t slice = 0; slice < slices; ++slice) {
+    if (stop && stop->load(std::memory_order_relaxed)) break;
     std::this_thread::sleep_until(start + std::chrono::milliseconds(slice));
     uint64_t due = rate * (slice + 1) / 1000;
     while (report.sent < due) {
@@ -91,16 +94,19 @@ SendReport paced(uint64_t rate, std::chrono::milliseconds duration, Step step) {
 
 SendReport send_udp(const std::string& netns, const std::string& src, const std::string& dst,
                     uint16_t port, uint64_t rate, std::chrono::milliseconds duration,
-                    size_t payload) {
+                    size_t payload, const std::atomic<bool>* stop) {
   Address to = make_address(dst, port);
   Fd fd = open_socket(netns, to.family, SOCK_DGRAM);
   bind_to(fd, make_address(src, 0), src);
   std::vector<char> data(payload, 'x');
-  return paced(rate, duration, [&](uint64_t) {
-    // A full socket buffer only delays us; the datagram counts as offered either way.
-    ::sendto(fd.get(), data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&to.storage),
-             to.len);
-  });
+  return paced(
+      rate, duration,
+      [&](uint64_t) {
+        // A full socket buffer only delays us; the datagram counts as offered either way.
+        ::sendto(fd.get(), data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&to.storage),
+                 to.len);
+      },
+      stop);
 }
 
 UdpCounter::UdpCounter(const std::string& netns, bool ipv6, uint16_t port) {

@@ -23,10 +23,11 @@ struct SendReport {
 };
 
 // Sends `rate` UDP datagrams per second of `payload` bytes from `src` to
-// `dst`:`port` for `duration`, paced in 1 ms slices, inside namespace `netns`.
+// `dst`:`port` for `duration` (or until `*stop` is set), paced in 1 ms
+// slices, inside namespace `netns`.
 SendReport send_udp(const std::string& netns, const std::string& src, const std::string& dst,
                     uint16_t port, uint64_t rate, std::chrono::milliseconds duration,
-                    size_t payload = 64);
+                    size_t payload = 64, const std::atomic<bool>* stop = nullptr);
 
 // Counts UDP datagrams per source address on `port`, in namespace `netns`,
 // until stopped.

@@ -1,0 +1,157 @@
+// A global kernel tier across five real sluiced when things go wrong
+// (tests/support/global_tier_fleet.h; docs/kernel-global.md, "Measured"):
+// one source floods every node without pause while a node's daemon is
+// killed, and while the bridge is cut between two and three nodes and healed. What each node admits
+// is counted on the far side of its veth, over windows of the running flood; what each node
+// enforces is read from its own log and `sluicectl peers --json`.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <thread>
+
+#include "global_tier_fleet.h"
+
+namespace sluice::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr uint64_t kOffered = 2500;  // packets/s to each node, above the whole limit
+constexpr auto kWindow = 3s;         // one measurement
+const std::vector<int> kAll = {1, 2, 3, 4, 5};
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// What a window admitted, as a fraction of `rate` packets/s.
+double ratio(const Window& w, double rate) {
+  return static_cast<double>(w.packets) / (rate * w.seconds);
+}
+
+TEST(GlobalTierFaults, SurvivorsNoticeAKilledNodeAndKeepTheLimit) {
+  // A dead member stops counting towards the burst and the shares 3 s after
+  // it is declared dead (60 s by default), so the test sees both phases.
+  GlobalTierFleet fleet({.nodes = 5, .cluster_extra = "  forget_dead_after: 3s\n"});
+  fleet.start(/*global=*/true);
+  const double rate = static_cast<double>(fleet.options().rate);
+  const std::vector<int> survivors = {1, 2, 3, 4};
+  FleetFlood flood(fleet, kOffered);
+  std::this_thread::sleep_for(1s);
+  const Window five = measure(flood, {kAll}, 2s)[0];
+  std::printf("[kill] five nodes: %.0f packets/s, %.3f of R\n", five.rate(), ratio(five, rate));
+
+  const auto killed_at = Clock::now();
+  fleet.node(5).kill9();
+  // Out of sync after 300 ms: the four keep R x 4/5 for the five counted members.
+  fleet.wait_localised(survivors, 5, 0.8, 5s);
+  std::printf("[kill] survivors at share 0.80 after %.2f s\n", seconds_since(killed_at));
+  const Window held_back = measure(flood, {survivors}, 2s)[0];
+
+  // Each survivor declares n5 dead; when, by its own record: state_ms, how
+  // long ago, read at the midpoint of the `peers` call (whose own latency
+  // is not the daemon's). Every survivor is asked each round, so that none
+  // is first asked after it has forgotten n5.
+  std::map<int, double> noticed;
+  while (noticed.size() < survivors.size()) {
+    for (int n : survivors) {
+      if (noticed.count(n)) continue;
+      const double asked = seconds_since(killed_at);
+      const auto record = fleet.member(n, "n5");
+      const double answered = seconds_since(killed_at);
+      if (record.value("state", "") != "dead") continue;
+      const double state_s = std::max(0.0, record.value("state_ms", -1.0) / 1000);
+      noticed[n] = (asked + answered) / 2 - state_s;
+      std::printf("[kill] node %d declared n5 dead %.2f s after the kill\n", n, noticed[n]);
+    }
+    ASSERT_LT(seconds_since(killed_at), 15.0) << "n5 not declared dead by every survivor";
+    std::this_thread::sleep_for(100ms);
+  }
+  double slowest = 0;
+  for (auto [n, seconds] : noticed) {
+    EXPECT_LE(seconds, 5.0) << "node " << n;
+    slowest = std::max(slowest, seconds);
+  }
+  // n5 forgotten: the four share the whole limit, each with burst B/4.
+  fleet.wait_localised(survivors, 4, 1.0, 10s);
+  std::printf("[kill] survivors localised for 4 members at share 1.00 after %.2f s\n",
+              seconds_since(killed_at));
+  // A second for the switch to the new local part (burst B/4 each) to settle.
+  std::this_thread::sleep_for(1s);
+  const auto after = measure(flood, {survivors, {5}}, kWindow);
+  std::printf(
+      "[kill] four survivors: %.3f of R while n5 counted (expect 0.80), %.3f of R after it "
+      "was forgotten; slowest notice %.2f s; the killed node's orphaned program alone: %.0f "
+      "packets/s\n",
+      ratio(held_back, rate), ratio(after[0], rate), slowest, after[1].rate());
+  // Not above its share (but for 5% of R); below it by up to 0.07 of R in
+  // the lab (the share dips further for a moment while the suspicion spreads).
+  EXPECT_LE(ratio(held_back, rate), 0.85);
+  EXPECT_GE(ratio(held_back, rate), 0.65);
+  EXPECT_GE(ratio(after[0], rate), 0.95);
+  EXPECT_LE(ratio(after[0], rate), 1.05);
+}
+
+TEST(GlobalTierFaults, EachSideOfAPartitionAdmitsItsShareAndTheHealedFleetTheLimit) {
+  GlobalTierFleet fleet({.nodes = 5});
+  fleet.start(/*global=*/true);
+  const double rate = static_cast<double>(fleet.options().rate);
+  const std::vector<int> two = {1, 2}, three = {3, 4, 5};
+  FleetFlood flood(fleet, kOffered);
+  std::this_thread::sleep_for(1s);
+  const Window whole = measure(flood, {kAll}, 2s)[0];
+  std::printf("[partition] before: %.3f of R\n", ratio(whole, rate));
+
+  const auto cut_at = Clock::now();
+  fleet.partition(two, three);
+  fleet.wait_localised(two, 5, 0.4, 5s);
+  fleet.wait_localised(three, 5, 0.6, 5s);
+  std::printf("[partition] both sides at their share after %.2f s\n", seconds_since(cut_at));
+  std::this_thread::sleep_for(500ms);
+  const auto sides = measure(flood, {two, three}, kWindow);
+  std::printf("[partition] two nodes: %.3f of R (share 0.40), three nodes: %.3f of R (0.60)\n",
+              ratio(sides[0], rate), ratio(sides[1], rate));
+  EXPECT_NEAR(ratio(sides[0], rate), 0.4, 0.04);
+  EXPECT_NEAR(ratio(sides[1], rate), 0.6, 0.06);
+
+  const auto healed_at = Clock::now();
+  fleet.heal();
+  fleet.wait_localised(kAll, 5, 1.0, 15s);
+  std::printf("[partition] all five at share 1.00 after %.2f s\n", seconds_since(healed_at));
+  const auto first = measure(flood, {kAll}, kWindow)[0];
+  const auto second = measure(flood, {kAll}, kWindow)[0];
+  std::printf("[partition] healed fleet: %.3f of R in the first %.0f s, %.3f in the next\n",
+              ratio(first, rate), first.seconds, ratio(second, rate));
+  EXPECT_LE(ratio(first, rate), 1.05);
+  EXPECT_GE(ratio(second, rate), 0.95);
+  EXPECT_LE(ratio(second, rate), 1.05);
+
+  // Every node was charged what the others admitted, the other side's
+  // partition-era packets included (they arrive with the heal).
+  const std::vector<uint64_t> admitted = flood.stop();
+  std::this_thread::sleep_for(500ms);
+  uint64_t total = 0;
+  for (uint64_t a : admitted) total += a;
+  for (int n : kAll) {
+    const double reported =
+        fleet.metric(n, R"(sluice_cluster_kernel_packets_total\{direction="reported"\})");
+    const double charged =
+        fleet.metric(n, R"(sluice_cluster_kernel_packets_total\{direction="charged"\})");
+    const double own = static_cast<double>(admitted[n - 1]);
+    const double others = static_cast<double>(total) - own;
+    std::printf(
+        "[partition] node %d: admitted %.0f, reported %.0f; others admitted %.0f, charged %.0f\n",
+        n, own, reported, others, charged);
+    EXPECT_NEAR(reported, own, own * 0.02 + 5) << "node " << n;
+    // Never more than once (no double counting after the heal). Not always
+    // all of it: one node of one run was charged 477 packets fewer than the
+    // others admitted (12,023 of 12,500), the others within 12: some of the
+    // other side's totals did not reach its ledger around the heal (the
+    // ledger's, userspace/cluster/consumption.cpp; docs/kernel-global.md).
+    EXPECT_LE(charged, others * 1.02 + 5) << "node " << n;
+    EXPECT_GE(charged, others * 0.9) << "node " << n;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::testing
