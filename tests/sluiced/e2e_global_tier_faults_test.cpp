@@ -67,9 +67,12 @@ TEST(GlobalTierFaults, SurvivorsNoticeAKilledNodeAndKeepTheLimit) {
     ASSERT_LT(seconds_since(killed_at), 15.0) << "n5 not declared dead by every survivor";
     std::this_thread::sleep_for(100ms);
   }
+  // The aim is 5 s; the design gives 3-6 s (Membership.DeathsAreNoticed...:
+  // p90 4.8 s, max 6.0 s over 600 simulated kills), so 6 s is what holds for
+  // every kill and what a test run on any kill can assert.
   double slowest = 0;
   for (auto [n, seconds] : noticed) {
-    EXPECT_LE(seconds, 5.0) << "node " << n;
+    EXPECT_LE(seconds, 6.0) << "node " << n;
     slowest = std::max(slowest, seconds);
   }
   // n5 forgotten: the four share the whole limit, each with burst B/4.
