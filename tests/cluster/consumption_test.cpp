@@ -83,3 +83,77 @@ TEST(ConsumptionLedger, DeltasSayHowLongAgoTheyMayHaveHappened) {
 
 }  // namespace
 }  // namespace sluice::cluster
+
+namespace sluice::cluster {
+namespace {
+
+constexpr uint64_t kMsR = 1'000'000;
+
+ConsumptionLedger rebasing_ledger() {
+  ConsumptionLedger::Limits limits;
+  limits.rejoin_after_ns = 300 * kMsR;  // the sync timeout at 100 ms
+  return ConsumptionLedger(limits);
+}
+
+TEST(ConsumptionLedgerRejoin, GrowthOverASilenceIsABaselineAndLaterGrowthIsCharged) {
+  ConsumptionLedger receiver = rebasing_ledger();
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 10}, {"j", 1, 3}}, 1000 * kMsR)), 13U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 12}}, 1100 * kMsR)), 2U);
+  // A partition: nothing from "a" for 19 s, while our share left room for it.
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 500}}, 20000 * kMsR)), 0U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 505}}, 20100 * kMsR)), 5U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 505}}, 20200 * kMsR)), 0U);  // duplicate
+  // "j" comes back into use minutes later: rebased at its first total too...
+  receiver.merge("a", 1, {}, 20300 * kMsR);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"j", 1, 90}}, 20400 * kMsR)), 0U);
+  // ... and charged from then on.
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"j", 1, 91}}, 20500 * kMsR)), 1U);
+  EXPECT_EQ(receiver.absorbed(), (500U - 12U) + (90U - 3U));
+}
+
+TEST(ConsumptionLedgerRejoin, AShortSilenceIsChargedAsUsual) {
+  ConsumptionLedger receiver = rebasing_ledger();
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 10}}, 1000 * kMsR)), 10U);
+  // Two lost datagrams (200 ms): still in sync, the next total repairs them.
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 30}}, 1300 * kMsR)), 20U);
+  EXPECT_EQ(receiver.absorbed(), 0U);
+}
+
+TEST(ConsumptionLedgerRejoin, ARestartedPeerIsChargedFromZeroNotRebased) {
+  ConsumptionLedger receiver = rebasing_ledger();
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 40}}, 1000 * kMsR)), 40U);
+  // Killed, restarted 10 s later: a new run, whose admissions all happened
+  // after it joined again.
+  EXPECT_EQ(charged(receiver.merge("a", 2, {{"k", 5, 7}}, 11000 * kMsR)), 7U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 90}}, 11100 * kMsR)), 0U);  // old run
+  EXPECT_EQ(receiver.absorbed(), 0U);
+}
+
+TEST(ConsumptionLedgerRejoin, AKeyFirstHeardAfterTheSilenceIsCharged) {
+  // A key the receiver never heard of: charged whole, with the span since
+  // the origin was last heard (a client that first appeared during the
+  // partition is charged as before; docs/cluster.md, "Not done").
+  ConsumptionLedger receiver = rebasing_ledger();
+  receiver.merge("a", 1, {{"k", 1, 10}}, 1000 * kMsR);
+  const auto deltas = receiver.merge("a", 1, {{"new", 1, 4}}, 20000 * kMsR);
+  ASSERT_EQ(deltas.size(), 1U);
+  EXPECT_EQ(deltas[0].count, 4U);
+}
+
+TEST(ConsumptionLedgerRejoin, KernelKeysAreRebasedLikeRequestKeys) {
+  // The kernel's global tiers share the ledger (docs/kernel-global.md).
+  ConsumptionLedger receiver = rebasing_ledger();
+  const std::string key = "\x1ekernel 198.19.190.1";
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{key, 1, 1000}}, 1000 * kMsR)), 1000U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{key, 1, 7000}}, 9000 * kMsR)), 0U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{key, 1, 7100}}, 9100 * kMsR)), 100U);
+}
+
+TEST(ConsumptionLedgerRejoin, OffWhenNoSilenceIsConfigured) {
+  ConsumptionLedger receiver;
+  receiver.merge("a", 1, {{"k", 1, 10}}, 1000 * kMsR);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 500}}, 20000 * kMsR)), 490U);
+}
+
+}  // namespace
+}  // namespace sluice::cluster

@@ -47,12 +47,16 @@ void SimulatedCluster::restart(size_t i) {
   down_.erase(i);
   std::erase_if(in_flight_, [&](const InFlight& m) { return m.to == i || m.from == i; });
   nodes_[i] = make(i);
-  ledgers_[i] = std::make_unique<ConsumptionLedger>();
+  ledgers_[i] = std::make_unique<ConsumptionLedger>(ledger_limits_);
   ++boot_epochs_[i];
   nodes_[i]->join({PeerAddress::parse(i == 0 ? "198.18.0.2:7946" : "198.18.0.1:7946")});
 }
 
-void SimulatedCluster::enable_consumption(uint64_t sync_interval_ns, Charge charge) {
+void SimulatedCluster::enable_consumption(uint64_t sync_interval_ns, Charge charge,
+                                          bool rebase_on_rejoin) {
+  // As ClusterNode: an origin silent for one sync timeout was out of the share.
+  ledger_limits_.rejoin_after_ns = rebase_on_rejoin ? sync_timeout_ns(sync_interval_ns) : 0;
+  for (auto& ledger : ledgers_) ledger = std::make_unique<ConsumptionLedger>(ledger_limits_);
   sync_interval_ns_ = sync_interval_ns;
   next_sync_ns_ = now_;
   charge_ = std::move(charge);

@@ -80,7 +80,8 @@ ClusterNode::ClusterNode(ClusterSettings settings, const ClusterKey& key, Charge
       charge_(std::move(charge)),
       membership_(
           membership_config(settings_, PeerAddress::parse(settings_.bind)),
-          [this](const PeerAddress& to, const Body& body) { send(to, body); }, monotonic_ns()) {
+          [this](const PeerAddress& to, const Body& body) { send(to, body); }, monotonic_ns()),
+      ledger_(ledger_limits(settings_.sync_interval_ns)) {
   const PeerAddress bind = PeerAddress::parse(settings_.bind);
   v4_socket_ = bind.is_v4();
   socket_ = bind_socket(bind, v4_socket_);

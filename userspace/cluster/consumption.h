@@ -12,6 +12,18 @@
 // time), which receivers tell from the old one. Receivers keep a key
 // `retention + resend_window` after they last heard of it, so they never
 // forget a generation its owner may still send.
+//
+// An origin whose totals stop arriving for longer than `rejoin_after` (the
+// sync timeout, share.h) drops out of this node's share: while it is out,
+// this node enforces only its own side's part of a global limit, which
+// already leaves room for what the origin admits. So when its totals resume
+// (a healed partition, Redis reachable again), what it admitted meanwhile is
+// taken as a baseline, not charged: charging it too would count it twice,
+// once by the share and once in the buckets. Each of its counters is
+// rebased the first time it is heard after the origin came back (a counter
+// is sent only while its key is in use, so that may be minutes later); from
+// then on its growth is charged as usual. docs/cluster.md bounds what the
+// rebase can swallow that was admitted while the origin was in sync.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +52,8 @@ class ConsumptionLedger {
     uint64_t resend_window_ns = 1'000'000'000;  // a change is sent for this long
     uint64_t retention_ns = 300'000'000'000;    // an idle key is forgotten after
     size_t max_keys = 100'000;                  // per node, local or remote
+    // Silence after which an origin's growth is a baseline (0: never rebase).
+    uint64_t rejoin_after_ns = 0;
   };
   explicit ConsumptionLedger(Limits limits) : limits_(limits) {}
   ConsumptionLedger() : ConsumptionLedger(Limits{}) {}
@@ -55,6 +69,8 @@ class ConsumptionLedger {
   void expire(uint64_t now_ns);
 
   uint64_t dropped_keys() const;  // keys refused because a table was full
+  // Growth taken as a baseline when an origin came back, never charged.
+  uint64_t absorbed() const;
   // When a peer's totals last arrived (0: never).
   uint64_t last_heard_ns(const std::string& origin) const;
 
@@ -67,6 +83,9 @@ class ConsumptionLedger {
   struct Origin {
     uint64_t boot_epoch = 0;
     uint64_t last_heard_ns = 0;
+    // When its totals resumed after a silence longer than rejoin_after_ns:
+    // a counter last heard before this is rebased at its next total.
+    uint64_t rejoined_ns = 0;
     std::unordered_map<std::string, Counter> counters;
   };
 
@@ -76,6 +95,7 @@ class ConsumptionLedger {
   std::map<std::string, Origin> remote_;
   uint64_t generation_clock_ = 0;
   uint64_t dropped_keys_ = 0;
+  uint64_t absorbed_ = 0;
 };
 
 }  // namespace sluice::cluster

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "monotonic_clock.h"
+#include "share.h"
 
 namespace sluice::cluster {
 namespace {
@@ -80,7 +81,9 @@ void RedisSync::ContextDeleter::operator()(redisContext* context) const {
 }
 
 RedisSync::RedisSync(ClusterSettings settings, Charge charge)
-    : settings_(std::move(settings)), charge_(std::move(charge)) {
+    : settings_(std::move(settings)),
+      charge_(std::move(charge)),
+      ledger_(ledger_limits(settings_.sync_interval_ns)) {
   // hiredis writes with write(2): a Redis that died mid-round must be an
   // error to fall back from, not SIGPIPE killing the process. sluiced ignores
   // it already; this keeps any other user of the class alive too.

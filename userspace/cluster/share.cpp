@@ -8,6 +8,12 @@ uint64_t sync_timeout_ns(uint64_t sync_interval_ns) {
   return std::max(kSyncTimeoutIntervals * sync_interval_ns, kMinSyncTimeoutNs);
 }
 
+ConsumptionLedger::Limits ledger_limits(uint64_t sync_interval_ns) {
+  ConsumptionLedger::Limits limits;
+  limits.rejoin_after_ns = sync_timeout_ns(sync_interval_ns);
+  return limits;
+}
+
 size_t members_in_sync(const std::vector<MemberInfo>& members,
                        const std::function<uint64_t(const std::string&)>& last_sync_ns,
                        uint64_t now_ns, uint64_t timeout_ns) {

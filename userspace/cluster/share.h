@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "consumption.h"
 #include "membership.h"
 
 namespace sluice::cluster {
@@ -23,6 +24,11 @@ namespace sluice::cluster {
 inline constexpr uint64_t kSyncTimeoutIntervals = 3;
 inline constexpr uint64_t kMinSyncTimeoutNs = 250'000'000;
 uint64_t sync_timeout_ns(uint64_t sync_interval_ns);
+
+// The consumption ledger's limits for this sync interval: an origin silent
+// for one sync timeout has left the share, so what it admitted until its
+// totals resume is rebased, not charged (consumption.h).
+ConsumptionLedger::Limits ledger_limits(uint64_t sync_interval_ns);
 
 // Self plus every alive or suspect peer whose totals arrived within
 // `timeout_ns` of `now_ns`. `last_sync_ns(name)` is when its totals last
