@@ -276,8 +276,11 @@ std::vector<PeerStatus> ClusterNode::peers() const {
 }
 
 ClusterCounters ClusterNode::counters() const {
-  return {sent_,   received_, malformed_, forged_, replayed_, send_errors_, ledger_.dropped_keys(),
-          charged_};
+  ClusterCounters c{
+      sent_,   received_, malformed_, forged_, replayed_, send_errors_, ledger_.dropped_keys(),
+      charged_};
+  c.rebased = ledger_.absorbed();
+  return c;
 }
 
 }  // namespace sluice::cluster

@@ -319,6 +319,7 @@ ClusterCounters RedisSync::counters() const {
   c.received = round_trips_;
   c.dropped_keys = ledger_.dropped_keys();
   c.charged = charged_;
+  c.rebased = ledger_.absorbed();
   c.sync_errors = sync_errors_;
   c.degraded = !up_ && !settings_.fail_open;
   return c;
