@@ -47,16 +47,14 @@ void SimulatedCluster::restart(size_t i) {
   down_.erase(i);
   std::erase_if(in_flight_, [&](const InFlight& m) { return m.to == i || m.from == i; });
   nodes_[i] = make(i);
-  ledgers_[i] = std::make_unique<ConsumptionLedger>(ledger_limits_);
+  ledgers_[i] = std::make_unique<ConsumptionLedger>();
   ++boot_epochs_[i];
   nodes_[i]->join({PeerAddress::parse(i == 0 ? "198.18.0.2:7946" : "198.18.0.1:7946")});
 }
 
 void SimulatedCluster::enable_consumption(uint64_t sync_interval_ns, Charge charge,
                                           bool rebase_on_rejoin) {
-  // As ClusterNode: an origin silent for one sync timeout was out of the share.
-  ledger_limits_.rejoin_after_ns = rebase_on_rejoin ? sync_timeout_ns(sync_interval_ns) : 0;
-  for (auto& ledger : ledgers_) ledger = std::make_unique<ConsumptionLedger>(ledger_limits_);
+  rebase_on_rejoin_ = rebase_on_rejoin;
   sync_interval_ns_ = sync_interval_ns;
   next_sync_ns_ = now_;
   charge_ = std::move(charge);
@@ -67,10 +65,13 @@ void SimulatedCluster::record(size_t i, const std::string& key) {
 }
 
 double SimulatedCluster::share(size_t i) {
-  const auto& ledger = *ledgers_.at(i);
+  auto& ledger = *ledgers_.at(i);
+  std::vector<std::string> left_out;
   const size_t in_sync = members_in_sync(
       nodes_.at(i)->members(), [&](const std::string& peer) { return ledger.last_heard_ns(peer); },
-      now_, sync_timeout_ns(sync_interval_ns_));
+      now_, sync_timeout_ns(sync_interval_ns_), &left_out);
+  if (rebase_on_rejoin_)
+    for (const auto& peer : left_out) ledger.leave_share(peer);  // as ClusterNode::update_share
   return partition_share(in_sync, nodes_[i]->counted_count());
 }
 
@@ -104,6 +105,9 @@ void SimulatedCluster::run_for(uint64_t duration_ns) {
     }
     for (size_t i = 0; i < nodes_.size(); ++i)
       if (!down_.count(i)) nodes_[i]->tick(now_);
+    if (sync_interval_ns_ != 0)
+      for (size_t i = 0; i < nodes_.size(); ++i)
+        if (!down_.count(i)) share(i);  // ClusterNode's update_share, every step
     if (sync_interval_ns_ != 0 && now_ >= next_sync_ns_) {
       for (size_t i = 0; i < nodes_.size(); ++i)
         if (!down_.count(i)) send_consumption(i);

@@ -51,9 +51,11 @@ class SimulatedCluster {
   // What node `observer` believes about node `subject`.
   MemberState state_seen(size_t observer, size_t subject);
 
-  // Consumption sync, as ClusterNode runs it. `rebase_on_rejoin` false: an
-  // origin's growth over a silence is charged like any other (the ledger
-  // before the rebase, to show what it fixed).
+  // Consumption sync, as ClusterNode runs it (every 10 ms step, each node's
+  // share is recomputed and the peers it leaves out are told to its ledger).
+  // `rebase_on_rejoin` false: the ledger is never told, so what a peer
+  // admitted while left out is charged like anything else (the ledger before
+  // the rebase, to show what it fixed).
   void enable_consumption(uint64_t sync_interval_ns, Charge charge, bool rebase_on_rejoin = true);
   void record(size_t i, const std::string& key);  // an admission of a global key at node i
   double share(size_t i);                         // of a global limit, at node i
@@ -76,7 +78,7 @@ class SimulatedCluster {
   std::function<void(MembershipConfig&)> configure_;
   std::vector<std::unique_ptr<Membership>> nodes_;
   std::vector<std::unique_ptr<ConsumptionLedger>> ledgers_;
-  ConsumptionLedger::Limits ledger_limits_;
+  bool rebase_on_rejoin_ = true;
   std::vector<uint64_t> boot_epochs_;
   std::vector<InFlight> in_flight_;
   std::set<size_t> down_;

@@ -47,9 +47,8 @@ std::vector<ConsumptionDelta> ConsumptionLedger::merge(const std::string& origin
   }
   const uint64_t origin_heard_ns = from.last_heard_ns;
   from.last_heard_ns = now_ns;
-  if (!new_run && limits_.rejoin_after_ns != 0 && origin_heard_ns != 0 &&
-      now_ns > origin_heard_ns + limits_.rejoin_after_ns)
-    from.rejoined_ns = now_ns;  // it was out of our share since origin_heard_ns
+  if (from.out_of_share && !new_run) from.rejoined_ns = now_ns;
+  from.out_of_share = false;
   std::vector<ConsumptionDelta> out;
   for (const auto& entry : entries) {
     auto it = from.counters.find(entry.key);
@@ -92,6 +91,12 @@ void ConsumptionLedger::expire(uint64_t now_ns) {
     std::erase_if(origin.counters, [&](const auto& entry) {
       return now_ns - entry.second.touched_ns > remote_retention;
     });
+}
+
+void ConsumptionLedger::leave_share(const std::string& origin) {
+  std::lock_guard lock(mutex_);
+  auto it = remote_.find(origin);
+  if (it != remote_.end()) it->second.out_of_share = true;
 }
 
 uint64_t ConsumptionLedger::dropped_keys() const {

@@ -13,17 +13,17 @@
 // `retention + resend_window` after they last heard of it, so they never
 // forget a generation its owner may still send.
 //
-// An origin whose totals stop arriving for longer than `rejoin_after` (the
-// sync timeout, share.h) drops out of this node's share: while it is out,
-// this node enforces only its own side's part of a global limit, which
-// already leaves room for what the origin admits. So when its totals resume
-// (a healed partition, Redis reachable again), what it admitted meanwhile is
-// taken as a baseline, not charged: charging it too would count it twice,
-// once by the share and once in the buckets. Each of its counters is
-// rebased the first time it is heard after the origin came back (a counter
-// is sent only while its key is in use, so that may be minutes later); from
-// then on its growth is charged as usual. docs/cluster.md bounds what the
-// rebase can swallow that was admitted while the origin was in sync.
+// While this node's share leaves an origin out (its totals are older than the
+// sync timeout, it is dead, or the sync itself is down: share.h), this node
+// enforces only its own side's part of a global limit, which already leaves
+// room for what the origin admits. So when its totals resume (a healed
+// partition, Redis reachable again), what it admitted meanwhile is taken as a
+// baseline, not charged: charging it too would count it twice, once by the
+// share and once in the buckets. Each of its counters is rebased the first
+// time it is heard after the origin came back (a counter is sent only while
+// its key is in use, so that may be minutes later); from then on its growth
+// is charged as usual. docs/cluster.md bounds what the rebase can swallow
+// that was admitted while the origin still counted in the share.
 #pragma once
 
 #include <cstdint>
@@ -52,8 +52,6 @@ class ConsumptionLedger {
     uint64_t resend_window_ns = 1'000'000'000;  // a change is sent for this long
     uint64_t retention_ns = 300'000'000'000;    // an idle key is forgotten after
     size_t max_keys = 100'000;                  // per node, local or remote
-    // Silence after which an origin's growth is a baseline (0: never rebase).
-    uint64_t rejoin_after_ns = 0;
   };
   explicit ConsumptionLedger(Limits limits) : limits_(limits) {}
   ConsumptionLedger() : ConsumptionLedger(Limits{}) {}
@@ -67,6 +65,9 @@ class ConsumptionLedger {
                                       const std::vector<ConsumptionEntry>& entries,
                                       uint64_t now_ns);
   void expire(uint64_t now_ns);
+  // This node's share has left `origin` out: its growth until its next
+  // totals is rebased, not charged. No effect on an origin never heard of.
+  void leave_share(const std::string& origin);
 
   uint64_t dropped_keys() const;  // keys refused because a table was full
   // Growth taken as a baseline when an origin came back, never charged.
@@ -83,8 +84,9 @@ class ConsumptionLedger {
   struct Origin {
     uint64_t boot_epoch = 0;
     uint64_t last_heard_ns = 0;
-    // When its totals resumed after a silence longer than rejoin_after_ns:
-    // a counter last heard before this is rebased at its next total.
+    bool out_of_share = false;
+    // When its totals resumed after it was out of the share: a counter last
+    // heard before this is rebased at its next total.
     uint64_t rejoined_ns = 0;
     std::unordered_map<std::string, Counter> counters;
   };

@@ -11,7 +11,6 @@
 #include <random>
 
 #include "monotonic_clock.h"
-#include "share.h"
 
 namespace sluice::cluster {
 namespace {
@@ -81,9 +80,7 @@ void RedisSync::ContextDeleter::operator()(redisContext* context) const {
 }
 
 RedisSync::RedisSync(ClusterSettings settings, Charge charge)
-    : settings_(std::move(settings)),
-      charge_(std::move(charge)),
-      ledger_(ledger_limits(settings_.sync_interval_ns)) {
+    : settings_(std::move(settings)), charge_(std::move(charge)) {
   // hiredis writes with write(2): a Redis that died mid-round must be an
   // error to fall back from, not SIGPIPE killing the process. sluiced ignores
   // it already; this keeps any other user of the class alive too.
@@ -167,6 +164,12 @@ bool RedisSync::connect() {
 
 void RedisSync::mark_down(const std::string& why) {
   ++sync_errors_;
+  if (!settings_.fail_open) {
+    // This host now enforces its share alone: what the others admit until
+    // their totals are read again is rebased, not charged (consumption.h).
+    std::lock_guard lock(mutex_);
+    for (const auto& [host, member] : members_) ledger_.leave_share(host);
+  }
   if (up_.exchange(false) || round_trips_ == 0)
     spdlog::warn("cluster {}: Redis at {} unreachable ({}); enforcing this host's share",
                  settings_.name, settings_.redis, why);
