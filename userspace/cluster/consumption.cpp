@@ -52,9 +52,9 @@ std::vector<ConsumptionDelta> ConsumptionLedger::merge(const std::string& origin
   std::vector<ConsumptionDelta> out;
   for (const auto& entry : entries) {
     auto it = from.counters.find(entry.key);
-    // Known from before the origin's silence and not heard since it came
-    // back: its growth happened (all but the last sync delay of it) while
-    // our share left room for it.
+    // Known from before the origin was left out and not heard since it came
+    // back: its growth happened while the share left room for it (but for
+    // the short windows docs/cluster.md bounds).
     const bool rebase = it != from.counters.end() && it->second.touched_ns < from.rejoined_ns;
     if (it == from.counters.end()) {
       if (from.counters.size() >= limits_.max_keys) {
