@@ -20,8 +20,11 @@
 # - a partitioned side falls back to its share within 2.5 s (the sync timeout
 #   is 0.3 s; the rest is polling on a loaded machine; SWIM alone took ~4 s);
 # - restart and heal: seen alive within 15 s; after the heal the fleet admits at
-#   most the ideal plus the bound and at least 0.75 of the ideal (a known
-#   under-admission right after a heal, docs/cluster.md).
+#   most the ideal plus the bound and at least 0.9 of it, as in the accuracy
+#   check (the partition's consumption is rebased, not charged twice:
+#   docs/cluster.md, "Partitions"; before that, 0.79-0.84). The ceiling is
+#   the ordinary bound: the rebase's per-partition term (worst case 4 x 57)
+#   is ~28 with this even load, and runs so far admitted 261-271.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 export SLUICED="${1:-$here/build/bin/sluiced}"
@@ -137,12 +140,12 @@ check "healing: both sides see each other alive again (${took} s, ${took2} s)" \
 took=$(poll 15 ask_all "all(abs(float(x) - 1) < 0.01 for x in v)" share_of -- 1 2 3 4 5)
 check "healed share is 1 everywhere (took ${took} s)" "$took <= 15"
 admitted=$(fleet_load 40 5 1 2 3 4 5)
-echo "healed fleet admitted $admitted in 5 s (ideal 250 + 10)"
-# Known under-admission right after a heal (docs/cluster.md, "Not done"): 0.79-0.84
-# of the ideal in every run so far, so the floor here is 0.75; the ceiling is
-# what matters for double counting.
-check "healed fleet within the stated bound of the global limit, at least 0.75 of it ($admitted vs 260 + $bound)" \
-  "0.75 * 260 <= $admitted <= 260 + $bound"
+echo "healed fleet admitted $admitted in 5 s (ideal 250 + 10); the other side's partition-era consumption rebased, not charged: $(peers_field 1 "j['rebased']") on n1, $(peers_field 3 "j['rebased']") on n3"
+# Double counting the partition's consumption shows as under-admission (the
+# buckets start the heal in debt: 0.79-0.84 before the rebase), a lost or
+# ignored charge as over-admission: both bounds matter here.
+check "healed fleet within the stated bound of the global limit, at least 0.9 of it ($admitted vs 260 + $bound)" \
+  "0.9 * 260 <= $admitted <= 260 + $bound"
 
 "$lab" kill 5
 poll 20 ask_all "all(x == 'dead' for x in v)" state_of 5 -- 1 2 3 4 >/dev/null

@@ -7,7 +7,10 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <cmath>
+#include <cstdio>
 #include <memory>
+#include <numeric>
 #include <set>
 
 #include "checker.h"
@@ -24,13 +27,16 @@ constexpr double kRate = 50;  // the global limit, per second
 
 class Fleet {
  public:
-  explicit Fleet(size_t nodes) : cluster(nodes) {
+  explicit Fleet(size_t nodes, bool rebase_on_rejoin = true) : cluster(nodes) {
     EXPECT_GE(sodium_init(), 0);
     for (size_t i = 0; i < nodes; ++i) checkers_.push_back(make_checker(i));
-    cluster.enable_consumption(100 * kMs, [this](size_t node, const auto& deltas) {
-      for (const auto& delta : deltas)
-        checkers_[node]->charge_global(delta.key, delta.count, delta.span_ns);
-    });
+    cluster.enable_consumption(
+        100 * kMs,
+        [this](size_t node, const auto& deltas) {
+          for (const auto& delta : deltas)
+            checkers_[node]->charge_global(delta.key, delta.count, delta.span_ns);
+        },
+        rebase_on_rejoin);
     cluster.run_for(3 * kSecond);  // everyone joins
   }
 
@@ -55,6 +61,21 @@ class Fleet {
     uint64_t waited = 0;
     while (std::abs(cluster.share(i) - expected) > 1e-9 && waited < limit_ns) {
       load(10 * kMs);
+      waited += 10 * kMs;
+    }
+    return waited;
+  }
+
+  // Runs with no load until every node's share is 1; returns how long that took.
+  uint64_t idle_until_whole(uint64_t limit_ns) {
+    uint64_t waited = 0;
+    auto whole = [&] {
+      for (size_t i = 0; i < cluster.size(); ++i)
+        if (std::abs(cluster.share(i) - 1.0) > 1e-9) return false;
+      return true;
+    };
+    while (!whole() && waited < limit_ns) {
+      cluster.run_for(10 * kMs);
       waited += 10 * kMs;
     }
     return waited;
@@ -145,6 +166,58 @@ TEST(PartitionShare, AHealedFleetReturnsToTheWholeLimit) {
   const int admitted = sum(fleet.load(5 * kSecond));
   EXPECT_GE(admitted, 0.95 * 250);
   EXPECT_LE(admitted, 1.05 * 250 + 10);
+}
+
+// The lab's sequence (tests/cluster/cluster_lab_test.sh): load through a 10 s
+// partition, stop, heal, wait with no load until every share is 1 (and
+// `pause` more: the lab's polling), then load every node for 5 s. Returns
+// what the fleet admitted in each half second of those 5 s; the ideal is
+// 25 each, 260 in all (250 + the burst share 10).
+std::vector<int> admitted_after_heal(bool rebase_on_rejoin, uint64_t pause_ns) {
+  Fleet fleet(5, rebase_on_rejoin);
+  fleet.load(2 * kSecond);
+  fleet.cluster.partition({0, 1});
+  fleet.load(10 * kSecond);
+  fleet.cluster.heal();
+  EXPECT_LT(fleet.idle_until_whole(15 * kSecond), 15 * kSecond);  // 1.2 s here
+  fleet.cluster.run_for(pause_ns);
+  std::vector<int> halves;
+  for (int i = 0; i < 10; ++i) halves.push_back(sum(fleet.load(kSecond / 2)));
+  return halves;
+}
+
+int total(const std::vector<int>& halves) {
+  return std::accumulate(halves.begin(), halves.end(), 0);
+}
+
+TEST(PartitionShare, WithoutTheRebaseAHealChargesThePartitionsConsumptionTwice) {
+  // Each side's partition-era totals reach the other side when the key is
+  // used again and are charged into buckets that already held that side to
+  // its share: every bucket starts the heal in debt, capped at a burst share
+  // plus one quota (1.2 s of the limit), and the whole fleet refuses
+  // everything for about a second after its first burst. (The lab measured
+  // 0.79-0.84 of the ideal; here the five first bursts hide part of the loss.)
+  for (uint64_t pause : {0 * kSecond, 1 * kSecond, 2 * kSecond}) {
+    const auto halves = admitted_after_heal(false, pause);
+    std::printf("without the rebase, pause %lu ms: %d of 260 after the heal, %d in 0.5-1 s\n",
+                static_cast<unsigned long>(pause / kMs), total(halves), halves[1]);
+    EXPECT_EQ(halves[1], 0) << "pause " << pause / kMs << " ms";
+    EXPECT_LE(total(halves), 250) << "pause " << pause / kMs << " ms";
+  }
+}
+
+TEST(PartitionShare, AfterAHealTheFleetAdmitsTheWholeLimitWithoutDoubleCounting) {
+  // Rebased instead of charged: no debt, the fleet admits the limit from the
+  // first second, and no more than the stated bound (docs/cluster.md: 64).
+  for (uint64_t pause : {0 * kSecond, 1 * kSecond, 2 * kSecond}) {
+    const auto halves = admitted_after_heal(true, pause);
+    std::printf("rebased, pause %lu ms: %d of 260 after the heal, %d in 0.5-1 s\n",
+                static_cast<unsigned long>(pause / kMs), total(halves), halves[1]);
+    for (size_t i = 1; i < halves.size(); ++i)
+      EXPECT_GE(halves[i], 0.9 * 25) << "half second " << i << ", pause " << pause / kMs << " ms";
+    EXPECT_GE(total(halves), 0.95 * 260) << "pause " << pause / kMs << " ms";
+    EXPECT_LE(total(halves), 260 + 64) << "pause " << pause / kMs << " ms";
+  }
 }
 
 TEST(PartitionShare, AKilledNodeLeavesTheShareAsSoonAsItsTotalsStop) {

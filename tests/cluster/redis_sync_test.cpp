@@ -160,6 +160,34 @@ TEST_F(RedisSyncTest, RedisDownMeansEachHostEnforcesItsShareUntilItIsBack) {
   EXPECT_DOUBLE_EQ(a->share(), 1.0);
 }
 
+TEST_F(RedisSyncTest, WhatAHostAdmittedWhileRedisWasDownIsNotChargedAfterwards) {
+  // While Redis is down each host enforces its share, which leaves room for
+  // the others: their totals from then are a baseline when Redis is back,
+  // not a charge (docs/cluster.md, "Partitions"); later growth is charged.
+  auto a = host("a", 2);
+  auto b = host("b", 2);
+  ASSERT_TRUE(b->sync_once());
+  for (int i = 0; i < 10; ++i) a->record("k\x1fw:second");
+  ASSERT_TRUE(a->sync_once());
+  ASSERT_TRUE(b->sync_once());
+  EXPECT_EQ(charged["b"]["k\x1fw:second"], 10U);
+
+  redis.stop();
+  EXPECT_FALSE(a->sync_once());
+  EXPECT_FALSE(b->sync_once());
+  EXPECT_DOUBLE_EQ(b->share(), 0.5);
+  for (int i = 0; i < 40; ++i) a->record("k\x1fw:second");
+  std::this_thread::sleep_for(400ms);  // longer than the sync timeout (250 ms)
+  ASSERT_TRUE(redis.start());
+  ASSERT_TRUE(a->sync_once());
+  ASSERT_TRUE(b->sync_once());
+  EXPECT_EQ(charged["b"]["k\x1fw:second"], 10U);
+  for (int i = 0; i < 5; ++i) a->record("k\x1fw:second");
+  ASSERT_TRUE(a->sync_once());
+  ASSERT_TRUE(b->sync_once());
+  EXPECT_EQ(charged["b"]["k\x1fw:second"], 15U);
+}
+
 TEST_F(RedisSyncTest, ASilentHostStopsCounting) {
   auto a = host("a");
   {

@@ -52,7 +52,9 @@ void SimulatedCluster::restart(size_t i) {
   nodes_[i]->join({PeerAddress::parse(i == 0 ? "198.18.0.2:7946" : "198.18.0.1:7946")});
 }
 
-void SimulatedCluster::enable_consumption(uint64_t sync_interval_ns, Charge charge) {
+void SimulatedCluster::enable_consumption(uint64_t sync_interval_ns, Charge charge,
+                                          bool rebase_on_rejoin) {
+  rebase_on_rejoin_ = rebase_on_rejoin;
   sync_interval_ns_ = sync_interval_ns;
   next_sync_ns_ = now_;
   charge_ = std::move(charge);
@@ -63,10 +65,13 @@ void SimulatedCluster::record(size_t i, const std::string& key) {
 }
 
 double SimulatedCluster::share(size_t i) {
-  const auto& ledger = *ledgers_.at(i);
+  auto& ledger = *ledgers_.at(i);
+  std::vector<std::string> left_out;
   const size_t in_sync = members_in_sync(
       nodes_.at(i)->members(), [&](const std::string& peer) { return ledger.last_heard_ns(peer); },
-      now_, sync_timeout_ns(sync_interval_ns_));
+      now_, sync_timeout_ns(sync_interval_ns_), &left_out);
+  if (rebase_on_rejoin_)
+    for (const auto& peer : left_out) ledger.leave_share(peer);  // as ClusterNode::update_share
   return partition_share(in_sync, nodes_[i]->counted_count());
 }
 
@@ -100,6 +105,9 @@ void SimulatedCluster::run_for(uint64_t duration_ns) {
     }
     for (size_t i = 0; i < nodes_.size(); ++i)
       if (!down_.count(i)) nodes_[i]->tick(now_);
+    if (sync_interval_ns_ != 0)
+      for (size_t i = 0; i < nodes_.size(); ++i)
+        if (!down_.count(i)) share(i);  // ClusterNode's update_share, every step
     if (sync_interval_ns_ != 0 && now_ >= next_sync_ns_) {
       for (size_t i = 0; i < nodes_.size(); ++i)
         if (!down_.count(i)) send_consumption(i);

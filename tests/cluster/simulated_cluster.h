@@ -51,8 +51,12 @@ class SimulatedCluster {
   // What node `observer` believes about node `subject`.
   MemberState state_seen(size_t observer, size_t subject);
 
-  // Consumption sync, as ClusterNode runs it.
-  void enable_consumption(uint64_t sync_interval_ns, Charge charge);
+  // Consumption sync, as ClusterNode runs it (every 10 ms step, each node's
+  // share is recomputed and the peers it leaves out are told to its ledger).
+  // `rebase_on_rejoin` false: the ledger is never told, so what a peer
+  // admitted while left out is charged like anything else (the ledger before
+  // the rebase, to show what it fixed).
+  void enable_consumption(uint64_t sync_interval_ns, Charge charge, bool rebase_on_rejoin = true);
   void record(size_t i, const std::string& key);  // an admission of a global key at node i
   double share(size_t i);                         // of a global limit, at node i
 
@@ -74,6 +78,7 @@ class SimulatedCluster {
   std::function<void(MembershipConfig&)> configure_;
   std::vector<std::unique_ptr<Membership>> nodes_;
   std::vector<std::unique_ptr<ConsumptionLedger>> ledgers_;
+  bool rebase_on_rejoin_ = true;
   std::vector<uint64_t> boot_epochs_;
   std::vector<InFlight> in_flight_;
   std::set<size_t> down_;

@@ -58,6 +58,11 @@ std::string render_cluster_metrics(const GlobalSync& node,
   out += "# HELP sluice_cluster_charged_requests_total Requests charged from peers' consumption.\n";
   out += "# TYPE sluice_cluster_charged_requests_total counter\n";
   out += fmt::format("sluice_cluster_charged_requests_total {}\n", c.charged);
+  out +=
+      "# HELP sluice_cluster_rebased_total Peers' consumption made while they were out of this "
+      "node's share, taken as a baseline when their totals resumed instead of being charged.\n";
+  out += "# TYPE sluice_cluster_rebased_total counter\n";
+  out += fmt::format("sluice_cluster_rebased_total {}\n", c.rebased);
   out += "# HELP sluice_cluster_sync_errors_total Redis round trips that failed (sync: redis).\n";
   out += "# TYPE sluice_cluster_sync_errors_total counter\n";
   out += fmt::format("sluice_cluster_sync_errors_total {}\n", c.sync_errors);

@@ -246,9 +246,15 @@ void ClusterNode::update_share(uint64_t now_ns) {
     members = membership_.members();
     counted = membership_.counted_count();
   }
+  std::vector<std::string> left_out;
   const size_t in_sync = members_in_sync(
       members, [this](const std::string& peer) { return ledger_.last_heard_ns(peer); }, now_ns,
-      sync_timeout_ns(settings_.sync_interval_ns));
+      sync_timeout_ns(settings_.sync_interval_ns), &left_out);
+  // Decided here, where the share is, so that only a peer the share really
+  // left out is rebased (not one whose totals this thread was too slow to read).
+  // Fail-open keeps the whole limit: nobody is left out, everything is charged.
+  if (!settings_.fail_open)
+    for (const auto& peer : left_out) ledger_.leave_share(peer);
   share_.store(partition_share(in_sync, counted), std::memory_order_relaxed);
   counted_.store(counted, std::memory_order_relaxed);
 }
@@ -275,8 +281,11 @@ std::vector<PeerStatus> ClusterNode::peers() const {
 }
 
 ClusterCounters ClusterNode::counters() const {
-  return {sent_,   received_, malformed_, forged_, replayed_, send_errors_, ledger_.dropped_keys(),
-          charged_};
+  ClusterCounters c{
+      sent_,   received_, malformed_, forged_, replayed_, send_errors_, ledger_.dropped_keys(),
+      charged_};
+  c.rebased = ledger_.absorbed();
+  return c;
 }
 
 }  // namespace sluice::cluster

@@ -37,16 +37,25 @@ std::vector<ConsumptionDelta> ConsumptionLedger::merge(const std::string& origin
   std::lock_guard lock(mutex_);
   Origin& from = remote_[origin];
   if (boot_epoch < from.boot_epoch) return {};  // an older run's totals
+  bool new_run = false;
   if (boot_epoch > from.boot_epoch) {
     // A restarted node counts from zero again: its old totals were charged.
+    // What the new run admits happened after it joined: charged, not rebased.
     from.boot_epoch = boot_epoch;
     from.counters.clear();
+    new_run = true;
   }
   const uint64_t origin_heard_ns = from.last_heard_ns;
   from.last_heard_ns = now_ns;
+  if (from.out_of_share && !new_run) from.rejoined_ns = now_ns;
+  from.out_of_share = false;
   std::vector<ConsumptionDelta> out;
   for (const auto& entry : entries) {
     auto it = from.counters.find(entry.key);
+    // Known from before the origin was left out and not heard since it came
+    // back: its growth happened while the share left room for it (but for
+    // the short windows docs/cluster.md bounds).
+    const bool rebase = it != from.counters.end() && it->second.touched_ns < from.rejoined_ns;
     if (it == from.counters.end()) {
       if (from.counters.size() >= limits_.max_keys) {
         ++dropped_keys_;
@@ -60,6 +69,11 @@ std::vector<ConsumptionDelta> ConsumptionLedger::merge(const std::string& origin
     if (entry.generation > counter.generation) counter = Counter{entry.generation, 0, heard_ns};
     counter.touched_ns = now_ns;
     if (entry.total <= counter.total) continue;  // duplicate or reordered
+    if (rebase) {
+      absorbed_ += entry.total - counter.total;
+      counter.total = entry.total;
+      continue;
+    }
     const uint64_t span = heard_ns == 0 || heard_ns > now_ns ? 0 : now_ns - heard_ns;
     out.push_back({entry.key, entry.total - counter.total, span});
     counter.total = entry.total;
@@ -79,9 +93,20 @@ void ConsumptionLedger::expire(uint64_t now_ns) {
     });
 }
 
+void ConsumptionLedger::leave_share(const std::string& origin) {
+  std::lock_guard lock(mutex_);
+  auto it = remote_.find(origin);
+  if (it != remote_.end()) it->second.out_of_share = true;
+}
+
 uint64_t ConsumptionLedger::dropped_keys() const {
   std::lock_guard lock(mutex_);
   return dropped_keys_;
+}
+
+uint64_t ConsumptionLedger::absorbed() const {
+  std::lock_guard lock(mutex_);
+  return absorbed_;
 }
 
 uint64_t ConsumptionLedger::last_heard_ns(const std::string& origin) const {

@@ -12,6 +12,18 @@
 // time), which receivers tell from the old one. Receivers keep a key
 // `retention + resend_window` after they last heard of it, so they never
 // forget a generation its owner may still send.
+//
+// While this node's share leaves an origin out (its totals are older than the
+// sync timeout, it is dead, or the sync itself is down: share.h), this node
+// enforces only its own side's part of a global limit, which already leaves
+// room for what the origin admits. So when its totals resume (a healed
+// partition, Redis reachable again), what it admitted meanwhile is taken as a
+// baseline, not charged: charging it too would count it twice, once by the
+// share and once in the buckets. Each of its counters is rebased the first
+// time it is heard after the origin came back (a counter is sent only while
+// its key is in use, so that may be minutes later); from then on its growth
+// is charged as usual. docs/cluster.md bounds what the rebase can swallow
+// that was admitted while the origin still counted in the share.
 #pragma once
 
 #include <cstdint>
@@ -53,8 +65,13 @@ class ConsumptionLedger {
                                       const std::vector<ConsumptionEntry>& entries,
                                       uint64_t now_ns);
   void expire(uint64_t now_ns);
+  // This node's share has left `origin` out: its growth until its next
+  // totals is rebased, not charged. No effect on an origin never heard of.
+  void leave_share(const std::string& origin);
 
   uint64_t dropped_keys() const;  // keys refused because a table was full
+  // Growth taken as a baseline when an origin came back, never charged.
+  uint64_t absorbed() const;
   // When a peer's totals last arrived (0: never).
   uint64_t last_heard_ns(const std::string& origin) const;
 
@@ -67,6 +84,10 @@ class ConsumptionLedger {
   struct Origin {
     uint64_t boot_epoch = 0;
     uint64_t last_heard_ns = 0;
+    bool out_of_share = false;
+    // When its totals resumed after it was out of the share: a counter last
+    // heard before this is rebased at its next total.
+    uint64_t rejoined_ns = 0;
     std::unordered_map<std::string, Counter> counters;
   };
 
@@ -76,6 +97,7 @@ class ConsumptionLedger {
   std::map<std::string, Origin> remote_;
   uint64_t generation_clock_ = 0;
   uint64_t dropped_keys_ = 0;
+  uint64_t absorbed_ = 0;
 };
 
 }  // namespace sluice::cluster

@@ -37,6 +37,7 @@ struct ClusterCounters {
   uint64_t charged = 0;       // requests charged from peers' consumption
   uint64_t sync_errors = 0;   // Redis: round trips that failed (gossip: 0)
   bool degraded = false;      // Redis unreachable: enforcing the local share only
+  uint64_t rebased = 0;       // peers' consumption over a silence: a baseline, not charged
 };
 
 class GlobalSync {

@@ -164,6 +164,12 @@ bool RedisSync::connect() {
 
 void RedisSync::mark_down(const std::string& why) {
   ++sync_errors_;
+  if (!settings_.fail_open) {
+    // This host now enforces its share alone: what the others admit until
+    // their totals are read again is rebased, not charged (consumption.h).
+    std::lock_guard lock(mutex_);
+    for (const auto& [host, member] : members_) ledger_.leave_share(host);
+  }
   if (up_.exchange(false) || round_trips_ == 0)
     spdlog::warn("cluster {}: Redis at {} unreachable ({}); enforcing this host's share",
                  settings_.name, settings_.redis, why);
@@ -316,6 +322,7 @@ ClusterCounters RedisSync::counters() const {
   c.received = round_trips_;
   c.dropped_keys = ledger_.dropped_keys();
   c.charged = charged_;
+  c.rebased = ledger_.absorbed();
   c.sync_errors = sync_errors_;
   c.degraded = !up_ && !settings_.fail_open;
   return c;

@@ -10,17 +10,24 @@ uint64_t sync_timeout_ns(uint64_t sync_interval_ns) {
 
 size_t members_in_sync(const std::vector<MemberInfo>& members,
                        const std::function<uint64_t(const std::string&)>& last_sync_ns,
-                       uint64_t now_ns, uint64_t timeout_ns) {
+                       uint64_t now_ns, uint64_t timeout_ns, std::vector<std::string>* left_out) {
   size_t count = 0;
   for (const auto& member : members) {
     if (member.self) {
       ++count;
       continue;
     }
-    if (member.state != MemberState::kAlive && member.state != MemberState::kSuspect) continue;
-    uint64_t fresh = last_sync_ns(member.name);
-    if (member.state == MemberState::kAlive) fresh = std::max(fresh, member.state_since_ns);
-    if (fresh != 0 && now_ns <= fresh + timeout_ns) ++count;
+    const uint64_t synced = last_sync_ns(member.name);
+    bool counts = false;
+    if (member.state == MemberState::kAlive || member.state == MemberState::kSuspect) {
+      const uint64_t fresh =
+          member.state == MemberState::kAlive ? std::max(synced, member.state_since_ns) : synced;
+      counts = fresh != 0 && now_ns <= fresh + timeout_ns;
+    }
+    if (counts)
+      ++count;
+    else if (left_out && now_ns > synced + timeout_ns)
+      left_out->push_back(member.name);
   }
   return count;
 }

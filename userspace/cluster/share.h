@@ -28,9 +28,14 @@ uint64_t sync_timeout_ns(uint64_t sync_interval_ns);
 // `timeout_ns` of `now_ns`. `last_sync_ns(name)` is when its totals last
 // arrived (0: never). A peer that became alive within the timeout (it just
 // joined, or refuted a suspicion) counts too: its first totals are on the way.
+// `left_out`, when given, receives every other member that does not count
+// and whose totals are older than the timeout: what it admits until they
+// resume is rebased, not charged (consumption.h). Not a member SWIM has
+// declared dead while its totals still arrive: it is out for an instant only.
 size_t members_in_sync(const std::vector<MemberInfo>& members,
                        const std::function<uint64_t(const std::string&)>& last_sync_ns,
-                       uint64_t now_ns, uint64_t timeout_ns);
+                       uint64_t now_ns, uint64_t timeout_ns,
+                       std::vector<std::string>* left_out = nullptr);
 
 // members_in_sync over `counted` (at least 1), at most 1.
 double partition_share(size_t in_sync, size_t counted);

@@ -64,7 +64,9 @@ nlohmann::json peers_command(Daemon& daemon, const nlohmann::json&) {
             {"malformed", c.malformed},
             {"forged", c.forged},
             {"replayed", c.replayed}}},
-          {"sync_errors", c.sync_errors}};
+          {"sync_errors", c.sync_errors},
+          {"charged", c.charged},
+          {"rebased", c.rebased}};
 }
 
 std::string cluster_metrics_text(const cluster::GlobalSync& node, const CheckerConfig* check) {
