@@ -50,11 +50,12 @@ TEST(Membership, ADeadNodeIsNoticedWithinFiveSecondsByEveryone) {
 // How long a death takes to notice, over 600 kills (60 probe orders x 10
 // kill instants within a probe period), five nodes, the default timing. The
 // aim is 5 s; what the design gives is T + 1 s + 2 s: T until a survivor
-// first probes the dead node (the shuffled round-robin can put it at the end
-// of one round and the start of the next), one probe interval for the direct
-// and indirect probes, and the 2 s suspicion. Measured: p50 3.7 s, p90 4.8 s,
-// p99 5.8 s, max 6.0 s, so the aim holds for 9 kills in 10, not for all.
-TEST(Membership, DeathsAreNoticedWithinFiveSecondsNineTimesInTenAndSixAlways) {
+// first probes the dead node, one probe interval for the direct and indirect
+// probes, and the 2 s suspicion. With memberlist's shuffled round-robin T
+// reached 3 s (p50 3.7 s, p90 4.8 s, p99 5.8 s, max 6.0 s: the aim held for 9
+// kills in 10); with the shared schedule (Membership::start_probe) T is at
+// most a period: p50 3.4 s, p90 3.8 s, max 3.9 s.
+TEST(Membership, DeathsAreNoticedWithinFourSecondsOverEveryKillInstant) {
   std::vector<double> noticed;
   for (uint64_t order = 0; order < 60; ++order)
     for (uint64_t offset = 0; offset < 1000 * kMs; offset += 100 * kMs) {
@@ -75,8 +76,7 @@ TEST(Membership, DeathsAreNoticedWithinFiveSecondsNineTimesInTenAndSixAlways) {
   auto quantile = [&](double q) { return noticed[static_cast<size_t>(q * (noticed.size() - 1))]; };
   std::printf("death noticed after: p50 %.2f s, p90 %.2f s, p99 %.2f s, max %.2f s\n",
               quantile(0.5), quantile(0.9), quantile(0.99), noticed.back());
-  EXPECT_LE(quantile(0.9), 5.0);
-  EXPECT_LE(noticed.back(), 6.05);
+  EXPECT_LE(noticed.back(), 4.05);
   EXPECT_GE(noticed.front(), 2.9);  // suspicion first: never declared at the first failed probe
 }
 
@@ -118,7 +118,11 @@ TEST(Membership, APartitionGivesEachSideItsShareAndHealingRestoresAll) {
   SimulatedCluster cluster(5);
   cluster.run_for(3 * kSecond);
   cluster.partition({0, 1});
-  cluster.run_for(8 * kSecond);
+  // SWIM sees the partition member by member, each failed probe slowing the
+  // prober (Lifeguard): 6.8-8.0 s at p50, 12-15 s at worst over 240 probe
+  // orders and cut instants. (The shares do not wait for it: they follow the
+  // consumption sync's timeout, PartitionShare.*.)
+  cluster.run_for(16 * kSecond);
   EXPECT_EQ(cluster.node(0).visible_count(), 2U);
   EXPECT_EQ(cluster.node(4).visible_count(), 3U);
   EXPECT_EQ(cluster.node(0).counted_count(), 5U);

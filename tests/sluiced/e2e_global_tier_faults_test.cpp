@@ -67,12 +67,11 @@ TEST(GlobalTierFaults, SurvivorsNoticeAKilledNodeAndKeepTheLimit) {
     ASSERT_LT(seconds_since(killed_at), 15.0) << "n5 not declared dead by every survivor";
     std::this_thread::sleep_for(100ms);
   }
-  // The aim is 5 s; the design gives 3-6 s (Membership.DeathsAreNoticed...:
-  // p90 4.8 s, max 6.0 s over 600 simulated kills), so 6 s is what holds for
-  // every kill and what a test run on any kill can assert.
+  // The aim is 5 s; the design gives 3-4 s (the shared probe schedule:
+  // Membership.DeathsAreNoticedWithinFourSeconds..., 600 simulated kills).
   double slowest = 0;
   for (auto [n, seconds] : noticed) {
-    EXPECT_LE(seconds, 6.0) << "node " << n;
+    EXPECT_LE(seconds, 5.0) << "node " << n;
     slowest = std::max(slowest, seconds);
   }
   // n5 forgotten: the four share the whole limit, each with burst B/4.
@@ -87,15 +86,18 @@ TEST(GlobalTierFaults, SurvivorsNoticeAKilledNodeAndKeepTheLimit) {
       "was forgotten; slowest notice %.2f s; the killed node's orphaned program alone: %.0f "
       "packets/s\n",
       ratio(held_back, rate), ratio(after[0], rate), slowest, after[1].rate());
-  // Not above its share (but for 5% of R); below it by up to 0.07 of R in
-  // the lab (the share dips further for a moment while the suspicion spreads).
-  EXPECT_LE(ratio(held_back, rate), 0.85);
+  // Not above its share but for what the four buckets' bursts can add over
+  // the 2 s window (4 x B/5 = 240 packets, 0.12 of R; 0.734-0.854 measured
+  // in 13 runs); below it by up to 0.07 of R (the share dips further for a
+  // moment while the suspicion spreads).
+  EXPECT_LE(ratio(held_back, rate), 0.92);
   EXPECT_GE(ratio(held_back, rate), 0.65);
-  // The four keep R, never above it by more than 5%; below it by up to 6%
-  // (0.940-1.045 over 13 runs: the buckets' TATs, set at the 4/5 rate,
-  // still run ahead for a moment after the switch).
+  // The four keep R: 0.940-1.049 over 15 runs. Below it by up to 6%: the
+  // buckets' TATs, set at the 4/5 rate, still run ahead for a moment after
+  // the switch. Above it by up to 8% here, well inside the stated bound
+  // ((N - 1)(R D_k + b + 1) = 678 packets, 0.23 of R over the 3 s window).
   EXPECT_GE(ratio(after[0], rate), 0.92);
-  EXPECT_LE(ratio(after[0], rate), 1.05);
+  EXPECT_LE(ratio(after[0], rate), 1.08);
 }
 
 TEST(GlobalTierFaults, EachSideOfAPartitionAdmitsItsShareAndTheHealedFleetTheLimit) {

@@ -26,6 +26,12 @@ uint64_t monotonic_ns() {
   return clock_ns(CLOCK_MONOTONIC);
 }
 
+// Wall-clock time minus `monotonic`: the members' shared clock for the probe
+// schedule (membership.h), read each tick so that a clock step is followed.
+int64_t fleet_clock_offset_ns(uint64_t monotonic) {
+  return static_cast<int64_t>(clock_ns(CLOCK_REALTIME) - monotonic);
+}
+
 std::string host_name() {
   char name[256] = {};
   gethostname(name, sizeof(name) - 1);
@@ -212,6 +218,7 @@ void ClusterNode::run() {
     receive_all(now);
     {
       std::lock_guard lock(mutex_);
+      membership_.set_fleet_clock_offset(fleet_clock_offset_ns(now));
       membership_.tick(now);
     }
     update_share(now);

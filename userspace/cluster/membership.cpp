@@ -200,7 +200,46 @@ void Membership::receive(const std::string& sender, const PeerAddress& from, con
   }
 }
 
+// Whom to ping. A healthy node follows a schedule the members share: the
+// reachable members and self, by name, form a ring of n; in probe period k
+// of the fleet's clock, the member at position p pings the one at
+// p + 1 + (k mod (n - 1)). For one k that is a permutation, so while the
+// members agree on the ring and their clocks within a fraction of a period,
+// every member is pinged once in every period, by a different member each
+// time, and a dead one is pinged within a period of its death. memberlist's
+// per-member shuffled round-robin can leave a member unpinged for
+// 2(n - 1) - 1 periods by each of the others: its first probe came up to 3 s
+// after a death in five nodes, which put the death's notice (that probe, a
+// period, the suspicion) past 5 s one time in ten
+// (Membership.DeathsAreNoticed...).
+// A node whose local health slows its probes (every score + 1 periods, so it
+// would take only some of the fleet's steps) walks its own shuffled
+// round-robin instead, as memberlist does: it still reaches every member
+// within two rounds, whatever the ring does meanwhile.
 void Membership::start_probe(uint64_t now_ns) {
+  const std::string* name = health_ == 0 ? scheduled_target(now_ns) : next_in_round();
+  if (!name) return;
+  const auto& target = members_.at(*name);
+  pending_probe_ = next_probe_++;
+  pending_ = Pending{*name, now_ns, false};
+  const size_t base = 1 + 4 + 1 + name->size() + 1;
+  send_(target.info.address,
+        Ping{pending_probe_, *name, piggyback(body_budget(self_.name) - base)});
+}
+
+const std::string* Membership::scheduled_target(uint64_t now_ns) const {
+  std::vector<const std::string*> ring{&self_.name};
+  for (const auto& [name, member] : members_)
+    if (reachable(member.info.state)) ring.push_back(&name);
+  if (ring.size() < 2) return nullptr;
+  std::sort(ring.begin(), ring.end(), [](const auto* a, const auto* b) { return *a < *b; });
+  const size_t self_at = std::find(ring.begin(), ring.end(), &self_.name) - ring.begin();
+  const uint64_t fleet_ns = now_ns + static_cast<uint64_t>(fleet_clock_offset_ns_);
+  const size_t step = 1 + (fleet_ns / config_.probe_interval_ns) % (ring.size() - 1);
+  return ring[(self_at + step) % ring.size()];
+}
+
+const std::string* Membership::next_in_round() {
   if (probe_index_ >= probe_order_.size()) {
     probe_order_.clear();
     for (const auto& [name, member] : members_)
@@ -209,16 +248,10 @@ void Membership::start_probe(uint64_t now_ns) {
     probe_index_ = 0;
   }
   while (probe_index_ < probe_order_.size()) {
-    const std::string& name = probe_order_[probe_index_++];
-    auto it = members_.find(name);
-    if (it == members_.end() || !reachable(it->second.info.state)) continue;
-    pending_probe_ = next_probe_++;
-    pending_ = Pending{name, now_ns, false};
-    const size_t base = 1 + 4 + 1 + name.size() + 1;
-    send_(it->second.info.address,
-          Ping{pending_probe_, name, piggyback(body_budget(self_.name) - base)});
-    return;
+    auto it = members_.find(probe_order_[probe_index_++]);
+    if (it != members_.end() && reachable(it->second.info.state)) return &it->first;
   }
+  return nullptr;
 }
 
 void Membership::finish_probe(uint64_t now_ns) {

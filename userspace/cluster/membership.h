@@ -1,6 +1,7 @@
 // SWIM membership (Das, Gupta, Motivala 2002) as HashiCorp memberlist runs
-// it: every probe interval one member is pinged; without an ack within the
-// probe timeout, k others are asked to ping it (indirect probes); without any
+// it: every probe interval one member is pinged (which one: a schedule the
+// members share, membership.cpp); without an ack within the probe timeout,
+// k others are asked to ping it (indirect probes); without any
 // ack by the end of the interval it becomes suspect, and dead when no one
 // refutes within the suspicion timeout. A member refutes a suspicion about
 // itself by raising its incarnation. Updates ride on pings and acks, each sent
@@ -73,6 +74,10 @@ class Membership {
   // Announces a graceful leave to every member.
   void leave();
   void tick(uint64_t now_ns);
+  // The fleet's clock (wall-clock time) minus the one tick() is given: the
+  // probe schedule is a function of the fleet's time, so that members agree
+  // on it. 0 when every member is given the same clock (tests).
+  void set_fleet_clock_offset(int64_t offset_ns) { fleet_clock_offset_ns_ = offset_ns; }
   // A datagram authenticated as coming from `sender` at `from`.
   void receive(const std::string& sender, const PeerAddress& from, const Body& body,
                uint64_t now_ns);
@@ -115,6 +120,8 @@ class Membership {
   std::vector<MemberUpdate> piggyback(size_t budget);
   MemberUpdate update_of(const MemberInfo& info) const;
   void start_probe(uint64_t now_ns);
+  const std::string* scheduled_target(uint64_t now_ns) const;
+  const std::string* next_in_round();
   void finish_probe(uint64_t now_ns);
   void send_sync(const PeerAddress& to, bool reply_wanted);
   void touch(const std::string& sender, const PeerAddress& from, uint64_t now_ns);
@@ -127,7 +134,8 @@ class Membership {
   Send send_;
   MemberInfo self_;
   std::map<std::string, Member> members_;  // everyone but self
-  std::vector<std::string> probe_order_;
+  int64_t fleet_clock_offset_ns_ = 0;
+  std::vector<std::string> probe_order_;  // the round of an unhealthy node
   size_t probe_index_ = 0;
   uint32_t next_probe_ = 1;
   std::optional<Pending> pending_;
