@@ -34,6 +34,11 @@ MAC=$LAB_RX_MAC
 rx_packets() {
 	ip netns exec "$RX" ethtool -S "$RXIF" | awk '/rx_queue_0_xdp_packets/ {print $2}'
 }
+# Frames the veth could not hand to the receiver's ring (full while the
+# receiving CPU was busy elsewhere): counted on the sending end.
+ring_drops() {
+	ip netns exec "$TX" ethtool -S "$TXIF" | awk '/tx_queue_0_xdp_xmit_errors/ {n = $2} END {print n + 0}'
+}
 
 # Runs one receiver, sends with the given pktgen options, checks the counts.
 # Prints the receiver's stats line.
@@ -45,14 +50,19 @@ check() {
 	local line
 	read -r -t 10 line <&"${RXPROC[0]}" || fail "$prog receiver did not start"
 	[[ $line == ready ]] || fail "$prog receiver said '$line'"
-	local before after out
+	local before after out drops_before lost
 	before=$(rx_packets)
+	drops_before=$(ring_drops)
 	out=$(ip netns exec "$TX" "$PKTGEN" --dev "$TXIF" --dst-mac "$MAC" --count $N --json "$@")
 	after=$(rx_packets)
+	lost=$(($(ring_drops) - drops_before))
 	[[ $out == *"\"sent\": $N,"* ]] || fail "pktgen $*: $out"
 	# IPv6 is off in the lab; the margin is for any stray frame of the kernel.
-	((after - before >= N && after - before <= N + 4)) ||
-		fail "pktgen $*: sent $N, rx saw $((after - before))"
+	# Every frame is seen or counted as dropped at the veth's ring (a busy
+	# machine: one CI run saw 91,568), and most are seen.
+	((after - before + lost >= N && after - before + lost <= N + 4 && lost <= N / 4)) ||
+		fail "pktgen $*: sent $N, rx saw $((after - before)), $lost dropped at the veth's ring"
+	((lost == 0)) || echo "note: pktgen $*: $lost of $N frames dropped at the veth's ring" >&2
 	echo stats >&"${RXPROC[1]}"
 	read -r -t 10 line <&"${RXPROC[0]}" || fail "$prog receiver gave no stats"
 	echo quit >&"${RXPROC[1]}"
