@@ -63,14 +63,7 @@ TEST(ConsumptionLedger, FullTablesRefuseNewKeysAndCountThem) {
   EXPECT_EQ(ledger.dropped_keys(), 1U);
 }
 
-}  // namespace
-}  // namespace sluice::cluster
-
-namespace sluice::cluster {
-namespace {
-
 TEST(ConsumptionLedger, DeltasSayHowLongAgoTheyMayHaveHappened) {
-  constexpr uint64_t kMs = 1'000'000;
   ConsumptionLedger receiver;
   auto first = receiver.merge("a", 1, {{"k", 1, 5}}, 1000 * kMs);
   ASSERT_EQ(first.size(), 1U);
@@ -81,28 +74,20 @@ TEST(ConsumptionLedger, DeltasSayHowLongAgoTheyMayHaveHappened) {
   for (const auto& delta : healed) EXPECT_EQ(delta.span_ns, 20000 * kMs) << delta.key;
 }
 
-}  // namespace
-}  // namespace sluice::cluster
-
-namespace sluice::cluster {
-namespace {
-
-constexpr uint64_t kMsR = 1'000'000;
-
 TEST(ConsumptionLedgerRejoin, GrowthWhileLeftOutIsABaselineAndLaterGrowthIsCharged) {
   ConsumptionLedger receiver;
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 10}, {"j", 1, 3}}, 1000 * kMsR)), 13U);
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 12}}, 1100 * kMsR)), 2U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 10}, {"j", 1, 3}}, 1000 * kMs)), 13U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 12}}, 1100 * kMs)), 2U);
   // A partition: the share leaves "a" out, which admits on meanwhile.
   receiver.leave_share("a");
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 500}}, 20000 * kMsR)), 0U);
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 505}}, 20100 * kMsR)), 5U);
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 505}}, 20200 * kMsR)), 0U);  // duplicate
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 500}}, 20000 * kMs)), 0U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 505}}, 20100 * kMs)), 5U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 505}}, 20200 * kMs)), 0U);  // duplicate
   // "j" comes back into use later: rebased at its first total too...
-  receiver.merge("a", 1, {}, 20300 * kMsR);
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{"j", 1, 90}}, 80000 * kMsR)), 0U);
+  receiver.merge("a", 1, {}, 20300 * kMs);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"j", 1, 90}}, 80000 * kMs)), 0U);
   // ... and charged from then on.
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{"j", 1, 91}}, 80100 * kMsR)), 1U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"j", 1, 91}}, 80100 * kMs)), 1U);
   EXPECT_EQ(receiver.absorbed(), (500U - 12U) + (90U - 3U));
 }
 
@@ -110,90 +95,96 @@ TEST(ConsumptionLedgerRejoin, ASilenceTheShareDidNotNoticeIsCharged) {
   // Totals late by 19 s but never left out (this node's own thread stalled,
   // or fail-open): charged, as before.
   ConsumptionLedger receiver;
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 10}}, 1000 * kMsR)), 10U);
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 500}}, 20000 * kMsR)), 490U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 10}}, 1000 * kMs)), 10U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 500}}, 20000 * kMs)), 490U);
   EXPECT_EQ(receiver.absorbed(), 0U);
 }
 
 TEST(ConsumptionLedgerRejoin, ARestartedPeerIsChargedFromZeroNotRebased) {
   ConsumptionLedger receiver;
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 40}}, 1000 * kMsR)), 40U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 40}}, 1000 * kMs)), 40U);
   receiver.leave_share("a");  // killed
   // Restarted: a new run, whose admissions all happened after it joined again.
-  EXPECT_EQ(charged(receiver.merge("a", 2, {{"k", 5, 7}}, 11000 * kMsR)), 7U);
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 90}}, 11100 * kMsR)), 0U);  // old run
+  EXPECT_EQ(charged(receiver.merge("a", 2, {{"k", 5, 7}}, 11000 * kMs)), 7U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 90}}, 11100 * kMs)), 0U);  // old run
   EXPECT_EQ(receiver.absorbed(), 0U);
 }
 
-TEST(ConsumptionLedgerRejoin, AKeyFirstHeardAfterTheSilenceIsCharged) {
-  // A key the receiver never heard of: charged whole, with the span since
-  // the origin was last heard (a client that first appeared during the
-  // partition is charged as before; docs/cluster.md, "Not done").
+TEST(ConsumptionLedgerRejoin, AKeyFirstUsedWhileLeftOutIsRebasedAtItsFirstTotal) {
+  // A client that first appeared during the partition: the receiver has no
+  // counter for it, but its generation (when its owner started counting it)
+  // falls between the origin's last totals and its return.
   ConsumptionLedger receiver;
-  receiver.merge("a", 1, {{"k", 1, 10}}, 1000 * kMsR);
+  receiver.merge("a", 1, {{"k", 1000 * kMs, 10}}, 3000 * kMs);
   receiver.leave_share("a");
-  const auto deltas = receiver.merge("a", 1, {{"new", 1, 4}}, 20000 * kMsR);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"new", 9000 * kMs, 400}}, 20000 * kMs)), 0U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"new", 9000 * kMs, 410}}, 20100 * kMs)), 10U);
+  EXPECT_EQ(receiver.absorbed(), 400U);
+}
+
+TEST(ConsumptionLedgerRejoin, AKeyStartedAfterTheOriginCameBackIsCharged) {
+  ConsumptionLedger receiver;
+  receiver.merge("a", 1, {{"k", 1000 * kMs, 10}}, 3000 * kMs);
+  receiver.leave_share("a");
+  receiver.merge("a", 1, {{"k", 1000 * kMs, 50}}, 20000 * kMs);  // back: rebased
+  const auto deltas = receiver.merge("a", 1, {{"later", 20050 * kMs, 4}}, 20100 * kMs);
   ASSERT_EQ(deltas.size(), 1U);
   EXPECT_EQ(deltas[0].count, 4U);
+}
+
+TEST(ConsumptionLedgerRejoin, AKeyStartedLongBeforeTheSilenceIsCharged) {
+  // Older than the origin's last totals by more than the resend window, it
+  // would have been heard before the silence had it been in use: a key this
+  // receiver dropped (full table), or a peer whose generations are not on
+  // the wall clock (an older build): charged, with its span, as before.
+  ConsumptionLedger receiver;
+  receiver.merge("a", 1, {{"k", 1000 * kMs, 10}}, 3000 * kMs);
+  receiver.leave_share("a");
+  const auto deltas = receiver.merge("a", 1, {{"old", 1500 * kMs, 4}}, 20000 * kMs);
+  ASSERT_EQ(deltas.size(), 1U);
+  EXPECT_EQ(deltas[0].count, 4U);
+  EXPECT_EQ(deltas[0].span_ns, 17000 * kMs);
+}
+
+TEST(ConsumptionLedgerRejoin, GenerationsAreStampedOnTheWallClockOfTheirOwner) {
+  // Two hosts whose monotonic clocks started an hour apart: the sender's
+  // generations and the receiver's view of the partition meet on the wall clock.
+  constexpr uint64_t kHour = 3'600'000 * kMs;
+  constexpr int64_t kWall = 1'800'000'000'000'000'000;  // a wall clock instant
+  ConsumptionLedger sender, receiver;
+  sender.set_wall_clock_offset(kWall);            // sender's monotonic: 0 at kWall
+  receiver.set_wall_clock_offset(kWall + kHour);  // receiver's: 0 an hour later
+  sender.record_local("k", kHour + 1000 * kMs, 10);
+  receiver.merge("a", 1, sender.recent_totals(kHour + 1000 * kMs), 1000 * kMs);
+  receiver.leave_share("a");
+  sender.record_local("during", kHour + 9000 * kMs, 400);  // in the partition
+  sender.record_local("during", kHour + 19990 * kMs, 1);
+  EXPECT_EQ(charged(receiver.merge("a", 1, sender.recent_totals(kHour + 20000 * kMs), 20000 * kMs)),
+            0U);  // the heal: "during" started while "a" was left out
+  sender.record_local("after", kHour + 20050 * kMs, 3);
+  const auto deltas =
+      receiver.merge("a", 1, sender.recent_totals(kHour + 20100 * kMs), 20100 * kMs);
+  ASSERT_EQ(deltas.size(), 1U);
+  EXPECT_EQ(deltas[0].key, "after");
+  EXPECT_EQ(deltas[0].count, 3U);
+  EXPECT_EQ(receiver.absorbed(), 401U);
 }
 
 TEST(ConsumptionLedgerRejoin, KernelKeysAreRebasedLikeRequestKeys) {
   // The kernel's global tiers share the ledger (docs/kernel-global.md).
   ConsumptionLedger receiver;
   const std::string key = "\x1ekernel 198.19.190.1";
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{key, 1, 1000}}, 1000 * kMsR)), 1000U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{key, 1, 1000}}, 1000 * kMs)), 1000U);
   receiver.leave_share("a");
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{key, 1, 7000}}, 9000 * kMsR)), 0U);
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{key, 1, 7100}}, 9100 * kMsR)), 100U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{key, 1, 7000}}, 9000 * kMs)), 0U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{key, 1, 7100}}, 9100 * kMs)), 100U);
 }
 
 TEST(ConsumptionLedgerRejoin, LeavingOutAnOriginNeverHeardOfChangesNothing) {
   ConsumptionLedger receiver;
   receiver.leave_share("a");
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 10}}, 1000 * kMsR)), 10U);
-  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 12}}, 1100 * kMsR)), 2U);
-}
-
-}  // namespace
-}  // namespace sluice::cluster
-
-#include <map>
-
-#include "share.h"
-
-namespace sluice::cluster {
-namespace {
-
-TEST(PartitionShareLeftOut, OnlyMembersWhoseTotalsStoppedAreLeftOut) {
-  constexpr uint64_t kMs = 1'000'000;
-  const uint64_t now = 10'000 * kMs, timeout = 300 * kMs;
-  auto member = [](std::string name, MemberState state, uint64_t since, bool self = false) {
-    MemberInfo info;
-    info.name = std::move(name);
-    info.state = state;
-    info.state_since_ns = since;
-    info.self = self;
-    return info;
-  };
-  const std::vector<MemberInfo> members{
-      member("me", MemberState::kAlive, 0, true),
-      member("fresh", MemberState::kAlive, 0),
-      member("cut-off", MemberState::kSuspect, 0),
-      member("dead", MemberState::kDead, 0),
-      member("dead-but-syncing", MemberState::kDead, now - 10 * kMs),  // SWIM lags behind
-      member("just-joined", MemberState::kAlive, now - 100 * kMs),     // totals on their way
-  };
-  const std::map<std::string, uint64_t> synced{{"fresh", now - 100 * kMs},
-                                               {"cut-off", now - 2000 * kMs},
-                                               {"dead", now - 9000 * kMs},
-                                               {"dead-but-syncing", now - 50 * kMs}};
-  auto last = [&](const std::string& name) {
-    auto it = synced.find(name);
-    return it == synced.end() ? uint64_t{0} : it->second;
-  };
-  std::vector<std::string> left_out;
-  EXPECT_EQ(members_in_sync(members, last, now, timeout, &left_out), 3U);
-  EXPECT_EQ(left_out, (std::vector<std::string>{"cut-off", "dead"}));
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 10}}, 1000 * kMs)), 10U);
+  EXPECT_EQ(charged(receiver.merge("a", 1, {{"k", 1, 12}}, 1100 * kMs)), 2U);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "monotonic_clock.h"
 #include "share.h"
 
 namespace sluice::cluster {
@@ -20,16 +21,6 @@ uint64_t clock_ns(clockid_t clock) {
   timespec ts{};
   clock_gettime(clock, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-uint64_t monotonic_ns() {
-  return clock_ns(CLOCK_MONOTONIC);
-}
-
-// Wall-clock time minus `monotonic`: the members' shared clock for the probe
-// schedule (membership.h), read each tick so that a clock step is followed.
-int64_t fleet_clock_offset_ns(uint64_t monotonic) {
-  return static_cast<int64_t>(clock_ns(CLOCK_REALTIME) - monotonic);
 }
 
 std::string host_name() {
@@ -218,7 +209,11 @@ void ClusterNode::run() {
     receive_all(now);
     {
       std::lock_guard lock(mutex_);
-      membership_.set_fleet_clock_offset(fleet_clock_offset_ns(now));
+      // The wall clock: the members' shared clock for the probe schedule
+      // (membership.h) and what generations are stamped with (consumption.h).
+      const int64_t wall_offset = wall_clock_offset_ns(now);
+      membership_.set_fleet_clock_offset(wall_offset);
+      ledger_.set_wall_clock_offset(wall_offset);
       membership_.tick(now);
     }
     update_share(now);

@@ -12,8 +12,9 @@ bool ConsumptionLedger::record_local(const std::string& key, uint64_t now_ns, ui
       ++dropped_keys_;
       return false;
     }
-    // Generations must grow even if two start in the same nanosecond.
-    generation_clock_ = std::max(generation_clock_ + 1, now_ns);
+    // Generations must grow even if two start in the same nanosecond, or
+    // the wall clock steps back.
+    generation_clock_ = std::max(generation_clock_ + 1, wall_ns(now_ns));
     it = local_.emplace(key, Counter{generation_clock_, 0, now_ns}).first;
   }
   it->second.total += count;
@@ -43,11 +44,15 @@ std::vector<ConsumptionDelta> ConsumptionLedger::merge(const std::string& origin
     // What the new run admits happened after it joined: charged, not rebased.
     from.boot_epoch = boot_epoch;
     from.counters.clear();
+    from.rejoined_wall_ns = 0;
     new_run = true;
   }
   const uint64_t origin_heard_ns = from.last_heard_ns;
   from.last_heard_ns = now_ns;
-  if (from.out_of_share && !new_run) from.rejoined_ns = now_ns;
+  if (from.out_of_share && !new_run) {
+    from.rejoined_ns = now_ns;
+    from.rejoined_wall_ns = wall_ns(now_ns);
+  }
   from.out_of_share = false;
   std::vector<ConsumptionDelta> out;
   for (const auto& entry : entries) {
@@ -55,7 +60,11 @@ std::vector<ConsumptionDelta> ConsumptionLedger::merge(const std::string& origin
     // Known from before the origin was left out and not heard since it came
     // back: its growth happened while the share left room for it (but for
     // the short windows docs/cluster.md bounds).
-    const bool rebase = it != from.counters.end() && it->second.touched_ns < from.rejoined_ns;
+    // Or first heard now, but started while the origin was out: a client
+    // that first appeared during the partition.
+    const bool rebase = it != from.counters.end() ? it->second.touched_ns < from.rejoined_ns
+                                                  : entry.generation >= from.out_since_wall_ns &&
+                                                        entry.generation < from.rejoined_wall_ns;
     if (it == from.counters.end()) {
       if (from.counters.size() >= limits_.max_keys) {
         ++dropped_keys_;
@@ -96,7 +105,23 @@ void ConsumptionLedger::expire(uint64_t now_ns) {
 void ConsumptionLedger::leave_share(const std::string& origin) {
   std::lock_guard lock(mutex_);
   auto it = remote_.find(origin);
-  if (it != remote_.end()) it->second.out_of_share = true;
+  if (it == remote_.end() || it->second.out_of_share) return;
+  Origin& from = it->second;
+  from.out_of_share = true;
+  // A key in use is sent at least every resend window: one started earlier
+  // than this was heard before the silence, unless the table was full.
+  const uint64_t heard_wall = wall_ns(from.last_heard_ns);
+  from.out_since_wall_ns =
+      heard_wall > limits_.resend_window_ns ? heard_wall - limits_.resend_window_ns : 0;
+}
+
+void ConsumptionLedger::set_wall_clock_offset(int64_t offset_ns) {
+  std::lock_guard lock(mutex_);
+  wall_clock_offset_ns_ = offset_ns;
+}
+
+uint64_t ConsumptionLedger::wall_ns(uint64_t monotonic_ns) const {
+  return monotonic_ns + static_cast<uint64_t>(wall_clock_offset_ns_);
 }
 
 uint64_t ConsumptionLedger::dropped_keys() const {

@@ -22,8 +22,12 @@
 // share and once in the buckets. Each of its counters is rebased the first
 // time it is heard after the origin came back (a counter is sent only while
 // its key is in use, so that may be minutes later); from then on its growth
-// is charged as usual. docs/cluster.md bounds what the rebase can swallow
-// that was admitted while the origin still counted in the share.
+// is charged as usual. So is a counter first heard after the origin came
+// back whose generation says its owner started it while the origin was out
+// (a client first seen during the partition): generations are stamped on the
+// owner's wall clock, which the receiver's own wall clock can judge.
+// docs/cluster.md bounds what the rebase can swallow that was admitted while
+// the origin still counted in the share.
 #pragma once
 
 #include <cstdint>
@@ -68,6 +72,11 @@ class ConsumptionLedger {
   // This node's share has left `origin` out: its growth until its next
   // totals is rebased, not charged. No effect on an origin never heard of.
   void leave_share(const std::string& origin);
+  // CLOCK_REALTIME minus the monotonic clock the times above are read on
+  // (0 by default: tests on one simulated clock). Generations are stamped
+  // with it, and the receiver judges them with its own; refresh it as NTP
+  // moves the wall clock.
+  void set_wall_clock_offset(int64_t offset_ns);
 
   uint64_t dropped_keys() const;  // keys refused because a table was full
   // Growth taken as a baseline when an origin came back, never charged.
@@ -77,7 +86,7 @@ class ConsumptionLedger {
 
  private:
   struct Counter {
-    uint64_t generation = 0;  // start of this counter's life (owner's clock)
+    uint64_t generation = 0;  // start of this counter's life (owner's wall clock, ns)
     uint64_t total = 0;
     uint64_t touched_ns = 0;  // last change (local) or last heard (remote)
   };
@@ -88,14 +97,21 @@ class ConsumptionLedger {
     // When its totals resumed after it was out of the share: a counter last
     // heard before this is rebased at its next total.
     uint64_t rejoined_ns = 0;
+    // On the wall clock: a counter first heard after the return and started
+    // in [out_since, rejoined) was started while the origin was out.
+    uint64_t out_since_wall_ns = 0;
+    uint64_t rejoined_wall_ns = 0;
     std::unordered_map<std::string, Counter> counters;
   };
+
+  uint64_t wall_ns(uint64_t monotonic_ns) const;  // under mutex_
 
   Limits limits_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Counter> local_;
   std::map<std::string, Origin> remote_;
   uint64_t generation_clock_ = 0;
+  int64_t wall_clock_offset_ns_ = 0;
   uint64_t dropped_keys_ = 0;
   uint64_t absorbed_ = 0;
 };

@@ -177,6 +177,7 @@ void RedisSync::mark_down(const std::string& why) {
 
 bool RedisSync::sync_once() {
   const uint64_t now = monotonic_ns();
+  ledger_.set_wall_clock_offset(wall_clock_offset_ns(now));  // generations' clock (consumption.h)
   if (!context_ && !connect()) return false;
   if (!exchange(now)) {
     context_.reset();  // reconnect on the next round

@@ -14,4 +14,16 @@ inline uint64_t monotonic_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// CLOCK_REALTIME minus `monotonic` (read just before): what turns a
+// monotonic time into wall-clock time, comparable between hosts (to NTP's
+// precision). Read it again from time to time so that a clock step or slew
+// is followed.
+inline int64_t wall_clock_offset_ns(uint64_t monotonic) {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  const uint64_t wall =
+      static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+  return static_cast<int64_t>(wall - monotonic);
+}
+
 }  // namespace sluice
