@@ -38,6 +38,7 @@ Daemon::Daemon(boost::asio::io_context& io, DaemonOptions options)
       started_(std::chrono::steady_clock::now()) {}
 
 Daemon::~Daemon() {
+  kernel_global_poller_.stop();  // it uses the interfaces released below
   // Its result is posted to a loop that no longer runs: only wait for it.
   if (reload_worker_.joinable()) reload_worker_.join();
   // Reached without stop() only when start() or the loop threw: leave the
@@ -123,7 +124,12 @@ void Daemon::start() {
   wait_for_signal();
   schedule_expiry();
   schedule_key_link_flush();
-  if (cluster_) schedule_kernel_global();
+  if (cluster_) {
+    // Off the loop: a poll of thousands of sources takes milliseconds, and
+    // the loop answers the check API.
+    kernel_global_poller_.start(kernel_global_period(), [this] { kernel_global_poll(); });
+    schedule_kernel_global();
+  }
   spdlog::info("sluiced ready: {} interface(s) enforcing", interfaces_.size());
 }
 
@@ -134,6 +140,7 @@ void Daemon::run() {
 void Daemon::stop() {
   if (stopped_) return;
   stopped_ = true;
+  kernel_global_poller_.stop();  // before cluster_, which it reports to
   if (control_) control_->close();
   metrics_.reset();
   cluster_.reset();  // announces the leave; before check_, whose buckets it charges
@@ -204,6 +211,9 @@ void Daemon::attach_interface(const InterfaceSpec& spec, const AttachSettings& h
 }
 
 void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
+  // The kernel global poll's thread waits (at most one poll) while interfaces
+  // come and go and policies switch.
+  std::lock_guard dataplanes_lock(dataplanes_mutex_);
   // 1. Validate everything before touching the kernel.
   const Policy policy = merge_policy(base.policy, edits);
   // Global tiers: this host's part of each (daemon_global.cpp).

@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -27,6 +28,7 @@
 #include "key_link.h"
 #include "live_edits.h"
 #include "metrics_service.h"
+#include "periodic_thread.h"
 #include "policy.h"
 #include "rls_service.h"
 #include "shapers.h"
@@ -141,6 +143,7 @@ class Daemon {
   std::chrono::nanoseconds kernel_global_period() const;
   void schedule_kernel_global();
   void kernel_global_tick();
+  void kernel_global_poll();
   double kernel_sync_delay_s() const;
 
   boost::asio::io_context& io_;
@@ -171,6 +174,12 @@ class Daemon {
   bool stopped_ = false;
   std::thread reload_worker_;  // reads and validates a file for reload()
   bool reloading_ = false;     // a reload is between reload() and its `done`
+  // Held by the kernel global poll's thread while it reads and writes the
+  // dataplanes' global maps, and by the loop while it changes the dataplanes
+  // (commit: interfaces attached, detached, policies switched).
+  std::mutex dataplanes_mutex_;
+  // Last: stopped before anything it uses goes away.
+  PeriodicThread kernel_global_poller_;
 };
 
 // Maps a spdlog level name (validated by check_log_level) and sets it.

@@ -1,7 +1,8 @@
-// Global kernel tiers in the daemon (docs/kernel-global.md): the loop's timer
-// that polls the program's counts, shares them and writes the peers' totals
-// back; the view of the cluster the tiers are localised by, and the
-// re-commit when it changes; the tiers' overshoot bounds for /metrics.
+// Global kernel tiers in the daemon (docs/kernel-global.md): the poll, on a
+// thread of its own, that reads the program's counts, shares them and writes
+// the peers' totals back; the view of the cluster the tiers are localised by,
+// and the loop's timer that re-commits when it changes; the tiers' overshoot
+// bounds for /metrics.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -97,18 +98,24 @@ void Daemon::schedule_kernel_global() {
   });
 }
 
-void Daemon::kernel_global_tick() {
+// On kernel_global_poller_'s thread, every kernel_global_period().
+void Daemon::kernel_global_poll() {
   if (!cluster_ || !kernel_global_) return;
   const uint64_t now = monotonic_ns();
   try {
+    std::lock_guard dataplanes_lock(dataplanes_mutex_);
     DataplaneGlobalMaps maps(dataplanes());
     for (const auto& [key, count] : kernel_global_->poll(maps, now)) cluster_->record(key, count);
     kernel_global_->flush(maps, now);
   } catch (const std::exception& e) {
     spdlog::warn("global tiers: {}", e.what());
   }
-  // Members joined, left or became unreachable: every global tier's local
-  // part (burst / members, rate x share) changes with them.
+}
+
+// On the loop: members joined, left or became unreachable, and every global
+// tier's local part (burst / members, rate x share) changes with them.
+void Daemon::kernel_global_tick() {
+  if (!cluster_) return;
   if (global_tiers_ && global_view() != global_view_ && !reloading_) {
     const GlobalTierView before = global_view_;
     try {
