@@ -48,7 +48,9 @@ check() {
 	coproc RXPROC { ip netns exec "$RX" "$BENCHRX" attach --dev "$RXIF" --prog "$prog" --rate 0; }
 	RXPID=$RXPROC_PID
 	local line
-	read -r -t 10 line <&"${RXPROC[0]}" || fail "$prog receiver did not start"
+	# Loading and verifying the program took over 10 s once under a CPU hog:
+	# a smoke test checks counts, not load time.
+	read -r -t 60 line <&"${RXPROC[0]}" || fail "$prog receiver did not start within 60 s"
 	[[ $line == ready ]] || fail "$prog receiver said '$line'"
 	local before after out drops_before lost
 	before=$(rx_packets)
@@ -64,7 +66,7 @@ check() {
 		fail "pktgen $*: sent $N, rx saw $((after - before)), $lost dropped at the veth's ring"
 	((lost == 0)) || echo "note: pktgen $*: $lost of $N frames dropped at the veth's ring" >&2
 	echo stats >&"${RXPROC[1]}"
-	read -r -t 10 line <&"${RXPROC[0]}" || fail "$prog receiver gave no stats"
+	read -r -t 30 line <&"${RXPROC[0]}" || fail "$prog receiver gave no stats"
 	echo quit >&"${RXPROC[1]}"
 	wait "$RXPID" || fail "$prog receiver failed"
 	RXPID=
