@@ -82,6 +82,7 @@ ClusterNode::ClusterNode(ClusterSettings settings, const ClusterKey& key, Charge
   v4_socket_ = bind.is_v4();
   socket_ = bind_socket(bind, v4_socket_);
   boot_epoch_ = clock_ns(CLOCK_REALTIME);
+  ledger_.set_wall_clock_offset(wall_clock_offset_ns(monotonic_ns()));  // refreshed in run()
   for (const auto& seed : settings_.seeds) seeds_.push_back(PeerAddress::parse(seed));
 }
 

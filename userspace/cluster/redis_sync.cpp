@@ -87,6 +87,7 @@ RedisSync::RedisSync(ClusterSettings settings, Charge charge)
   std::signal(SIGPIPE, SIG_IGN);
   self_ = settings_.node.empty() ? host_name() : settings_.node;
   prefix_ = "sluice:" + settings_.name + ":";
+  ledger_.set_wall_clock_offset(wall_clock_offset_ns(monotonic_ns()));  // refreshed every round
   // A run's identity: a restarted host's totals start again from zero, and
   // the others must tell its new counters from the old (consumption.h).
   timespec wall{};
