@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -46,6 +47,7 @@ struct SluiceOptions {
   uint32_t key_entries = 0;   // key bindings and penalties written, for sources not flooding
   bool global = false;        // the tier is global (docs/kernel-global.md): admissions reported
   std::string global_remote;  // a source with the peers' total written, as a cluster keeps it
+  std::string global_beat;    // "fresh": a daemon beats; "stale": the program is orphaned
 };
 
 // Key features on (docs/key-binding.md): `count` key-bound and `count` penalised
@@ -108,6 +110,20 @@ sluice::Dataplane load_sluice(const SluiceOptions& o) {
     // later one pays the two lookups and finds nothing new to charge, as a
     // source whose total has not moved since the last sync does.
     dp.write_global_remote(source_of(o.global_remote, o.v6_prefix), {.total = 1, .since_ns = 0});
+  }
+  // The daemon's heartbeat (docs/kernel-global.md, "An orphaned program"):
+  // fresh for the whole run, or stale with the factor of five visible members,
+  // so that every passing packet also charges four more tokens.
+  if (o.global_beat == "fresh") {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const uint64_t now_ns = static_cast<uint64_t>(now.tv_sec) * SLUICE_NSEC_PER_SEC +
+                            static_cast<uint64_t>(now.tv_nsec);
+    dp.write_global_beat({now_ns, 3600 * SLUICE_NSEC_PER_SEC, 5, 0});
+  } else if (o.global_beat == "stale") {
+    dp.write_global_beat({SLUICE_GLOBAL_BEAT_STOPPED, 300'000'000, 5, 0});
+  } else if (!o.global_beat.empty()) {
+    throw std::invalid_argument("--global-beat: fresh or stale, not '" + o.global_beat + "'");
   }
   return dp;
 }
@@ -269,6 +285,9 @@ int main(int argc, char** argv) {
     cmd->add_option("--global-remote", sluice_options.global_remote,
                     "Sluice (with --global): a source with the peers' total written, so its "
                     "packets look the total up to charge it back");
+    cmd->add_option("--global-beat", sluice_options.global_beat,
+                    "Sluice (with --global): the daemon's heartbeat, fresh (a daemon runs) or "
+                    "stale (the program is orphaned and charges 5 tokens a packet)");
   };
 
   std::string dev, prog = "drop";

@@ -11,6 +11,9 @@
  *   (global_remote.total - global_charged) moves the bucket's TAT forward.
  *   A packet that is dropped anyway does neither: the drop path of a global
  *   tier costs nothing more than any other tier's.
+ * And one safeguard: a program whose daemon stopped refreshing global_beat
+ * (killed, or stopped with the program left attached) falls back from its
+ * local part to the host's share R/N (global_orphan_factor).
  */
 #ifndef SLUICE_GLOBAL_BPF_H
 #define SLUICE_GLOBAL_BPF_H
@@ -102,6 +105,46 @@ static __always_inline void global_report(const struct sluice_source *src, __u32
 	count = bpf_map_lookup_elem(&sluice_global_usage, src); /* another CPU created it */
 	if (count)
 		*count += packets;
+}
+
+/*
+ * How many tokens a packet a global tier admits costs now: 1 while the daemon
+ * keeps global_beat fresh (or never wrote it), the beat's factor once it is
+ * older than its stale_after_ns. The factor is what the daemon's local part
+ * exceeds the host's fallback share by (visible members, or all of them with
+ * fail_open), so an orphaned program admits R/N while the peers, which stop
+ * counting this host after their sync timeout, admit the rest. A beat ahead
+ * of `now` (the coarse clock lags the daemon's by up to a tick) is fresh.
+ */
+static __always_inline __u32 global_orphan_factor(__u64 now)
+{
+	struct sluice_global_beat *beat;
+	__u64 at, stale_after;
+	__u32 zero = 0;
+
+	beat = bpf_map_lookup_elem(&sluice_global_beat, &zero);
+	if (!beat)
+		return 1;
+	at = READ_ONCE(beat->beat_ns);
+	stale_after = READ_ONCE(beat->stale_after_ns);
+	if (!at || !stale_after || now <= at || now - at <= stale_after)
+		return 1;
+	return READ_ONCE(beat->factor); /* 0 or 1: global_orphan_charge() adds nothing */
+}
+
+/*
+ * After a packet of cost `cost` (ns of a GCRA meter) was admitted on `tat`,
+ * charges the other factor - 1 times its cost. After the admission, not
+ * within it: the meter then admits exactly its rate / factor in the long run
+ * (every admitted packet moves the TAT by factor x cost), and a burst smaller
+ * than the factor still admits one packet, where a spend of factor x cost
+ * would exceed such a burst's tolerance for ever. The burst shrinks to about
+ * burst / factor. One atomic add: other CPUs spend on the same TAT.
+ */
+static __always_inline void global_orphan_charge(__u64 *tat, __u64 cost, __u32 factor)
+{
+	if (factor > 1 && cost)
+		__sync_fetch_and_add(tat, cost * (factor - 1));
 }
 
 #endif /* SLUICE_GLOBAL_BPF_H */

@@ -78,8 +78,9 @@
  * without a map fails to compile there). sluice_admission is not listed: it is
  * the program's own per-CPU scratch, which the adopted program keeps using (a
  * program replaced in place hands it on). `meta` (struct sluice_meta) and the
- * global_* maps are missing from the pins of builds before them: they are
- * adopted all the same, and the replacing program's maps are pinned.
+ * global_* maps (global_beat the latest) are missing from the pins of builds
+ * before them: they are adopted all the same, and the replacing program's
+ * maps are pinned.
  */
 /* clang-format off */
 #define SLUICE_PINNED_MAPS(X)                                                                     \
@@ -87,7 +88,7 @@
 	X(prefix_0) X(prefix_1) X(access_0) X(access_1)                                           \
 	X(buckets) X(counters) X(meta)                                                            \
 	X(key_bindings) X(key_buckets) X(penalties)                                               \
-	X(global_usage) X(global_remote) X(global_charged)
+	X(global_usage) X(global_remote) X(global_charged) X(global_beat)
 /* clang-format on */
 
 /*
@@ -367,6 +368,28 @@ struct sluice_global_remote {
 	__u64 total;	/* packets the peers admitted (since this entry was created) */
 	__u64 since_ns; /* CLOCK_MONOTONIC: the newest part of `total` happened after this */
 };
+
+/*
+ * The daemon's heartbeat for global tiers (the one entry of global_beat,
+ * docs/kernel-global.md "An orphaned program"). The daemon refreshes beat_ns
+ * every poll; when no daemon has done so for stale_after_ns (it was killed, or
+ * stopped and left the program attached), every packet a global tier admits
+ * costs `factor` times its tokens, so that the local part, rate R x share,
+ * becomes the host's fallback share R/N. Zero anywhere (the entry of a daemon
+ * without global tiers, of a build before the map, never written) or a factor
+ * of 1: no fallback. Written whole by the daemon; a reader may see one field
+ * of the previous value beside the others of the next, which at worst makes
+ * one packet's fallback decision on a beat one poll old.
+ */
+struct sluice_global_beat {
+	__u64 beat_ns;	      /* CLOCK_MONOTONIC of the last refresh; 0: none */
+	__u64 stale_after_ns; /* older than this: the program is orphaned; 0: never */
+	__u32 factor;	      /* tokens an admitted packet costs when orphaned; 0, 1: as usual */
+	__u32 pad;
+};
+
+/* beat_ns of a daemon that stopped and left the program attached: stale at once. */
+#define SLUICE_GLOBAL_BEAT_STOPPED 1ULL
 
 #define SLUICE_LPM_FAMILY_V4 4
 #define SLUICE_LPM_FAMILY_V6 6

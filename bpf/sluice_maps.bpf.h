@@ -102,4 +102,12 @@ struct {
 	__type(value, __u64);
 } sluice_global_charged SEC(".maps");
 
+/* The daemon's heartbeat for global tiers (struct sluice_global_beat). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sluice_global_beat);
+} sluice_global_beat SEC(".maps");
+
 #endif /* SLUICE_MAPS_BPF_H */

@@ -77,6 +77,18 @@ TEST(GlobalTierLocalPart, DividesTheBurstAndScalesTheRateByTheShare) {
   EXPECT_EQ(local.tokens, 20u);
 }
 
+TEST(GlobalTierLocalPart, TheOrphanFactorBringsTheLocalRateToTheHostsShare) {
+  // Five members, all visible: the local part is R, the fallback R/5.
+  EXPECT_EQ(orphan_factor({1.0, 5}), 5u);
+  // Three of five visible (a partition): R x 3/5, the fallback still R/5.
+  EXPECT_EQ(orphan_factor({0.6, 5}), 3u);
+  // Alone, or seeing nobody but itself: the local part is already R/N.
+  EXPECT_EQ(orphan_factor({1.0, 1}), 1u);
+  EXPECT_EQ(orphan_factor({0.2, 5}), 1u);
+  // An unrounded share (2/3 of three members).
+  EXPECT_EQ(orphan_factor({2.0 / 3.0, 3}), 2u);
+}
+
 TEST(GlobalTierLocalPart, OnlyGlobalTiersChange) {
   Policy policy;
   policy.tiers.push_back({.name = "g", .packets = {1000, SLUICE_NSEC_PER_SEC, 300}});

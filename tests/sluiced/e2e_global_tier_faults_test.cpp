@@ -6,6 +6,7 @@
 // enforces is read from its own log and `sluicectl peers --json`.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <map>
 #include <thread>
 
@@ -41,12 +42,17 @@ TEST(GlobalTierFaults, SurvivorsNoticeAKilledNodeAndKeepTheLimit) {
   const Window five = measure(flood, {kAll}, 2s)[0];
   std::printf("[kill] five nodes: %.0f packets/s, %.3f of R\n", five.rate(), ratio(five, rate));
 
+  const uint64_t n5_before = flood.admitted(5);
   const auto killed_at = Clock::now();
   fleet.node(5).kill9();
   // Out of sync after 300 ms: the four keep R x 4/5 for the five counted members.
   fleet.wait_localised(survivors, 5, 0.8, 5s);
   std::printf("[kill] survivors at share 0.80 after %.2f s\n", seconds_since(killed_at));
-  const Window held_back = measure(flood, {survivors}, 2s)[0];
+  // n5's program, orphaned, falls back to R/5 when its daemon's beat is 300 ms
+  // old (the sync timeout): about when the four leave it out of their share.
+  const uint64_t n5_until_share = flood.admitted(5) - n5_before;
+  const auto held = measure(flood, {survivors, {5}}, 2s);
+  const Window held_back = held[0];
 
   // Each survivor declares n5 dead; when, by its own record: state_ms, how
   // long ago, read at the midpoint of the `peers` call (whose own latency
@@ -83,9 +89,19 @@ TEST(GlobalTierFaults, SurvivorsNoticeAKilledNodeAndKeepTheLimit) {
   const auto after = measure(flood, {survivors, {5}}, kWindow);
   std::printf(
       "[kill] four survivors: %.3f of R while n5 counted (expect 0.80), %.3f of R after it "
-      "was forgotten; slowest notice %.2f s; the killed node's orphaned program alone: %.0f "
-      "packets/s\n",
-      ratio(held_back, rate), ratio(after[0], rate), slowest, after[1].rate());
+      "was forgotten; slowest notice %.2f s\n",
+      ratio(held_back, rate), ratio(after[0], rate), slowest);
+  std::printf(
+      "[kill] n5's orphaned program: %.3f of R while n5 counted (the fleet %.3f), %.3f after "
+      "(expect 0.20); %lu packets from the kill to the four's share 0.80\n",
+      ratio(held[1], rate), ratio(held[0], rate) + ratio(held[1], rate), ratio(after[1], rate),
+      static_cast<unsigned long>(n5_until_share));
+  // The orphan's fallback, R/N with its burst B/N shrunk by the factor 5
+  // (12 packets): 0.20 of R once settled; the window while n5 counted may
+  // start within a sync interval of its fallback, up to 0.1 s of R more.
+  EXPECT_NEAR(ratio(after[1], rate), 0.2, 0.02);
+  EXPECT_GE(ratio(held[1], rate), 0.18);
+  EXPECT_LE(ratio(held[1], rate), 0.27);
   // Not above its share but for what the four buckets' bursts can add over
   // the 2 s window (4 x B/5 = 240 packets, 0.12 of R; 0.734-0.854 measured
   // in 13 runs); below it by up to 0.07 of R (the share dips further for a
@@ -98,6 +114,37 @@ TEST(GlobalTierFaults, SurvivorsNoticeAKilledNodeAndKeepTheLimit) {
   // ((N - 1)(R D_k + b + 1) = 678 packets, 0.23 of R over the 3 s window).
   EXPECT_GE(ratio(after[0], rate), 0.92);
   EXPECT_LE(ratio(after[0], rate), 1.08);
+}
+
+// A graceful stop (SIGTERM) leaves the program attached for the next daemon;
+// the peers stop counting the node at once (it left), and so the program
+// falls back to R/N at once. The restarted daemon adopts it and beats at
+// once: the fallback ends. Only n5 is flooded, so that its admissions show
+// which it enforces: its local part is all of R (share 1), the fallback R/5.
+TEST(GlobalTierFaults, AStoppedNodesProgramFallsBackAtOnceUntilItsDaemonIsBack) {
+  GlobalTierFleet fleet({.nodes = 5});
+  fleet.start(/*global=*/true);
+  const double rate = static_cast<double>(fleet.options().rate);
+  FleetFlood flood(fleet, kOffered, {5});
+  std::this_thread::sleep_for(1s);
+  const Window before = measure(flood, {{5}}, 2s)[0];
+
+  EXPECT_EQ(fleet.node(5).stop(SIGTERM), 0);
+  EXPECT_NE(fleet.node(5).log().find("holds each source to 1/5 of the limit"), std::string::npos);
+  const Window stopped = measure(flood, {{5}}, kWindow)[0];
+
+  const auto restarted_at = Clock::now();
+  fleet.node(5).start();
+  fleet.wait_localised({5}, 5, 1.0, 15s);
+  std::printf("[stop] n5 back and localised for five members after %.2f s\n",
+              seconds_since(restarted_at));
+  std::this_thread::sleep_for(500ms);
+  const Window restarted = measure(flood, {{5}}, kWindow)[0];
+  std::printf("[stop] n5 alone: %.3f of R running, %.3f stopped (expect 0.20), %.3f restarted\n",
+              ratio(before, rate), ratio(stopped, rate), ratio(restarted, rate));
+  EXPECT_NEAR(ratio(before, rate), 1.0, 0.05);
+  EXPECT_NEAR(ratio(stopped, rate), 0.2, 0.02);
+  EXPECT_NEAR(ratio(restarted, rate), 1.0, 0.05);
 }
 
 TEST(GlobalTierFaults, EachSideOfAPartitionAdmitsItsShareAndTheHealedFleetTheLimit) {

@@ -121,12 +121,12 @@ TEST_F(UpgradeTest, PinsWithoutTheGlobalMapsAreAdoptedAndCompleted) {
   lab.start();
   const std::string version_dir = lab.pin_dir() + "/v" + std::to_string(SLUICE_LAYOUT_VERSION);
   EXPECT_EQ(lab.stop(SIGTERM), 0);  // leaves the program enforcing
-  for (const char* name : {"global_usage", "global_remote", "global_charged"})
+  for (const char* name : {"global_usage", "global_remote", "global_charged", "global_beat"})
     ASSERT_TRUE(std::filesystem::remove(version_dir + "/" + name)) << version_dir << "/" << name;
   lab.use_binary(SLUICED_NEXT_BIN);
   lab.start();
   EXPECT_EQ(program()["version"], SLUICE_NEXT_PROG_VERSION);
-  for (const char* name : {"global_usage", "global_remote", "global_charged"})
+  for (const char* name : {"global_usage", "global_remote", "global_charged", "global_beat"})
     EXPECT_TRUE(std::filesystem::exists(version_dir + "/" + name)) << name << " pinned again";
 }
 

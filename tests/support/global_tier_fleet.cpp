@@ -152,16 +152,18 @@ void GlobalTierFleet::heal() {
   cut_.clear();
 }
 
-FleetFlood::FleetFlood(GlobalTierFleet& fleet, uint64_t rate) : reports_(fleet.size()) {
+FleetFlood::FleetFlood(GlobalTierFleet& fleet, uint64_t rate, const std::vector<int>& flooded)
+    : reports_(fleet.size()) {
   for (int n = 1; n <= fleet.size(); ++n)
     counters_.push_back(
         std::make_unique<UdpCounter>(fleet.node(n).lab().rx_ns(), false, GlobalTierFleet::kPort));
   for (int n = 1; n <= fleet.size(); ++n)
-    senders_.emplace_back([this, &fleet, n, rate] {
-      reports_[n - 1] = send_udp(fleet.node(n).lab().tx_ns(), GlobalTierFleet::kSource,
-                                 fleet.node(n).lab().rx_v4(), GlobalTierFleet::kPort, rate,
-                                 std::chrono::hours(1), /*payload=*/64, &stopping_);
-    });
+    if (flooded.empty() || std::find(flooded.begin(), flooded.end(), n) != flooded.end())
+      senders_.emplace_back([this, &fleet, n, rate] {
+        reports_[n - 1] = send_udp(fleet.node(n).lab().tx_ns(), GlobalTierFleet::kSource,
+                                   fleet.node(n).lab().rx_v4(), GlobalTierFleet::kPort, rate,
+                                   std::chrono::hours(1), /*payload=*/64, &stopping_);
+      });
 }
 
 FleetFlood::~FleetFlood() {

@@ -78,12 +78,12 @@ class GlobalTierFleet {
   std::vector<std::pair<int, int>> cut_;  // node, peer it cannot reach
 };
 
-// The source floods every node at `rate` packets/s until stop(); a UDP
-// counter on the far side of each veth counts what the node admitted, and
-// can be read while the flood goes on.
+// The source floods every node (or the nodes in `flooded`) at `rate`
+// packets/s until stop(); a UDP counter on the far side of each veth counts
+// what the node admitted, and can be read while the flood goes on.
 class FleetFlood {
  public:
-  FleetFlood(GlobalTierFleet& fleet, uint64_t rate);
+  FleetFlood(GlobalTierFleet& fleet, uint64_t rate, const std::vector<int>& flooded = {});
   ~FleetFlood();
   FleetFlood(const FleetFlood&) = delete;
   FleetFlood& operator=(const FleetFlood&) = delete;

@@ -213,6 +213,10 @@ class Dataplane {
   void clear_global_remote();
   // How much of the remote total the program has charged (tests, status).
   std::optional<uint64_t> global_charged(const struct sluice_source& source) const;
+  // The daemon's heartbeat (struct sluice_global_beat): a stale one makes the
+  // program's global tiers fall back to the host's share. All zero: none.
+  void write_global_beat(const struct sluice_global_beat& beat);
+  std::optional<struct sluice_global_beat> global_beat() const;
 
   // Sets the clock the program judges by (load with test_clock only).
   void set_test_clock(uint64_t now_ns);

@@ -12,10 +12,11 @@
 namespace sluice {
 
 static_assert(sizeof(struct sluice_global_remote) == 16);
+static_assert(sizeof(struct sluice_global_beat) == 24);
 
 bool Dataplane::pinned_later(const Fd* fd) const {
   return fd == &maps_.meta || fd == &maps_.global_usage || fd == &maps_.global_remote ||
-         fd == &maps_.global_charged;
+         fd == &maps_.global_charged || fd == &maps_.global_beat;
 }
 
 std::vector<Dataplane::GlobalUsage> Dataplane::global_usage() const {
@@ -89,6 +90,20 @@ std::optional<uint64_t> Dataplane::global_charged(const struct sluice_source& so
       bpf_map_lookup_elem(maps_.global_charged.get(), &source, &charged) != 0)
     return std::nullopt;
   return charged;
+}
+
+void Dataplane::write_global_beat(const struct sluice_global_beat& beat) {
+  const uint32_t zero = 0;
+  if (maps_.global_beat && bpf_map_update_elem(maps_.global_beat.get(), &zero, &beat, BPF_ANY) != 0)
+    throw_last_errno("write map global_beat");
+}
+
+std::optional<struct sluice_global_beat> Dataplane::global_beat() const {
+  const uint32_t zero = 0;
+  struct sluice_global_beat beat {};
+  if (!maps_.global_beat || bpf_map_lookup_elem(maps_.global_beat.get(), &zero, &beat) != 0)
+    return std::nullopt;
+  return beat;
 }
 
 }  // namespace sluice

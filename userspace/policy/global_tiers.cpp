@@ -25,6 +25,11 @@ RateLimit local_part(const RateLimit& global, const GlobalTierView& view) {
   return out;
 }
 
+uint32_t orphan_factor(const GlobalTierView& view) {
+  const double visible = std::round(view.share * static_cast<double>(view.members));
+  return visible > 1 ? static_cast<uint32_t>(visible) : 1;
+}
+
 Policy localise_global_tiers(const Policy& policy, const GlobalTierView& view) {
   Policy out = policy;
   for (auto& tier : out.tiers)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "policy.h"
 
@@ -25,5 +26,11 @@ Policy localise_global_tiers(const Policy& policy, const GlobalTierView& view);
 
 // One global packets/s limit localised: burst ceil(B / members), rate x share.
 RateLimit local_part(const RateLimit& global, const GlobalTierView& view);
+
+// How many times the local part's rate exceeds the host's fallback share R /
+// members: share x members (the visible members; all of them with fail-open,
+// whose share is 1), at least 1. A program whose daemon stopped beating
+// charges every admitted packet this many times (struct sluice_global_beat).
+uint32_t orphan_factor(const GlobalTierView& view);
 
 }  // namespace sluice

@@ -143,6 +143,9 @@ void Daemon::stop() {
   kernel_global_poller_.stop();  // before cluster_, which it reports to
   if (control_) control_->close();
   metrics_.reset();
+  // The peers stop counting this host at once (its leave): so does the
+  // program left attached, which falls back to the host's share.
+  if (!options_.detach_on_exit) refresh_global_beat(/*stopping=*/true);
   cluster_.reset();  // announces the leave; before check_, whose buckets it charges
   rls_.reset();
   check_.reset();
@@ -337,6 +340,8 @@ void Daemon::commit(const Config& base, const LiveEdits& edits, bool starting) {
                policy.tiers.size(), policy.prefixes.size(), policy.allow.size(), policy.deny.size(),
                interfaces_.size());
   configure_key_link();
+  // At once: an adopted program whose daemon died leaves its fallback now.
+  refresh_global_beat(/*stopping=*/false);
 }
 
 void Daemon::persist(const std::string& path, const PersistedState& state, bool starting) const {

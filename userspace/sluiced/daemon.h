@@ -145,6 +145,10 @@ class Daemon {
   void kernel_global_tick();
   void kernel_global_poll();
   double kernel_sync_delay_s() const;
+  // Writes the program's heartbeat (struct sluice_global_beat): fresh with
+  // this view's orphan factor while global tiers run in a cluster, stale at
+  // once when `stopping` leaves the program attached, all zero otherwise.
+  void refresh_global_beat(bool stopping);
 
   boost::asio::io_context& io_;
   DaemonOptions options_;
@@ -165,6 +169,7 @@ class Daemon {
   std::unique_ptr<cluster::GlobalSync> cluster_;  // after check_: it charges check_'s buckets
   GlobalTierView global_view_;  // what the committed policy's global tiers are localised by
   bool global_tiers_ = false;   // the committed policy has some
+  bool beating_ = true;         // the last beat written was not all zero (or none yet)
   Shapers shapers_;             // the `shape:` section's egress shapers
   boost::asio::signal_set signals_;
   boost::asio::steady_timer expiry_timer_;

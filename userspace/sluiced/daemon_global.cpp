@@ -16,6 +16,7 @@
 #include "global_tiers.h"
 #include "kernel_global.h"
 #include "monotonic_clock.h"
+#include "share.h"
 
 namespace sluice {
 namespace {
@@ -125,6 +126,33 @@ void Daemon::kernel_global_tick() {
       spdlog::error("global tiers: applying the cluster's view failed: {}", e.what());
     }
   }
+  refresh_global_beat(/*stopping=*/false);
+}
+
+// The beat goes stale after the sync timeout: when the peers stop counting
+// this host in their shares (docs/kernel-global.md, "An orphaned program").
+void Daemon::refresh_global_beat(bool stopping) {
+  struct sluice_global_beat beat {};
+  if (cluster_ && global_tiers_) {
+    beat.beat_ns = stopping ? SLUICE_GLOBAL_BEAT_STOPPED : monotonic_ns();
+    beat.stale_after_ns = cluster::sync_timeout_ns(base_.cluster.sync_interval_ns);
+    beat.factor = orphan_factor(global_view_);
+  } else if (!beating_) {
+    return;  // all zero already
+  }
+  std::set<uint32_t> seen;
+  try {
+    for (Dataplane* dp : dataplanes())
+      if (seen.insert(dp->maps_id()).second) dp->write_global_beat(beat);
+    beating_ = beat.beat_ns != 0;
+  } catch (const std::exception& e) {
+    spdlog::warn("global tiers: {}", e.what());
+  }
+  if (stopping && beat.beat_ns)
+    spdlog::info(
+        "global tiers: the program left attached holds each source to 1/{} of the limit until "
+        "a sluiced beats again",
+        std::max<size_t>(1, global_view_.members));
 }
 
 std::string Daemon::kernel_global_metrics() const {
