@@ -38,9 +38,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  *    up only under SLUICE_CONFIG_F_KEY_MAPS; a new source's first packet
  *    judged on a stack copy of its bucket, which is then inserted.
  * 6: global tiers (SLUICE_TIER_F_GLOBAL, sluice_global.bpf.h).
+ * 7: a global tier's bytes/s and SYN/s are global too (layout 5).
  */
 #ifndef SLUICE_PROG_VERSION
-#define SLUICE_PROG_VERSION 6
+#define SLUICE_PROG_VERSION 7
 #endif
 const volatile __u32 sluice_prog_version = SLUICE_PROG_VERSION;
 
@@ -307,11 +308,11 @@ static __always_inline int judge_source(struct sluice_bucket *b, const struct sl
 	 * packet is judged without them; the next one charges them.
 	 */
 	if ((tier->flags & SLUICE_TIER_F_GLOBAL) && in_map)
-		global_charge_back(&b->pkt_tat, src, tier, packets, now);
+		global_charge_back(b, src, tier, len, packets, is_syn, now);
 	verdict = judge(b, tier, len, packets, is_syn, now);
 	if (verdict == SLUICE_CNT_PASSED) {
 		if (tier->flags & SLUICE_TIER_F_GLOBAL)
-			global_report(src, packets);
+			global_report(src, tier, len, packets, is_syn);
 		b->passed++;
 		count(tier_index, passed_counter, len);
 		return XDP_PASS;

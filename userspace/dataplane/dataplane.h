@@ -200,7 +200,7 @@ class Dataplane {
   // build before them have none: reads find nothing, writes do nothing.
   struct GlobalUsage {
     struct sluice_source source;
-    uint64_t admitted = 0;  // packets of global tiers admitted, summed over the CPUs
+    struct sluice_global_count admitted {};  // of global tiers, summed over the CPUs
   };
   std::vector<GlobalUsage> global_usage() const;
   void forget_global_usage(const struct sluice_source& source);
@@ -211,8 +211,9 @@ class Dataplane {
   void forget_global_remote(const struct sluice_source& source);
   // Forgets every remote total and charge (a daemon whose totals restart at 0).
   void clear_global_remote();
-  // How much of the remote total the program has charged (tests, status).
-  std::optional<uint64_t> global_charged(const struct sluice_source& source) const;
+  // How much of the remote totals the program has charged (tests, status).
+  std::optional<struct sluice_global_count> global_charged(
+      const struct sluice_source& source) const;
 
   // Sets the clock the program judges by (load with test_clock only).
   void set_test_clock(uint64_t now_ns);
