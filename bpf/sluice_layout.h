@@ -79,8 +79,10 @@
  * without a map fails to compile there). sluice_admission is not listed: it is
  * the program's own per-CPU scratch, which the adopted program keeps using (a
  * program replaced in place hands it on). `meta` (struct sluice_meta) and the
- * global_* maps are missing from the pins of builds before them: they are
- * adopted all the same, and the replacing program's maps are pinned.
+ * global_* maps are missing from the pins of builds before them (and from the
+ * pins of layout 4, whose global_* values were smaller: the daemon unpins them
+ * before adopting the rest): they are adopted all the same, and the replacing
+ * program's maps are pinned.
  */
 /* clang-format off */
 #define SLUICE_PINNED_MAPS(X)                                                                     \

@@ -220,7 +220,9 @@ class Dataplane {
 
  private:
   // A pinned map added after layout 3 was first released (meta, global_*):
-  // pins of an older build lack it, and are adopted all the same.
+  // pins of an older build lack it, and are adopted all the same. Pins of
+  // layout 4 lack the global_* maps too: their values changed with layout 5,
+  // so they are unpinned before adoption (dataplane_adopt.cpp).
   bool pinned_later(const Fd* fd) const;
   // attach() in TC mode (dataplane_tc.cpp).
   void attach_tc(const std::string& ifname, int ifindex);
