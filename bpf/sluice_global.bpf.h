@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Global tiers (SLUICE_TIER_F_GLOBAL), for BPF programs only: the packets/s
- * limit of such a tier holds for the whole cluster (docs/kernel-global.md).
- * Two jobs, both on the maps of struct sluice_global_remote (sluice_layout.h):
- * - report: every admitted packet of a global tier adds to the source's
- *   per-CPU count in global_usage; the daemon sums the CPUs and shares the
- *   growth with its peers. No atomics: each CPU writes its own slot.
- * - charge back: before a packet that would pass spends its token, what the
- *   peers admitted from the source and this CPU has not yet seen charged
- *   (global_remote.total - global_charged) moves the bucket's TAT forward.
+ * Global tiers (SLUICE_TIER_F_GLOBAL), for BPF programs only: the packets/s,
+ * bytes/s and SYN/s limits of such a tier hold for the whole cluster
+ * (docs/kernel-global.md). Two jobs, both on the maps of struct
+ * sluice_global_remote (sluice_layout.h):
+ * - report: every admitted packet of a global tier adds its packets, bytes and
+ *   SYN to the source's per-CPU counts in global_usage; the daemon sums the
+ *   CPUs and shares the growth with its peers. No atomics: each CPU writes its
+ *   own slot.
+ * - charge back: before a packet that would pass spends its tokens, what the
+ *   peers admitted from the source and no CPU has charged yet
+ *   (global_remote.total - global_charged, per meter) moves each meter's TAT
+ *   forward.
  *   A packet that is dropped anyway does neither: the drop path of a global
  *   tier costs nothing more than any other tier's.
  * And one safeguard: a program whose daemon stopped refreshing global_beat
@@ -51,21 +54,69 @@ static __always_inline void charge_meter(__u64 *tat, __u64 cost, __u64 since, __
 }
 
 /*
- * Charges into the bucket's packets/s meter what the peers admitted from
- * `src` since the last charge. Only when the meter would admit `packets` now
- * (read-only check first): over the limit, the packet is dropped whatever the
- * peers did, and the charge waits for the next packet that could pass.
- * global_charged moves forward by compare-and-swap, so each remote packet is
- * charged by exactly one CPU.
+ * Read-only: would every meter this packet spends on admit it now (the checks
+ * of judge(), in sluice_xdp.bpf.c)? A packet that fails one is dropped
+ * whatever the peers did, so it looks at no global map.
  */
-static __always_inline void global_charge_back(__u64 *pkt_tat, const struct sluice_source *src,
-					       const struct sluice_tier *tier, __u32 packets,
-					       __u64 now)
+static __always_inline int global_meters_allow(const struct sluice_bucket *b,
+					       const struct sluice_tier *tier, __u64 len,
+					       __u32 packets, __u32 is_syn, __u64 now)
+{
+	__u64 byte_cost = sluice_cost_ns(tier->bytes.interval_fp, len);
+	__u64 syn_cost = is_syn ? sluice_cost_ns(tier->syns.interval_fp, 1) : 0;
+
+	if (syn_cost && !meter_allows(&b->syn_tat, &tier->syns, syn_cost, now))
+		return 0;
+	if (byte_cost && !meter_allows(&b->byte_tat, &tier->bytes, byte_cost, now))
+		return 0;
+	return packet_meter_allows(&b->pkt_tat, tier, packets, now);
+}
+
+/*
+ * Moves one meter's `charged` figure up to the peers' `total` by
+ * compare-and-swap, so that each remote unit is charged by exactly one CPU,
+ * and charges the difference into the meter's TAT at `interval_fp` per unit.
+ * A meter the tier does not define (interval_fp 0) is moved all the same but
+ * charged nothing: a limit added later starts from the peers' consumption
+ * since, not from their whole history.
+ */
+static __always_inline void charge_count(__u64 *charged, __u64 total, __u64 *tat, __u64 interval_fp,
+					 __u64 since, __u64 now)
+{
+	__u64 seen = READ_ONCE(*charged), prev, cost;
+
+	for (int i = 0; i < SLUICE_CAS_RETRIES; i++) {
+		if (total <= seen)
+			return;
+		prev = __sync_val_compare_and_swap(charged, seen, total);
+		if (prev == seen) {
+			cost = sluice_cost_ns(interval_fp, total - seen);
+			if (cost)
+				charge_meter(tat, cost, since, now);
+			return;
+		}
+		seen = prev;
+	}
+}
+
+/*
+ * Charges into the bucket's meters what the peers admitted from `src` since
+ * the last charge: their packets into pkt_tat, bytes into byte_tat, SYNs into
+ * syn_tat, each figure of global_charged moved by its own compare-and-swap.
+ * Only when the packet would pass (read-only check first): over a limit, the
+ * packet is dropped whatever the peers did, and the charge waits for the next
+ * packet that could pass.
+ */
+static __always_inline void global_charge_back(struct sluice_bucket *b,
+					       const struct sluice_source *src,
+					       const struct sluice_tier *tier, __u64 len,
+					       __u32 packets, __u32 is_syn, __u64 now)
 {
 	struct sluice_global_remote *remote;
-	__u64 *charged, total, seen, prev, since;
+	struct sluice_global_count *charged;
+	__u64 since;
 
-	if (!tier->packets.interval_fp || !packet_meter_allows(pkt_tat, tier, packets, now))
+	if (!global_meters_allow(b, tier, len, packets, is_syn, now))
 		return;
 	remote = bpf_map_lookup_elem(&sluice_global_remote, src);
 	if (!remote)
@@ -73,38 +124,42 @@ static __always_inline void global_charge_back(__u64 *pkt_tat, const struct slui
 	charged = bpf_map_lookup_elem(&sluice_global_charged, src);
 	if (!charged)
 		return; /* the daemon creates it first; gone: the source is being forgotten */
-	total = READ_ONCE(remote->total);
 	since = READ_ONCE(remote->since_ns);
-	seen = READ_ONCE(*charged);
-	for (int i = 0; i < SLUICE_CAS_RETRIES; i++) {
-		if (total <= seen)
-			return;
-		prev = __sync_val_compare_and_swap(charged, seen, total);
-		if (prev == seen) {
-			charge_meter(pkt_tat,
-				     sluice_cost_ns(tier->packets.interval_fp, total - seen), since,
-				     now);
-			return;
-		}
-		seen = prev;
-	}
+	charge_count(&charged->packets, READ_ONCE(remote->total.packets), &b->pkt_tat,
+		     tier->packets.interval_fp, since, now);
+	charge_count(&charged->bytes, READ_ONCE(remote->total.bytes), &b->byte_tat,
+		     tier->bytes.interval_fp, since, now);
+	charge_count(&charged->syns, READ_ONCE(remote->total.syns), &b->syn_tat,
+		     tier->syns.interval_fp, since, now);
 }
 
-/* Adds `packets` admitted from `src` to this CPU's count for the daemon. */
-static __always_inline void global_report(const struct sluice_source *src, __u32 packets)
+/*
+ * Adds what a passed packet spent to this CPU's counts of `src` for the
+ * daemon: `packets`, its `len` bytes and, for a SYN, one SYN; each only when
+ * the tier defines that meter (an undefined one is not shared).
+ */
+static __always_inline void global_report(const struct sluice_source *src,
+					  const struct sluice_tier *tier, __u64 len, __u32 packets,
+					  __u32 is_syn)
 {
-	__u64 *count = bpf_map_lookup_elem(&sluice_global_usage, src), first = packets;
+	struct sluice_global_count add = {
+	    .packets = tier->packets.interval_fp ? packets : 0,
+	    .bytes = tier->bytes.interval_fp ? len : 0,
+	    .syns = is_syn && tier->syns.interval_fp ? 1 : 0,
+	};
+	struct sluice_global_count *count = bpf_map_lookup_elem(&sluice_global_usage, src);
 
-	if (count) {
-		*count += packets;
-		return;
+	if (!count) {
+		/* A new entry: this CPU's slot starts at `add`, the others at 0. */
+		if (bpf_map_update_elem(&sluice_global_usage, src, &add, BPF_NOEXIST) == 0)
+			return;
+		count = bpf_map_lookup_elem(&sluice_global_usage, src); /* another CPU made it */
+		if (!count)
+			return;
 	}
-	/* A new entry: this CPU's slot starts at `packets`, the others at 0. */
-	if (bpf_map_update_elem(&sluice_global_usage, src, &first, BPF_NOEXIST) == 0)
-		return;
-	count = bpf_map_lookup_elem(&sluice_global_usage, src); /* another CPU created it */
-	if (count)
-		*count += packets;
+	count->packets += add.packets;
+	count->bytes += add.bytes;
+	count->syns += add.syns;
 }
 
 /*
@@ -145,6 +200,27 @@ static __always_inline void global_orphan_charge(__u64 *tat, __u64 cost, __u32 f
 {
 	if (factor > 1 && cost)
 		__sync_fetch_and_add(tat, cost * (factor - 1));
+}
+
+/*
+ * An orphaned program (global_orphan_factor() > 1): every meter of the tier
+ * that admitted this packet pays the other factor - 1 times its cost, so the
+ * host holds packets/s, bytes/s and SYN/s alike to R/N.
+ */
+static __always_inline void global_orphan_charge_meters(struct sluice_bucket *b,
+							const struct sluice_tier *tier, __u64 len,
+							__u32 packets, __u32 is_syn, __u64 now)
+{
+	__u32 factor = global_orphan_factor(now);
+
+	if (factor <= 1)
+		return;
+	global_orphan_charge(&b->pkt_tat, sluice_cost_ns(tier->packets.interval_fp, packets),
+			     factor);
+	global_orphan_charge(&b->byte_tat, sluice_cost_ns(tier->bytes.interval_fp, len), factor);
+	if (is_syn)
+		global_orphan_charge(&b->syn_tat, sluice_cost_ns(tier->syns.interval_fp, 1),
+				     factor);
 }
 
 #endif /* SLUICE_GLOBAL_BPF_H */

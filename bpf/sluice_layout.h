@@ -13,7 +13,7 @@
 
 #include "sluice_bucket.h"
 
-#define SLUICE_LAYOUT_VERSION 4
+#define SLUICE_LAYOUT_VERSION 5
 
 #define SLUICE_MAX_TIERS 64
 /* Counter row for packets that belong to no tier (malformed, non-IP, lists). */
@@ -57,9 +57,10 @@
 /* The algorithm is a window one: the one flag the data path branches on. */
 #define SLUICE_TIER_F_WINDOW (1U << 3)
 /*
- * The tier's packets/s limit holds for the whole cluster (docs/kernel-global.md):
- * the program reports what it admitted per source (global_usage) and charges
- * what the peers admitted (global_remote, global_charged) into the bucket.
+ * The tier's limits (packets/s, bytes/s, SYN/s) hold for the whole cluster
+ * (docs/kernel-global.md): the program reports what it admitted per source and
+ * meter (global_usage) and charges what the peers admitted (global_remote,
+ * global_charged) into the bucket's meters.
  */
 #define SLUICE_TIER_F_GLOBAL (1U << 4)
 
@@ -79,8 +80,9 @@
  * the program's own per-CPU scratch, which the adopted program keeps using (a
  * program replaced in place hands it on). `meta` (struct sluice_meta) and the
  * global_* maps (global_beat the latest) are missing from the pins of builds
- * before them: they are adopted all the same, and the replacing program's
- * maps are pinned.
+ * before them (and the other global_* maps from the pins of layout 4, whose
+ * values were smaller: the daemon unpins them before adopting the rest): they
+ * are adopted all the same, and the replacing program's maps are pinned.
  */
 /* clang-format off */
 #define SLUICE_PINNED_MAPS(X)                                                                     \
@@ -352,20 +354,29 @@ struct sluice_penalty {
 /*
  * Global tiers across hosts (docs/kernel-global.md). Three maps, each with one
  * writer, so that no write is lost to a race:
- * - global_usage (LRU per-CPU hash, source -> __u64): packets of global tiers
- *   the program admitted, absolute per CPU. Only the program writes it; the
- *   daemon sums the CPUs (a G-counter) every poll and shares the growth.
+ * - global_usage (LRU per-CPU hash, source -> struct sluice_global_count):
+ *   what the program admitted of global tiers, absolute per CPU, in each meter
+ *   the tier defines. Only the program writes it; the daemon sums the CPUs (a
+ *   G-counter per meter) every poll and shares the growth.
  * - global_remote (hash, source -> struct sluice_global_remote): what the
- *   peers admitted from the source, an absolute total that only grows. Only
- *   the daemon writes it (a whole value per update).
- * - global_charged (hash, source -> __u64): how much of global_remote.total
- *   the program has charged into the source's bucket. The daemon creates the
- *   entry (0) before the source's first remote total and deletes both when
- *   the source is forgotten; the program moves it forward with
- *   compare-and-swap, and the CPU whose swap succeeds charges the difference.
+ *   peers admitted from the source, absolute totals that only grow. Only the
+ *   daemon writes it (a whole value per update).
+ * - global_charged (hash, source -> struct sluice_global_count): how much of
+ *   each of global_remote's totals the program has charged into the source's
+ *   bucket. The daemon creates the entry (zeros) before the source's first
+ *   remote total and deletes both when the source is forgotten; the program
+ *   moves each figure forward with its own compare-and-swap, and the CPU whose
+ *   swap succeeds charges the difference into that meter.
+ * Layout 5: the three meters (layout 4 counted packets only, in __u64 values).
  */
+struct sluice_global_count {
+	__u64 packets;
+	__u64 bytes; /* L2 frame length, as the bytes/s meter counts */
+	__u64 syns;  /* TCP SYN without ACK */
+};
+
 struct sluice_global_remote {
-	__u64 total;	/* packets the peers admitted (since this entry was created) */
+	struct sluice_global_count total; /* the peers admitted (since this entry was created) */
 	__u64 since_ns; /* CLOCK_MONOTONIC: the newest part of `total` happened after this */
 };
 

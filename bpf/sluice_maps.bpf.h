@@ -85,7 +85,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, SLUICE_MAX_GLOBAL_SOURCES);
 	__type(key, struct sluice_source);
-	__type(value, __u64);
+	__type(value, struct sluice_global_count);
 } sluice_global_usage SEC(".maps");
 
 struct {
@@ -99,7 +99,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SLUICE_MAX_GLOBAL_SOURCES);
 	__type(key, struct sluice_source);
-	__type(value, __u64);
+	__type(value, struct sluice_global_count);
 } sluice_global_charged SEC(".maps");
 
 /* The daemon's heartbeat for global tiers (struct sluice_global_beat). */

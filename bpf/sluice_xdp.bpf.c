@@ -38,7 +38,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  *    up only under SLUICE_CONFIG_F_KEY_MAPS; a new source's first packet
  *    judged on a stack copy of its bucket, which is then inserted.
  * 6: global tiers (SLUICE_TIER_F_GLOBAL, sluice_global.bpf.h).
- * 7: a global tier whose daemon's beat is stale falls back to R/N (global_beat).
+ * 7: a global tier's bytes/s and SYN/s are global too (layout 5), and a global
+ *    tier whose daemon's beat is stale falls back to R/N (global_beat).
  */
 #ifndef SLUICE_PROG_VERSION
 #define SLUICE_PROG_VERSION 7
@@ -308,14 +309,12 @@ static __always_inline int judge_source(struct sluice_bucket *b, const struct sl
 	 * packet is judged without them; the next one charges them.
 	 */
 	if ((tier->flags & SLUICE_TIER_F_GLOBAL) && in_map)
-		global_charge_back(&b->pkt_tat, src, tier, packets, now);
+		global_charge_back(b, src, tier, len, packets, is_syn, now);
 	verdict = judge(b, tier, len, packets, is_syn, now);
 	if (verdict == SLUICE_CNT_PASSED) {
 		if (tier->flags & SLUICE_TIER_F_GLOBAL) {
-			global_report(src, packets);
-			global_orphan_charge(&b->pkt_tat,
-					     sluice_cost_ns(tier->packets.interval_fp, packets),
-					     global_orphan_factor(now));
+			global_report(src, tier, len, packets, is_syn);
+			global_orphan_charge_meters(b, tier, len, packets, is_syn, now);
 		}
 		b->passed++;
 		count(tier_index, passed_counter, len);

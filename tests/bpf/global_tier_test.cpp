@@ -1,5 +1,6 @@
 // Global tiers in the program (bpf/sluice_global.bpf.h): what it reports of
-// the packets it admitted, and how it charges what the peers admitted.
+// the packets, bytes and SYNs it admitted, and how it charges what the peers
+// admitted into each meter.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
@@ -27,11 +28,15 @@ Policy hundred_per_second(bool global) {
   return policy;
 }
 
-uint64_t usage_of(const XdpHarness& h, const char* address) {
+struct sluice_global_count counts_of(const XdpHarness& h, const char* address) {
   const auto key = source_key(address);
   for (const auto& entry : const_cast<XdpHarness&>(h).dataplane().global_usage())
     if (std::memcmp(&entry.source, &key, sizeof(key)) == 0) return entry.admitted;
-  return 0;
+  return {};
+}
+
+uint64_t usage_of(const XdpHarness& h, const char* address) {
+  return counts_of(h, address).packets;
 }
 
 class GlobalTier : public ::testing::Test {
@@ -41,8 +46,12 @@ class GlobalTier : public ::testing::Test {
   struct sluice_source src = source_key("198.18.0.1");
 
   void remote(uint64_t total, uint64_t since_ns) {
+    h.dataplane().write_global_remote(src, {{total, 0, 0}, since_ns});
+  }
+  void remote(struct sluice_global_count total, uint64_t since_ns) {
     h.dataplane().write_global_remote(src, {total, since_ns});
   }
+  uint64_t charged_packets() { return h.dataplane().global_charged(src).value().packets; }
 };
 
 TEST_F(GlobalTier, ReportsEveryAdmittedPacketAndNoDroppedOne) {
@@ -64,14 +73,14 @@ TEST_F(GlobalTier, RemoteConsumptionIsChargedOnce) {
   h.apply(hundred_per_second(true));
   remote(10, kEpoch);  // the peers admitted 10 just now
   EXPECT_EQ(h.run_passed(frame, kEpoch, 50), 10) << "the burst of 20 less the peers' 10";
-  EXPECT_EQ(h.dataplane().global_charged(src), 10u);
+  EXPECT_EQ(charged_packets(), 10u);
   // 1 s later the bucket is full again; the same total charges nothing more.
   remote(10, kEpoch);
   EXPECT_EQ(h.run_passed(frame, kEpoch + kSec, 50), 20);
   // Five more from the peers: five fewer.
   remote(15, kEpoch + 2 * kSec);
   EXPECT_EQ(h.run_passed(frame, kEpoch + 2 * kSec, 50), 15);
-  EXPECT_EQ(h.dataplane().global_charged(src), 15u);
+  EXPECT_EQ(charged_packets(), 15u);
   EXPECT_EQ(usage_of(h, "198.18.0.1"), 45u) << "only this host's own admissions are reported";
 }
 
@@ -85,7 +94,7 @@ TEST_F(GlobalTier, ConsumptionIsChargedAtTheTimeItHappened) {
   // for (1 s at 100/s), then has its burst again.
   XdpHarness now_h;
   now_h.apply(hundred_per_second(true));
-  now_h.dataplane().write_global_remote(src, {100, kEpoch});
+  now_h.dataplane().write_global_remote(src, {{100, 0, 0}, kEpoch});
   EXPECT_EQ(now_h.run_passed(frame, kEpoch, 50), 0);
   EXPECT_EQ(now_h.run_passed(frame, kEpoch + 800'000'000, 50), 0);
   EXPECT_EQ(now_h.run_passed(frame, kEpoch + kSec, 50), 20);
@@ -96,10 +105,10 @@ TEST_F(GlobalTier, ADroppedPacketLeavesTheChargeForTheNextThatCouldPass) {
   EXPECT_EQ(h.run_passed(frame, kEpoch, 30), 20);  // empty now
   remote(5, kEpoch);
   EXPECT_EQ(h.run(frame, kEpoch), XDP_DROP);
-  EXPECT_EQ(h.dataplane().global_charged(src), 0u) << "the drop path looks at no global map";
+  EXPECT_EQ(charged_packets(), 0u) << "the drop path looks at no global map";
   // 100 ms later 10 tokens have refilled; the peers' 5 take half of them.
   EXPECT_EQ(h.run_passed(frame, kEpoch + kSec / 10, 20), 5);
-  EXPECT_EQ(h.dataplane().global_charged(src), 5u);
+  EXPECT_EQ(charged_packets(), 5u);
 }
 
 TEST_F(GlobalTier, WithoutAChargedEntryNothingIsCharged) {
@@ -110,13 +119,14 @@ TEST_F(GlobalTier, WithoutAChargedEntryNothingIsCharged) {
   EXPECT_FALSE(h.dataplane().global_charged(src).has_value());
 }
 
-// Two CPUs judge the source while the "daemon" raises the remote total: every
-// remote packet is charged exactly once. On a fixed clock with a burst no test
-// can spend, the TAT is then the start plus one interval per packet admitted
-// here and per packet charged from the peers, to the nanosecond.
-TEST_F(GlobalTier, TwoCpusChargeEachRemotePacketExactlyOnce) {
+// Two CPUs judge the source while the "daemon" raises the remote totals:
+// every remote packet and byte is charged exactly once. On a fixed clock with
+// bursts no test can spend, each TAT is then the start plus one interval per
+// unit admitted here and per unit charged from the peers, to the nanosecond.
+TEST_F(GlobalTier, TwoCpusChargeEachRemotePacketAndByteExactlyOnce) {
   if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs two CPUs";
-  Policy policy = single_tier_policy({1000, kSec, 10'000'000});  // 1 ms a packet
+  // 1 ms a packet, 1 us a byte.
+  Policy policy = single_tier_policy({1000, kSec, 10'000'000}, {1'000'000, kSec, 4'000'000'000});
   policy.tiers.front().global = true;
   h.apply(policy);
   h.dataplane().set_test_clock(kEpoch);
@@ -135,27 +145,33 @@ TEST_F(GlobalTier, TwoCpusChargeEachRemotePacketExactlyOnce) {
   std::thread a(cpu, 0), b(cpu, 1);
   // The totals keep moving until the CPUs have judged plenty of packets
   // meanwhile (a loaded machine may schedule them late), for at most 10 s.
-  uint64_t total = 0;
+  uint64_t total = 0, total_bytes = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (int step = 1; step <= 2000 || (usage_of(h, "198.18.0.1") < 20'000 &&
                                       std::chrono::steady_clock::now() < deadline);
        ++step) {
     total += static_cast<uint64_t>(step % 5 + 1);
-    remote(total, kEpoch);
+    total_bytes += static_cast<uint64_t>(step % 7 + 60);
+    remote({total, total_bytes, 0}, kEpoch);
     std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
   stop = true;
   a.join();
   b.join();
-  ASSERT_EQ(h.run(frame, kEpoch), XDP_PASS);  // charges the last total
-  ASSERT_EQ(h.dataplane().global_charged(src), total);
-  const uint64_t admitted = usage_of(h, "198.18.0.1");
-  EXPECT_GT(admitted, 10'000u) << "the CPUs ran while the totals moved";
+  ASSERT_EQ(h.run(frame, kEpoch), XDP_PASS);  // charges the last totals
+  const auto charged = h.dataplane().global_charged(src).value();
+  ASSERT_EQ(charged.packets, total);
+  ASSERT_EQ(charged.bytes, total_bytes);
+  const auto here = counts_of(h, "198.18.0.1");
+  EXPECT_GT(here.packets, 10'000u) << "the CPUs ran while the totals moved";
+  EXPECT_EQ(here.bytes, here.packets * frame.size());
   const auto bucket = h.dataplane().bucket_of(src);
   ASSERT_TRUE(bucket.has_value());
-  std::printf("admitted here %lu, charged from the peers %lu\n",
-              static_cast<unsigned long>(admitted), static_cast<unsigned long>(total));
-  EXPECT_EQ(bucket->pkt_tat, kEpoch + (admitted + total) * 1'000'000);
+  std::printf("admitted here %lu packets, charged from the peers %lu packets, %lu bytes\n",
+              static_cast<unsigned long>(here.packets), static_cast<unsigned long>(total),
+              static_cast<unsigned long>(total_bytes));
+  EXPECT_EQ(bucket->pkt_tat, kEpoch + (here.packets + total) * 1'000'000);
+  EXPECT_EQ(bucket->byte_tat, kEpoch + (here.bytes + total_bytes) * 1'000);
 }
 
 TEST_F(GlobalTier, AWindowAlgorithmCannotBeGlobal) {

@@ -23,6 +23,18 @@ TEST(GlobalTierConfig, ReadsAGlobalTierWithACluster) {
   EXPECT_FALSE(config.policy.tiers[1].global);
 }
 
+TEST(GlobalTierConfig, ABytesOrSynLimitAloneCanBeGlobal) {
+  Config config = parse_config(
+      "tiers:\n  b: {bytes: {rate: 1MB/s, burst: 300KB}, global: true}\n  s: {syn: 50/s, "
+      "global: true}\ndefault_tier: b\n" +
+          kCluster,
+      "ok.yaml");
+  ASSERT_EQ(config.policy.tiers.size(), 2u);
+  EXPECT_TRUE(config.policy.tiers[0].global);
+  EXPECT_TRUE(config.policy.tiers[0].packets.unlimited());
+  EXPECT_TRUE(config.policy.tiers[1].global);
+}
+
 struct BadGlobal {
   const char* name;
   std::string yaml;
@@ -47,8 +59,13 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadGlobal{"NoCluster", "tiers:\n  t: {packets: 100/s, global: true}\n",
                   "needs a `cluster:` section"},
-        BadGlobal{"NoPacketLimit", "tiers:\n  t: {bytes: 1MB/s, global: true}\n" + kCluster,
-                  "needs a packets/s limit"},
+        BadGlobal{"NoLimit", "tiers:\n  t: {shadow: true, global: true}\n" + kCluster,
+                  "needs a limit to share (packets, bytes or syn)"},
+        BadGlobal{"AWindowBesideABytesLimit",
+                  "tiers:\n  t: {packets: 100/s, bytes: 1MB/s, algorithm: sliding_window, "
+                  "global: true}\n" +
+                      kCluster,
+                  "token_bucket or leaky_bucket"},
         BadGlobal{
             "AWindow",
             "tiers:\n  t: {packets: 100/s, algorithm: fixed_window, global: true}\n" + kCluster,
@@ -97,6 +114,23 @@ TEST(GlobalTierLocalPart, OnlyGlobalTiersChange) {
   const Policy local = localise_global_tiers(policy, {1.0, 3});
   EXPECT_EQ(local.tiers[0].packets.burst, 100u);
   EXPECT_EQ(local.tiers[1].packets.burst, 300u);
+}
+
+TEST(GlobalTierLocalPart, BytesAndSynsAreLocalisedLikePackets) {
+  Policy policy;
+  policy.tiers.push_back({.name = "g",
+                          .packets = {1000, SLUICE_NSEC_PER_SEC, 300},
+                          .bytes = {1'000'000, SLUICE_NSEC_PER_SEC, 300'000},
+                          .syns = {50, SLUICE_NSEC_PER_SEC, 0}});
+  policy.tiers.back().global = true;
+  policy.tiers.push_back({.name = "l", .bytes = {1'000'000, SLUICE_NSEC_PER_SEC, 300'000}});
+  const GlobalTierView view{0.5, 4};
+  const Policy local = localise_global_tiers(policy, view);
+  EXPECT_EQ(local.tiers[0].packets, local_part(policy.tiers[0].packets, view));
+  EXPECT_EQ(local.tiers[0].bytes.burst, 75'000u);
+  EXPECT_EQ(local.tiers[0].bytes.period_ns, 2 * SLUICE_NSEC_PER_SEC) << "half the rate";
+  EXPECT_EQ(local.tiers[0].syns.burst, 13u) << "ceil(50 / 4): no burst is a period's worth";
+  EXPECT_EQ(local.tiers[1].bytes, policy.tiers[1].bytes) << "not global: unchanged";
 }
 
 }  // namespace

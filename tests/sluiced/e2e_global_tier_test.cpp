@@ -2,9 +2,9 @@
 // (tests/support/global_tier_fleet.h): each node in its own namespace with
 // its own veth, where one source (the same address on every link) floods all
 // of them at once; the nodes gossip over a bridge in a hub namespace. Packets
-// are counted on the far side of each veth. With `global: true` the fleet
-// admits the limit once (rate x time + burst, within 5%); without it, once
-// per node (the naive per-host figure).
+// (and, for a bytes/s tier, their bytes) are counted on the far side of each
+// veth. With `global: true` the fleet admits the limit once (rate x time +
+// burst, within 5%); without it, once per node (the naive per-host figure).
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -40,37 +40,46 @@ Flood flood(GlobalTierFleet& fleet) {
   return out;
 }
 
+// What one datagram of the flood counts in the tier's meter: 1 packet, or
+// its frame's bytes (Ethernet, IPv4 and UDP headers: 42 bytes, and the payload).
+double units_per_datagram(const FleetOptions& options) {
+  return options.meter == "bytes" ? static_cast<double>(42 + options.payload) : 1.0;
+}
+
 void expect_the_limit_once(GlobalTierFleet& fleet) {
   fleet.start(/*global=*/true);
   const Flood result = flood(fleet);
+  const std::string& meter = fleet.options().meter;
+  const double unit = units_per_datagram(fleet.options());
   const double ideal =
       static_cast<double>(fleet.options().rate) * result.seconds + fleet.options().burst;
+  const double total = static_cast<double>(result.total) * unit;
   std::printf(
-      "[ratio] global tier, %d nodes: fleet admitted %lu over %.2f s, ideal %.0f, ratio "
+      "[ratio] global tier (%s), %d nodes: fleet admitted %.0f %s over %.2f s, ideal %.0f, ratio "
       "%.4f\n",
-      fleet.size(), static_cast<unsigned long>(result.total), result.seconds, ideal,
-      static_cast<double>(result.total) / ideal);
-  EXPECT_GE(static_cast<double>(result.total), ideal * 0.95);
-  EXPECT_LE(static_cast<double>(result.total), ideal * 1.05);
+      meter.c_str(), fleet.size(), total, meter.c_str(), result.seconds, ideal, total / ideal);
+  EXPECT_GE(total, ideal * 0.95);
+  EXPECT_LE(total, ideal * 1.05);
   // Every node admitted some of it: each enforces the fleet's total, not a fixed part.
   for (uint64_t received : result.received) EXPECT_GT(received, 0u);
   // Each node shared what it admitted and was charged what the others did,
-  // and publishes the kernel layer's overshoot bound.
+  // and publishes the kernel layer's overshoot bound, in the tier's meter.
   for (int n = 1; n <= fleet.size(); ++n) {
     const double reported =
-        fleet.metric(n, R"(sluice_cluster_kernel_packets_total\{direction="reported"\})");
+        fleet.metric(n, "sluice_cluster_kernel_" + meter + R"(_total\{direction="reported"\})");
     const double charged =
-        fleet.metric(n, R"(sluice_cluster_kernel_packets_total\{direction="charged"\})");
+        fleet.metric(n, "sluice_cluster_kernel_" + meter + R"(_total\{direction="charged"\})");
     const double bound =
-        fleet.metric(n, R"(sluice_cluster_overshoot_bound_packets\{tier="flood"\})");
-    std::printf("node %d: reported %.0f, charged %.0f, overshoot bound %.1f\n", n, reported,
-                charged, bound);
+        fleet.metric(n, "sluice_cluster_overshoot_bound_" + meter + R"(\{tier="flood"\})");
+    std::printf("node %d: reported %.0f, charged %.0f, overshoot bound %.1f %s\n", n, reported,
+                charged, bound, meter.c_str());
     // Within 2%: a datagram the program passed may still be dropped by a
     // full socket buffer before the receiver counts it.
-    const double own = static_cast<double>(result.received[n - 1]);
-    const double others = static_cast<double>(result.total) - own;
-    EXPECT_NEAR(reported, own, own * 0.02 + 5) << "node " << n;
-    EXPECT_NEAR(charged, others, others * 0.02 + 5) << "node " << n << ": what the others admitted";
+    const double own = static_cast<double>(result.received[n - 1]) * unit;
+    const double others = total - own;
+    EXPECT_NEAR(reported, own, own * 0.02 + 5 * unit) << "node " << n;
+    EXPECT_NEAR(charged, others, others * 0.02 + 5 * unit)
+        << "node " << n << ": what the others admitted";
     EXPECT_GT(bound, 0);
   }
 }
@@ -91,6 +100,14 @@ void expect_the_limit_per_node(GlobalTierFleet& fleet) {
 
 TEST(GlobalTierLab, TheFleetAdmitsTheGlobalLimitOnce) {
   GlobalTierFleet fleet({.nodes = 3});
+  expect_the_limit_once(fleet);
+}
+
+// A bytes/s limit: 500 KB/s with a burst of 150 KB, 500-byte frames (1,000
+// frames/s of the 2,500 each node is offered); counted as bytes on the far side.
+TEST(GlobalTierLab, TheFleetAdmitsTheGlobalByteLimitOnce) {
+  GlobalTierFleet fleet(
+      {.nodes = 3, .rate = 500'000, .burst = 150'000, .meter = "bytes", .payload = 458});
   expect_the_limit_once(fleet);
 }
 

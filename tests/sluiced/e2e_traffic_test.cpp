@@ -292,8 +292,9 @@ TEST_F(TrafficTest, UpgradeAcrossALayoutChangeReplacesTheProgramInPlace) {
   lab().start();
   EXPECT_EQ(lab().stop(SIGTERM), 0);
   const std::string current = lab().pin_dir() + "/v" + std::to_string(SLUICE_LAYOUT_VERSION);
-  const std::string older = lab().pin_dir() + "/v" + std::to_string(SLUICE_LAYOUT_VERSION - 1);
-  std::filesystem::rename(current, older);  // as a build of the previous layout leaves them
+  // Two layouts back: the one before is adopted (e2e_upgrade_test.cpp).
+  const std::string older = lab().pin_dir() + "/v" + std::to_string(SLUICE_LAYOUT_VERSION - 2);
+  std::filesystem::rename(current, older);  // as a build of an older layout leaves them
   ASSERT_TRUE(std::filesystem::exists(older + "/link"));
 
   lab().start();

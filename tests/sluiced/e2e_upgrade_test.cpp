@@ -73,6 +73,44 @@ TEST_F(UpgradeTest, ANewProgramVersionReplacesTheOldInPlaceUnderAFlood) {
       << table.out;
 }
 
+// Layout 5 changed only the global maps' values: pins of layout 4 are adopted
+// without them (the program is replaced in place and its fresh global maps
+// pinned), so the flooder keeps its bucket. The pins of this build, moved to
+// where a layout 4 build leaves them, stand in for that build's.
+TEST_F(UpgradeTest, PinsOfTheLayoutBeforeAreAdoptedWithFreshGlobalMaps) {
+  DaemonLab& lab = *lab_;
+  lab.write_config("tiers:\n  std:\n    packets: {rate: 200/s, burst: 400}\n");
+  lab.start();
+  const std::string src = lab.lab().tx_v4();
+  UdpCounter counter(lab.lab().rx_ns(), false, kPort);
+  SendReport sent;
+  std::thread sender(
+      [&] { sent = send_udp(lab.lab().tx_ns(), src, lab.lab().rx_v4(), kPort, 1000, 5000ms); });
+  std::this_thread::sleep_for(2500ms);  // the burst of 400 is long spent
+  EXPECT_EQ(lab.stop(SIGTERM), 0);
+  const std::string current = lab.pin_dir() + "/v" + std::to_string(SLUICE_LAYOUT_VERSION);
+  const std::string previous = lab.pin_dir() + "/v4";
+  static_assert(SLUICE_LAYOUT_VERSION == 5, "which layout is adoptable now?");
+  std::filesystem::rename(current, previous);
+  lab.start();
+  sender.join();
+  const uint64_t received = counter.stop()[src];
+
+  const double due = 200 * sent.seconds + 400;
+  std::printf("layout 4 pins adopted under a flood: sent %lu, received %lu, due %.0f\n",
+              static_cast<unsigned long>(sent.sent), static_cast<unsigned long>(received), due);
+  EXPECT_LE(static_cast<double>(received), due + 60) << "no fresh burst: the buckets were kept";
+  EXPECT_GE(static_cast<double>(received), due * 0.9) << "no stall either";
+  const json iface = lab.ctl_json("status")["interfaces"][0];
+  EXPECT_EQ(iface["adopted"], true);
+  EXPECT_NE(iface.value("upgrade", "").find("buckets, lists and counters kept"), std::string::npos)
+      << iface.dump();
+  EXPECT_NE(lab.log().find("adopting the pins of layout 4"), std::string::npos) << lab.log();
+  EXPECT_FALSE(std::filesystem::exists(previous));
+  for (const char* map : {"link", "buckets", "global_usage", "global_remote", "global_charged"})
+    EXPECT_TRUE(std::filesystem::exists(current + "/" + map)) << map;
+}
+
 TEST_F(UpgradeTest, LoadTimeSettingsAreReportedUntilApplied) {
   DaemonLab& lab = *lab_;
   const std::string tiers = "tiers:\n  std:\n    packets: {rate: 200/s, burst: 400}\n";

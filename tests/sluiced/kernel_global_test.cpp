@@ -1,7 +1,8 @@
 // The daemon's half of global kernel tiers (sluiced/kernel_global.h) on
-// fake maps: keys that cannot meet the request layer's, the growth of the
-// program's counts handed to the sync once, the peers' totals written as
-// absolute, growing figures, idle sources forgotten in the maps too.
+// fake maps: keys that cannot meet the request layer's, one per meter, the
+// growth of the program's counts handed to the sync once, the peers' totals
+// written as absolute, growing figures per meter, idle sources forgotten in
+// the maps too.
 #include "kernel_global.h"
 
 #include <gtest/gtest.h>
@@ -21,16 +22,16 @@ constexpr uint64_t kMs = 1'000'000;
 
 class FakeMaps : public KernelGlobalMaps {
  public:
-  std::map<std::string, std::pair<struct sluice_source, uint64_t>> counts;
+  std::map<std::string, std::pair<struct sluice_source, struct sluice_global_count>> counts;
   std::map<std::string, struct sluice_global_remote> remote;
   int clears = 0;
   int remote_writes = 0;
 
-  void count(const char* address, uint64_t value) {
-    counts[address] = {source_key(address), value};
+  void count(const char* address, uint64_t packets, uint64_t bytes = 0, uint64_t syns = 0) {
+    counts[address] = {source_key(address), {packets, bytes, syns}};
   }
-  std::vector<std::pair<struct sluice_source, uint64_t>> usage() override {
-    std::vector<std::pair<struct sluice_source, uint64_t>> out;
+  std::vector<std::pair<struct sluice_source, struct sluice_global_count>> usage() override {
+    std::vector<std::pair<struct sluice_source, struct sluice_global_count>> out;
     for (const auto& [name, entry] : counts) out.push_back(entry);
     return out;
   }
@@ -60,7 +61,8 @@ TEST(KernelGlobalKey, RoundTripsBothFamiliesAndNeverMeetsARequestKey) {
     auto back = parse_kernel_global_key(key);
     ASSERT_TRUE(back.has_value()) << address;
     const auto want = source_key(address);
-    EXPECT_EQ(std::memcmp(&*back, &want, sizeof(want)), 0) << address;
+    EXPECT_EQ(std::memcmp(&back->source, &want, sizeof(want)), 0) << address;
+    EXPECT_EQ(back->meter, GlobalMeter::kPackets);
   }
   EXPECT_EQ(kernel_global_key(source_key("198.18.0.1")), "\x1ekernel 198.18.0.1");
   EXPECT_FALSE(parse_kernel_global_key("client\x1fw:second").has_value());
@@ -68,11 +70,30 @@ TEST(KernelGlobalKey, RoundTripsBothFamiliesAndNeverMeetsARequestKey) {
   EXPECT_FALSE(parse_kernel_global_key("\x1ekernel ").has_value());
 }
 
+TEST(KernelGlobalKey, BytesAndSynsHaveKeysOfTheirOwnThatAnOlderPeerDoesNotTakeForPackets) {
+  const auto source = source_key("198.18.0.7");
+  EXPECT_EQ(kernel_global_key(source, GlobalMeter::kBytes), "\x1ekernel-bytes 198.18.0.7");
+  EXPECT_EQ(kernel_global_key(source, GlobalMeter::kSyns), "\x1ekernel-syns 198.18.0.7");
+  for (GlobalMeter meter : {GlobalMeter::kBytes, GlobalMeter::kSyns}) {
+    const std::string key = kernel_global_key(source, meter);
+    auto back = parse_kernel_global_key(key);
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(back->meter, meter);
+    EXPECT_EQ(std::memcmp(&back->source, &source, sizeof(source)), 0);
+    // An older peer knew the packets prefix only (with its space): the new
+    // keys are not that, so it hands them to its checker, which ignores keys
+    // without '\x1f'.
+    EXPECT_NE(key.rfind("\x1ekernel ", 0), 0u);
+    EXPECT_EQ(key.find('\x1f'), std::string::npos);
+  }
+  EXPECT_FALSE(parse_kernel_global_key("\x1ekernel-bytes nowhere").has_value());
+}
+
 TEST(KernelGlobal, ReportsOnlyGrowthAfterABaseline) {
   KernelGlobal global;
   FakeMaps maps;
   maps.count("198.18.0.1", 500);  // an adopted program's counts: reported by the last daemon
-  maps.remote["stale"] = {7, 0};
+  maps.remote["stale"] = {{7, 0, 0}, 0};
   EXPECT_TRUE(global.poll(maps, 1000 * kMs).empty());
   EXPECT_EQ(maps.clears, 1) << "our remote totals restart at zero";
   EXPECT_TRUE(maps.remote.empty());
@@ -89,7 +110,7 @@ TEST(KernelGlobal, ReportsOnlyGrowthAfterABaseline) {
   growth = global.poll(maps, 1300 * kMs);
   ASSERT_EQ(growth.size(), 1u);
   EXPECT_EQ(growth[0].second, 3u);
-  EXPECT_EQ(global.counters().reported, 37u);
+  EXPECT_EQ(global.counters().reported.packets, 37u);
 }
 
 TEST(KernelGlobal, ReportedGrowthSumsToTheLedgersTotals) {
@@ -122,15 +143,66 @@ TEST(KernelGlobal, WritesThePeersTotalsAbsoluteAndGrowing) {
   EXPECT_TRUE(global.charge(key, 10, 300 * kMs, 1010 * kMs));  // another peer, longer span
   global.flush(maps, 1020 * kMs);
   ASSERT_EQ(maps.remote.count(key), 1u);
-  EXPECT_EQ(maps.remote[key].total, 50u);
+  EXPECT_EQ(maps.remote[key].total.packets, 50u);
   EXPECT_EQ(maps.remote[key].since_ns, 710 * kMs) << "the earliest the unwritten part began";
   global.flush(maps, 1030 * kMs);
   EXPECT_EQ(maps.remote_writes, 1) << "an unchanged total is not written again";
   global.charge(key, 5, 100 * kMs, 1100 * kMs);
   global.flush(maps, 1120 * kMs);
-  EXPECT_EQ(maps.remote[key].total, 55u);
+  EXPECT_EQ(maps.remote[key].total.packets, 55u);
   EXPECT_EQ(maps.remote[key].since_ns, 1000 * kMs);
-  EXPECT_EQ(global.counters().charged, 55u);
+  EXPECT_EQ(global.counters().charged.packets, 55u);
+  EXPECT_EQ(global.counters().sources, 1u);
+}
+
+TEST(KernelGlobal, ReportsEachMeterUnderItsOwnKey) {
+  KernelGlobal global;
+  FakeMaps maps;
+  const auto source = source_key("198.18.0.1");
+  maps.count("198.18.0.1", 10, 15'000, 2);
+  global.poll(maps, 0);  // the baseline
+  maps.count("198.18.0.1", 14, 21'000, 2);
+  auto growth = global.poll(maps, 25 * kMs);
+  ASSERT_EQ(growth.size(), 2u) << "no SYN since: no SYN key";
+  EXPECT_EQ(growth[0], std::make_pair(kernel_global_key(source), uint64_t{4}));
+  EXPECT_EQ(growth[1],
+            std::make_pair(kernel_global_key(source, GlobalMeter::kBytes), uint64_t{6'000}));
+  // Evicted and started again: every count it holds is new, even one that
+  // happens to be higher than before.
+  maps.count("198.18.0.1", 1, 30'000, 1);
+  growth = global.poll(maps, 50 * kMs);
+  ASSERT_EQ(growth.size(), 3u);
+  EXPECT_EQ(growth[0].second, 1u);
+  EXPECT_EQ(growth[1].second, 30'000u);
+  EXPECT_EQ(growth[2], std::make_pair(kernel_global_key(source, GlobalMeter::kSyns), uint64_t{1}));
+  const auto reported = global.counters().reported;
+  EXPECT_EQ(reported.packets, 5u);
+  EXPECT_EQ(reported.bytes, 36'000u);
+  EXPECT_EQ(reported.syns, 1u);
+}
+
+TEST(KernelGlobal, ChargesEachMetersTotalIntoOneEntryPerSource) {
+  KernelGlobal global;
+  FakeMaps maps;
+  global.poll(maps, 1000 * kMs);
+  const auto source = source_key("198.18.0.1");
+  EXPECT_TRUE(global.charge(kernel_global_key(source), 3, 100 * kMs, 1000 * kMs));
+  EXPECT_TRUE(
+      global.charge(kernel_global_key(source, GlobalMeter::kBytes), 4'500, 200 * kMs, 1000 * kMs));
+  EXPECT_TRUE(global.charge(kernel_global_key(source, GlobalMeter::kSyns), 2, 0, 1000 * kMs));
+  global.flush(maps, 1010 * kMs);
+  ASSERT_EQ(maps.remote.size(), 1u);
+  const auto& written = maps.remote[kernel_global_key(source)];
+  EXPECT_EQ(written.total.packets, 3u);
+  EXPECT_EQ(written.total.bytes, 4'500u);
+  EXPECT_EQ(written.total.syns, 2u);
+  EXPECT_EQ(written.since_ns, 800 * kMs) << "the earliest of the three";
+  EXPECT_TRUE(global.charge(kernel_global_key(source, GlobalMeter::kBytes), 500, 0, 1100 * kMs));
+  global.flush(maps, 1110 * kMs);
+  EXPECT_EQ(maps.remote[kernel_global_key(source)].total.bytes, 5'000u) << "absolute, growing";
+  EXPECT_EQ(maps.remote[kernel_global_key(source)].total.packets, 3u);
+  EXPECT_EQ(global.counters().charged.bytes, 5'000u);
+  EXPECT_EQ(global.counters().charged.syns, 2u);
   EXPECT_EQ(global.counters().sources, 1u);
 }
 
@@ -159,7 +231,7 @@ TEST(KernelGlobal, ForgetsIdleSourcesInTheMapsToo) {
   // Counted again later: a fresh start (a total from zero, not the old 5 + n).
   global.charge(key, 2, 0, 1300 * kMs);
   global.flush(maps, 1300 * kMs);
-  EXPECT_EQ(maps.remote[key].total, 2u);
+  EXPECT_EQ(maps.remote[key].total.packets, 2u);
 }
 
 TEST(KernelGlobal, AFullTableRefusesNewSourcesAndCountsThem) {

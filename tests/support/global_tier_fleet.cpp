@@ -54,13 +54,14 @@ GlobalTierFleet::~GlobalTierFleet() {
 void GlobalTierFleet::start(bool global) {
   for (int n = 1; n <= size(); ++n) {
     DaemonLab& lab = node(n);
-    lab.write_config("metrics: {listen: 127.0.0.1:" + std::to_string(kMetricsPort) + "}\n" +
-                     "tiers:\n  flood: {packets: {rate: " + std::to_string(options_.rate) +
-                     "/s, burst: " + std::to_string(options_.burst) + "}" +
-                     (global ? ", global: true" : "") + "}\ncluster:\n  name: kglab\n  node: n" +
-                     std::to_string(n) + "\n  bind: " + gossip_address(n) + ":7946\n  seeds: [" +
-                     gossip_address(1) + ":7946, " + gossip_address(2) + ":7946]\n  key_file: " +
-                     lab.dir() + "/cluster.key\n  sync_interval: 100ms\n" + options_.cluster_extra);
+    lab.write_config(
+        "metrics: {listen: 127.0.0.1:" + std::to_string(kMetricsPort) + "}\n" +
+        "tiers:\n  flood: {" + options_.meter + ": {rate: " + std::to_string(options_.rate) +
+        "/s, burst: " + std::to_string(options_.burst) + "}" + (global ? ", global: true" : "") +
+        "}\ncluster:\n  name: kglab\n  node: n" + std::to_string(n) +
+        "\n  bind: " + gossip_address(n) + ":7946\n  seeds: [" + gossip_address(1) + ":7946, " +
+        gossip_address(2) + ":7946]\n  key_file: " + lab.dir() +
+        "/cluster.key\n  sync_interval: 100ms\n" + options_.cluster_extra);
     lab.start();
   }
   const auto deadline = Clock::now() + 20s;
@@ -162,7 +163,7 @@ FleetFlood::FleetFlood(GlobalTierFleet& fleet, uint64_t rate, const std::vector<
       senders_.emplace_back([this, &fleet, n, rate] {
         reports_[n - 1] = send_udp(fleet.node(n).lab().tx_ns(), GlobalTierFleet::kSource,
                                    fleet.node(n).lab().rx_v4(), GlobalTierFleet::kPort, rate,
-                                   std::chrono::hours(1), /*payload=*/64, &stopping_);
+                                   std::chrono::hours(1), fleet.options().payload, &stopping_);
       });
 }
 

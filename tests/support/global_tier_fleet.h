@@ -22,8 +22,10 @@ namespace sluice::testing {
 
 struct FleetOptions {
   int nodes = 3;
-  uint64_t rate = 1000;  // the tier's packets/s, the global limit
+  uint64_t rate = 1000;  // the tier's limit, the global one, per second of `meter`
   uint64_t burst = 300;
+  std::string meter = "packets";  // the tier's limited meter: "packets" or "bytes"
+  size_t payload = 64;            // of each flood datagram (a frame of 42 bytes more)
   // Lines added to every node's `cluster:` section ("  forget_dead_after: 3s\n").
   std::string cluster_extra;
 };

@@ -200,7 +200,7 @@ class Dataplane {
   // build before them have none: reads find nothing, writes do nothing.
   struct GlobalUsage {
     struct sluice_source source;
-    uint64_t admitted = 0;  // packets of global tiers admitted, summed over the CPUs
+    struct sluice_global_count admitted {};  // of global tiers, summed over the CPUs
   };
   std::vector<GlobalUsage> global_usage() const;
   void forget_global_usage(const struct sluice_source& source);
@@ -211,8 +211,9 @@ class Dataplane {
   void forget_global_remote(const struct sluice_source& source);
   // Forgets every remote total and charge (a daemon whose totals restart at 0).
   void clear_global_remote();
-  // How much of the remote total the program has charged (tests, status).
-  std::optional<uint64_t> global_charged(const struct sluice_source& source) const;
+  // How much of the remote totals the program has charged (tests, status).
+  std::optional<struct sluice_global_count> global_charged(
+      const struct sluice_source& source) const;
   // The daemon's heartbeat (struct sluice_global_beat): a stale one makes the
   // program's global tiers fall back to the host's share. All zero: none.
   void write_global_beat(const struct sluice_global_beat& beat);
@@ -223,7 +224,9 @@ class Dataplane {
 
  private:
   // A pinned map added after layout 3 was first released (meta, global_*):
-  // pins of an older build lack it, and are adopted all the same.
+  // pins of an older build lack it, and are adopted all the same. Pins of
+  // layout 4 lack the global_* maps too: their values changed with layout 5,
+  // so they are unpinned before adoption (dataplane_adopt.cpp).
   bool pinned_later(const Fd* fd) const;
   // attach() in TC mode (dataplane_tc.cpp).
   void attach_tc(const std::string& ifname, int ifindex);

@@ -85,6 +85,54 @@ void move_legacy_pins(const std::string& ifname) {
   spdlog::info("{}: moved the pins of an earlier build from {} to {}", ifname, legacy, dir);
 }
 
+// The layout before this one, whose pins this build adopts all the same:
+// layout 5 changed only the values of the global_* maps (bytes and SYNs
+// became global, docs/kernel-global.md). Whoever bumps the layout next
+// decides what of layout 5 can be adopted, and updates this.
+constexpr int kAdoptableLayout = 4;
+static_assert(SLUICE_LAYOUT_VERSION == 5, "review move_previous_layout_pins for the new layout");
+constexpr const char* kChangedMaps[] = {"global_usage", "global_remote", "global_charged"};
+
+// Pins of kAdoptableLayout move to this layout's directory when their link is
+// attached to this namespace's `ifname`, without the maps whose values changed:
+// adoption then finds those missing, as in a build before them
+// (pinned_later), and the replacing program creates and pins them afresh. So
+// the upgrade keeps buckets, lists and counters; what the global maps held is
+// cheap to lose (a starting daemon clears the peers' totals anyway, and the
+// counts of this host's admissions restart at zero). Pins of older layouts,
+// or of a dispatcher (multiprog), are left to attach(), which takes them over
+// with fresh maps.
+void move_previous_layout_pins(const std::string& ifname) {
+  const std::string dir = pin_dir_of(ifname);
+  const std::string previous =
+      std::filesystem::path(dir).parent_path().string() + "/v" + std::to_string(kAdoptableLayout);
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) || !std::filesystem::exists(previous + "/link", ec)) return;
+  Fd link(bpf_obj_get((previous + "/link").c_str()));
+  struct bpf_link_info info {};
+  uint32_t len = sizeof(info);
+  if (!link || bpf_obj_get_info_by_fd(link.get(), &info, &len) != 0 ||
+      info.type != BPF_LINK_TYPE_XDP || info.xdp.ifindex == 0 ||
+      info.xdp.ifindex != if_nametoindex(ifname.c_str()))
+    return;
+  // Unpinned before the move: a directory of this layout never holds them.
+  for (const char* name : kChangedMaps) {
+    const std::string path = previous + "/" + name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      spdlog::warn("{}: could not unpin {}: {}; the pins of layout {} are taken over afresh",
+                   ifname, path, std::strerror(errno), kAdoptableLayout);
+      return;
+    }
+  }
+  std::filesystem::rename(previous, dir, ec);
+  if (ec) {
+    spdlog::warn("{}: could not move pins {} to {}: {}", ifname, previous, dir, ec.message());
+    return;
+  }
+  spdlog::info("{}: adopting the pins of layout {} ({}) without their global maps", ifname,
+               kAdoptableLayout, previous);
+}
+
 }  // namespace
 
 Dataplane Dataplane::load_beside(const Dataplane& other, const LoadOptions& options) {
@@ -135,6 +183,7 @@ std::vector<PendingSetting> Dataplane::pending_settings(const LoadOptions& wante
 std::optional<Dataplane> Dataplane::adopt(const std::string& ifname, const LoadOptions& wanted) {
   route_libbpf_logs_to_spdlog();
   move_legacy_pins(ifname);
+  move_previous_layout_pins(ifname);
   const std::string dir = pin_dir_of(ifname);
   if (!std::filesystem::exists(dir + "/link"))
     return std::filesystem::exists(dir + "/prog") ? adopt_multiprog(ifname) : std::nullopt;
@@ -182,7 +231,13 @@ Dataplane Dataplane::upgrade_in_place(const LoadOptions& wanted) {
     // and on the running program's admission meters: nothing starts afresh.
     Fd admission = map_of_program(prog_fd_.get(), "sluice_admission");
     next = load_with(wanted, &maps_, admission.get());
-    if (running.recorded && running.tag == tag_of(next->prog_fd_.get()) &&
+    // A map missing from the pins (a build before it, or one whose layout
+    // changed it: move_previous_layout_pins) is the replacing program's own:
+    // the program is replaced even when it is this build's, so that the
+    // daemon holds every map the running program uses.
+    bool all_pinned = true;
+    for (auto& [file, fd] : pinned_objects()) all_pinned = all_pinned && fd->valid();
+    if (all_pinned && running.recorded && running.tag == tag_of(next->prog_fd_.get()) &&
         running.version == next->loaded_version() && running.coarse_clock == wanted.coarse_clock) {
       spdlog::info("{}: runs {}, the same as this build's", ifname_, running.describe());
       return std::move(*this);

@@ -11,7 +11,8 @@
 
 namespace sluice {
 
-static_assert(sizeof(struct sluice_global_remote) == 16);
+static_assert(sizeof(struct sluice_global_count) == 24);
+static_assert(sizeof(struct sluice_global_remote) == 32);
 static_assert(sizeof(struct sluice_global_beat) == 24);
 
 bool Dataplane::pinned_later(const Fd* fd) const {
@@ -24,10 +25,12 @@ std::vector<Dataplane::GlobalUsage> Dataplane::global_usage() const {
   if (!maps_.global_usage) return out;
   const int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0) throw_errno(-cpus, "count the possible CPUs");
-  // A per-CPU map's value is one 8-byte slot per possible CPU.
+  // A per-CPU map's value is one slot per possible CPU (rounded up to 8
+  // bytes, which a sluice_global_count is already).
   constexpr uint32_t kBatch = 1024;
   std::vector<struct sluice_source> keys(kBatch);
-  std::vector<uint64_t> values(static_cast<size_t>(kBatch) * static_cast<size_t>(cpus));
+  std::vector<struct sluice_global_count> values(static_cast<size_t>(kBatch) *
+                                                 static_cast<size_t>(cpus));
   struct sluice_source in_batch {
   }, out_batch{};
   for (bool first = true;; first = false) {
@@ -38,8 +41,13 @@ std::vector<Dataplane::GlobalUsage> Dataplane::global_usage() const {
     int err = rc < 0 ? errno : 0;
     if (rc < 0 && err != ENOENT) throw_errno(err, "read map global_usage");
     for (uint32_t i = 0; i < count; ++i) {
-      uint64_t sum = 0;
-      for (int cpu = 0; cpu < cpus; ++cpu) sum += values[static_cast<size_t>(i) * cpus + cpu];
+      struct sluice_global_count sum {};
+      for (int cpu = 0; cpu < cpus; ++cpu) {
+        const auto& slot = values[static_cast<size_t>(i) * cpus + cpu];
+        sum.packets += slot.packets;
+        sum.bytes += slot.bytes;
+        sum.syns += slot.syns;
+      }
       out.push_back({keys[i], sum});
     }
     if (err == ENOENT) return out;
@@ -58,7 +66,7 @@ void Dataplane::write_global_remote(const struct sluice_source& source,
   if (!maps_.global_remote || !maps_.global_charged) return;
   // The charged entry first: a total the program sees always has one. An
   // existing entry keeps its value (the program owns it).
-  const uint64_t none = 0;
+  const struct sluice_global_count none {};
   if (bpf_map_update_elem(maps_.global_charged.get(), &source, &none, BPF_NOEXIST) != 0 &&
       errno != EEXIST)
     throw_last_errno("write map global_charged");
@@ -84,8 +92,9 @@ void Dataplane::clear_global_remote() {
   }
 }
 
-std::optional<uint64_t> Dataplane::global_charged(const struct sluice_source& source) const {
-  uint64_t charged = 0;
+std::optional<struct sluice_global_count> Dataplane::global_charged(
+    const struct sluice_source& source) const {
+  struct sluice_global_count charged {};
   if (!maps_.global_charged ||
       bpf_map_lookup_elem(maps_.global_charged.get(), &source, &charged) != 0)
     return std::nullopt;

@@ -33,7 +33,11 @@ uint32_t orphan_factor(const GlobalTierView& view) {
 Policy localise_global_tiers(const Policy& policy, const GlobalTierView& view) {
   Policy out = policy;
   for (auto& tier : out.tiers)
-    if (tier.global) tier.packets = local_part(tier.packets, view);
+    if (tier.global) {
+      tier.packets = local_part(tier.packets, view);
+      tier.bytes = local_part(tier.bytes, view);
+      tier.syns = local_part(tier.syns, view);
+    }
   return out;
 }
 

@@ -1,4 +1,4 @@
-// The part of a global tier's packets/s limit one host enforces
+// The part of a global tier's limits (packets/s, bytes/s, SYN/s) one host enforces
 // (docs/kernel-global.md), as the request layer's global rules do it
 // (userspace/check/global_limits.h): the burst divided among the counted
 // members (so that N full buckets cannot each let a burst through before they
@@ -20,11 +20,11 @@ struct GlobalTierView {
   bool operator==(const GlobalTierView&) const = default;
 };
 
-// The policy with every global tier's packets/s limit localised; other tiers
-// and limits unchanged.
+// The policy with every global tier's three limits localised; other tiers
+// unchanged.
 Policy localise_global_tiers(const Policy& policy, const GlobalTierView& view);
 
-// One global packets/s limit localised: burst ceil(B / members), rate x share.
+// One global limit localised: burst ceil(B / members), rate x share.
 RateLimit local_part(const RateLimit& global, const GlobalTierView& view);
 
 // How many times the local part's rate exceeds the host's fallback share R /

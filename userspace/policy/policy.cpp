@@ -100,7 +100,8 @@ struct sluice_rate compile_tier_packets(const TierSpec& tier, const std::string&
 }  // namespace
 
 std::string global_tier_problem(const TierSpec& tier) {
-  if (tier.packets.unlimited()) return "a global tier needs a packets/s limit to share";
+  if (tier.packets.unlimited() && tier.bytes.unlimited() && tier.syns.unlimited())
+    return "a global tier needs a limit to share (packets, bytes or syn)";
   if (is_window_algorithm(tier.algorithm))
     return "a global tier's packets/s meter must be token_bucket or leaky_bucket (the cluster "
            "charges what the peers admitted into a GCRA bucket; a window cannot be charged)";

@@ -32,8 +32,8 @@ struct TierSpec {
   bool shadow = false;
   // SLUICE_ALGO_* of the packets/s meter (bytes/s and SYN/s are token buckets).
   uint32_t algorithm = 0;
-  // The packets/s limit holds for the whole cluster (docs/kernel-global.md):
-  // a token or leaky bucket with a rate; bytes/s and SYN/s stay per host.
+  // The tier's limits hold for the whole cluster (docs/kernel-global.md): at
+  // least one of the three, packets/s a token or leaky bucket.
   bool global = false;
   bool operator==(const TierSpec&) const = default;
 };
@@ -113,8 +113,9 @@ struct CompiledPolicy {
 // first problem (tier, prefix or list entry) and changes nothing. `cpus` (the
 // CPUs that run the data path, at least 1) splits the per-host admission rates.
 CompiledPolicy compile_policy(const Policy& policy, const TierSlots& slots, uint32_t cpus);
-// Why `tier` cannot be global ("" when it can): it needs a limited GCRA
-// packets/s meter (token_bucket or leaky_bucket).
+// Why `tier` cannot be global ("" when it can): it needs a limit (packets/s,
+// bytes/s or SYN/s), and its packets/s meter a GCRA one (token_bucket or
+// leaky_bucket: a window cannot be charged).
 std::string global_tier_problem(const TierSpec& tier);
 // A host-wide rate as the share each of `cpus` per-CPU meters enforces.
 RateLimit per_cpu_share(const RateLimit& host, uint32_t cpus);

@@ -30,15 +30,16 @@ class DataplaneGlobalMaps : public KernelGlobalMaps {
     for (Dataplane* dp : dataplanes)
       if (seen.insert(dp->maps_id()).second) dataplanes_.push_back(dp);
   }
-  std::vector<std::pair<struct sluice_source, uint64_t>> usage() override {
-    std::map<std::string, std::pair<struct sluice_source, uint64_t>> sums;
+  std::vector<std::pair<struct sluice_source, struct sluice_global_count>> usage() override {
+    std::map<std::string, std::pair<struct sluice_source, struct sluice_global_count>> sums;
     for (Dataplane* dp : dataplanes_)
       for (const auto& entry : dp->global_usage()) {
         auto& sum = sums[kernel_global_key(entry.source)];
         sum.first = entry.source;
-        sum.second += entry.admitted;
+        for (GlobalMeter meter : kGlobalMeters)
+          count_of(sum.second, meter) += count_of(entry.admitted, meter);
       }
-    std::vector<std::pair<struct sluice_source, uint64_t>> out;
+    std::vector<std::pair<struct sluice_source, struct sluice_global_count>> out;
     for (const auto& [key, sum] : sums) out.push_back(sum);
     return out;
   }
@@ -155,35 +156,66 @@ void Daemon::refresh_global_beat(bool stopping) {
         std::max<size_t>(1, global_view_.members));
 }
 
+namespace {
+
+// A global tier's meter for the metrics: its unit and its limit.
+struct MeterOfTier {
+  GlobalMeter meter;
+  const char* unit;  // metric name suffix: packets, bytes, syns
+  const char* what;  // for HELP
+  const RateLimit& (*limit)(const TierSpec&);
+};
+constexpr MeterOfTier kTierMeters[] = {
+    {GlobalMeter::kPackets, "packets", "Packets",
+     [](const TierSpec& t) -> const RateLimit& { return t.packets; }},
+    {GlobalMeter::kBytes, "bytes", "Bytes",
+     [](const TierSpec& t) -> const RateLimit& { return t.bytes; }},
+    {GlobalMeter::kSyns, "syns", "SYNs",
+     [](const TierSpec& t) -> const RateLimit& { return t.syns; }},
+};
+
+}  // namespace
+
+// Per meter: what was reported and charged, and each global tier's bound (the
+// packets series as they were before bytes and SYNs were global, the bytes and
+// SYN series beside them, under their own names).
 std::string Daemon::kernel_global_metrics() const {
   if (!cluster_ || !kernel_global_) return "";
   const auto c = kernel_global_->counters();
-  std::string out =
-      "# HELP sluice_cluster_kernel_packets_total Packets of global tiers: admitted here and "
-      "shared (reported), admitted by the peers and charged here (charged).\n"
-      "# TYPE sluice_cluster_kernel_packets_total counter\n";
-  out +=
-      fmt::format("sluice_cluster_kernel_packets_total{{direction=\"reported\"}} {}\n", c.reported);
-  out +=
-      fmt::format("sluice_cluster_kernel_packets_total{{direction=\"charged\"}} {}\n", c.charged);
+  std::string out;
+  for (const auto& m : kTierMeters) {
+    out += fmt::format(
+        "# HELP sluice_cluster_kernel_{0}_total {1} of global tiers: admitted here and shared "
+        "(reported), admitted by the peers and charged here (charged).\n"
+        "# TYPE sluice_cluster_kernel_{0}_total counter\n",
+        m.unit, m.what);
+    out += fmt::format("sluice_cluster_kernel_{}_total{{direction=\"reported\"}} {}\n", m.unit,
+                       count_of(c.reported, m.meter));
+    out += fmt::format("sluice_cluster_kernel_{}_total{{direction=\"charged\"}} {}\n", m.unit,
+                       count_of(c.charged, m.meter));
+  }
   out +=
       "# HELP sluice_cluster_kernel_sources Sources of global tiers with the peers' totals.\n"
       "# TYPE sluice_cluster_kernel_sources gauge\n";
   out += fmt::format("sluice_cluster_kernel_sources {}\n", c.sources);
-  out +=
-      "# HELP sluice_cluster_overshoot_bound_packets Most a global tier can admit per source "
-      "beyond rate*t+burst over a busy period, fleet-wide (docs/kernel-global.md).\n"
-      "# TYPE sluice_cluster_overshoot_bound_packets gauge\n";
   const size_t members = std::max<size_t>(1, cluster_->counted_members());
   const double delay_s = kernel_sync_delay_s();
-  for (const auto& tier : effective_policy().tiers) {
-    if (!tier.global || tier.packets.unlimited()) continue;
-    const double rate = 1e9 * static_cast<double>(tier.packets.tokens) /
-                        static_cast<double>(tier.packets.period_ns);
-    const double burst =
-        static_cast<double>(tier.packets.burst ? tier.packets.burst : tier.packets.tokens);
-    out += fmt::format("sluice_cluster_overshoot_bound_packets{{tier=\"{}\"}} {:.1f}\n", tier.name,
-                       cluster::overshoot_bound(members, rate, burst, delay_s));
+  const Policy policy = effective_policy();
+  for (const auto& m : kTierMeters) {
+    out += fmt::format(
+        "# HELP sluice_cluster_overshoot_bound_{0} Most a global tier can admit per source "
+        "beyond rate*t+burst over a busy period, fleet-wide, in {0} (docs/kernel-global.md).\n"
+        "# TYPE sluice_cluster_overshoot_bound_{0} gauge\n",
+        m.unit);
+    for (const auto& tier : policy.tiers) {
+      const RateLimit& limit = m.limit(tier);
+      if (!tier.global || limit.unlimited()) continue;
+      const double rate =
+          1e9 * static_cast<double>(limit.tokens) / static_cast<double>(limit.period_ns);
+      const double burst = static_cast<double>(limit.burst ? limit.burst : limit.tokens);
+      out += fmt::format("sluice_cluster_overshoot_bound_{}{{tier=\"{}\"}} {:.1f}\n", m.unit,
+                         tier.name, cluster::overshoot_bound(members, rate, burst, delay_s));
+    }
   }
   return out;
 }

@@ -8,24 +8,18 @@
 namespace sluice {
 namespace {
 
-constexpr char kKernelKeyPrefix[] =
+// Each meter's key prefix, in GlobalMeter's order: the packets one is what
+// builds before bytes and SYNs were global sent.
+constexpr const char* kKernelKeyPrefixes[] = {
     "\x1e"
-    "kernel ";
+    "kernel ",
+    "\x1e"
+    "kernel-bytes ",
+    "\x1e"
+    "kernel-syns ",
+};
 
-}  // namespace
-
-std::string kernel_global_key(const struct sluice_source& source) {
-  char text[INET6_ADDRSTRLEN] = {};
-  const int family = source.family == SLUICE_FAMILY_V4 ? AF_INET : AF_INET6;
-  inet_ntop(family, source.addr, text, sizeof(text));
-  return kKernelKeyPrefix + std::string(text);
-}
-
-std::optional<struct sluice_source> parse_kernel_global_key(const std::string& key) {
-  const std::string prefix = kKernelKeyPrefix;
-  if (key.size() <= prefix.size() || key.compare(0, prefix.size(), prefix) != 0)
-    return std::nullopt;
-  const std::string address = key.substr(prefix.size());
+std::optional<struct sluice_source> parse_address(const std::string& address) {
   struct sluice_source source {};
   if (inet_pton(AF_INET, address.c_str(), source.addr) == 1) {
     source.family = SLUICE_FAMILY_V4;
@@ -35,6 +29,41 @@ std::optional<struct sluice_source> parse_kernel_global_key(const std::string& k
   if (inet_pton(AF_INET6, address.c_str(), source.addr) == 1) {
     source.family = SLUICE_FAMILY_V6;
     return source;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+__u64& count_of(struct sluice_global_count& count, GlobalMeter meter) {
+  switch (meter) {
+    case GlobalMeter::kBytes:
+      return count.bytes;
+    case GlobalMeter::kSyns:
+      return count.syns;
+    default:
+      return count.packets;
+  }
+}
+
+__u64 count_of(const struct sluice_global_count& count, GlobalMeter meter) {
+  return count_of(const_cast<struct sluice_global_count&>(count), meter);
+}
+
+std::string kernel_global_key(const struct sluice_source& source, GlobalMeter meter) {
+  char text[INET6_ADDRSTRLEN] = {};
+  const int family = source.family == SLUICE_FAMILY_V4 ? AF_INET : AF_INET6;
+  inet_ntop(family, source.addr, text, sizeof(text));
+  return kKernelKeyPrefixes[static_cast<int>(meter)] + std::string(text);
+}
+
+std::optional<KernelGlobalKey> parse_kernel_global_key(const std::string& key) {
+  for (GlobalMeter meter : kGlobalMeters) {
+    const std::string prefix = kKernelKeyPrefixes[static_cast<int>(meter)];
+    if (key.size() <= prefix.size() || key.compare(0, prefix.size(), prefix) != 0) continue;
+    if (auto source = parse_address(key.substr(prefix.size())))
+      return KernelGlobalKey{*source, meter};
+    return std::nullopt;
   }
   return std::nullopt;
 }
@@ -58,41 +87,51 @@ std::vector<std::pair<std::string, uint64_t>> KernelGlobal::poll(KernelGlobalMap
         ++counters_.refused;
         continue;
       }
-      it = usage_.emplace(key, Usage{source, first ? count : 0, now_ns}).first;
+      it = usage_.emplace(key, Usage{source, first ? count : sluice_global_count{}, now_ns}).first;
     }
     Usage& usage = it->second;
-    // Lower: the LRU evicted the entry and the program started it again.
-    const uint64_t growth = count >= usage.last ? count - usage.last : count;
+    // Any count lower: the LRU evicted the entry and the program started it
+    // again, so every count it holds is new.
+    bool evicted = false;
+    for (GlobalMeter meter : kGlobalMeters)
+      evicted = evicted || count_of(count, meter) < count_of(usage.last, meter);
+    const struct sluice_global_count from = evicted ? sluice_global_count{} : usage.last;
     usage.last = count;
-    if (growth == 0) continue;
-    usage.touched_ns = now_ns;
-    counters_.reported += growth;
-    out.emplace_back(key, growth);
+    for (GlobalMeter meter : kGlobalMeters) {
+      const uint64_t growth = count_of(count, meter) - count_of(from, meter);
+      if (growth == 0) continue;
+      usage.touched_ns = now_ns;
+      count_of(counters_.reported, meter) += growth;
+      out.emplace_back(meter == GlobalMeter::kPackets ? key : kernel_global_key(source, meter),
+                       growth);
+    }
   }
   return out;
 }
 
 bool KernelGlobal::charge(const std::string& key, uint64_t count, uint64_t span_ns,
                           uint64_t now_ns) {
-  const auto source = parse_kernel_global_key(key);
-  if (!source) return false;
+  const auto parsed = parse_kernel_global_key(key);
+  if (!parsed) return false;
   if (count == 0) return true;
+  // One entry per source for its three meters, under the packets key.
+  const std::string source_key = kernel_global_key(parsed->source);
   std::lock_guard lock(mutex_);
-  auto it = remote_.find(key);
+  auto it = remote_.find(source_key);
   if (it == remote_.end()) {
     if (remote_.size() >= limits_.max_sources) {
       ++counters_.refused;
       return true;
     }
-    it = remote_.emplace(key, Remote{*source}).first;
+    it = remote_.emplace(source_key, Remote{parsed->source}).first;
   }
   Remote& remote = it->second;
   const uint64_t since = now_ns - std::min(span_ns, now_ns);
   remote.since_ns = remote.dirty ? std::min(remote.since_ns, since) : since;
-  remote.total += count;
+  count_of(remote.total, parsed->meter) += count;
   remote.dirty = true;
   remote.touched_ns = now_ns;
-  counters_.charged += count;
+  count_of(counters_.charged, parsed->meter) += count;
   return true;
 }
 

@@ -1,10 +1,9 @@
 // The daemon's half of global kernel tiers (docs/kernel-global.md): every
 // poll it reads what the program admitted per source of a global tier
-// (absolute per-CPU counts, summed) and hands the growth to the consumption
-// sync; what the peers admitted arrives through charge() on the sync's
-// thread and is written, as absolute totals, into the map the program charges
-// back from. The maps are reached through KernelGlobalMaps, so that the logic
-// is tested without a kernel.
+// (absolute per-CPU counts of packets, bytes and SYNs, summed) and hands the
+// growth of each to the consumption sync; what the peers admitted arrives through charge() on the
+// sync's thread and is written, as absolute totals, into the map the program charges back from. The
+// maps are reached through KernelGlobalMaps, so that the logic is tested without a kernel.
 #pragma once
 
 #include <cstdint>
@@ -19,20 +18,36 @@
 
 namespace sluice {
 
-// The consumption key of a source of a global tier: "\x1e" "kernel " and the
-// (aggregated) address, e.g. "\x1ekernel 198.18.0.1". It never holds '\x1f',
-// which every request-layer key (client '\x1f' limit) does, so the two kinds
-// of keys cannot collide in the G-counter, and the checker ignores this one.
-std::string kernel_global_key(const struct sluice_source& source);
-// The source of a kernel key; nullopt for any other key.
-std::optional<struct sluice_source> parse_kernel_global_key(const std::string& key);
+// The meters of a global tier, as struct sluice_global_count holds them.
+enum class GlobalMeter { kPackets, kBytes, kSyns };
+inline constexpr GlobalMeter kGlobalMeters[] = {GlobalMeter::kPackets, GlobalMeter::kBytes,
+                                                GlobalMeter::kSyns};
+__u64& count_of(struct sluice_global_count& count, GlobalMeter meter);
+__u64 count_of(const struct sluice_global_count& count, GlobalMeter meter);
+
+// The consumption key of a source of a global tier, one per meter: "\x1e"
+// "kernel " and the (aggregated) address for packets, e.g. "\x1ekernel
+// 198.18.0.1" (the key of builds before bytes and SYNs were global),
+// "\x1ekernel-bytes " and "\x1ekernel-syns " for the others. An older peer
+// parses none of the new two as a kernel key and hands them to its checker,
+// which ignores keys without '\x1f': every request-layer key (client '\x1f'
+// limit) holds one, and no kernel key does, so the two kinds of keys cannot
+// collide in the G-counter.
+std::string kernel_global_key(const struct sluice_source& source,
+                              GlobalMeter meter = GlobalMeter::kPackets);
+struct KernelGlobalKey {
+  struct sluice_source source;
+  GlobalMeter meter;
+};
+// The source and meter of a kernel key; nullopt for any other key.
+std::optional<KernelGlobalKey> parse_kernel_global_key(const std::string& key);
 
 // The global maps of every set of data path maps (Dataplane implements them
 // in dataplane_global.cpp; tests fake them).
 class KernelGlobalMaps {
  public:
   virtual ~KernelGlobalMaps() = default;
-  virtual std::vector<std::pair<struct sluice_source, uint64_t>> usage() = 0;
+  virtual std::vector<std::pair<struct sluice_source, struct sluice_global_count>> usage() = 0;
   virtual void forget_usage(const struct sluice_source& source) = 0;
   virtual void write_remote(const struct sluice_source& source,
                             const struct sluice_global_remote& remote) = 0;
@@ -41,10 +56,10 @@ class KernelGlobalMaps {
 };
 
 struct KernelGlobalCounters {
-  uint64_t reported = 0;  // packets this host admitted, handed to the sync
-  uint64_t charged = 0;   // packets the peers admitted, written for the program
-  uint64_t refused = 0;   // sources not tracked: the table was full
-  uint64_t sources = 0;   // sources with a remote total now
+  struct sluice_global_count reported {};  // this host admitted, handed to the sync
+  struct sluice_global_count charged {};   // the peers admitted, written for the program
+  uint64_t refused = 0;                    // sources not tracked: the table was full
+  uint64_t sources = 0;                    // sources with a remote total now
 };
 
 class KernelGlobal {
@@ -57,15 +72,16 @@ class KernelGlobal {
   KernelGlobal() : KernelGlobal(Limits{}) {}
 
   // Reads the program's counts and returns each source's growth since the
-  // last poll, as (key, packets). The first poll only takes the counts as
-  // they are (an adopted program's were reported by the daemon before) and
-  // clears the remote totals (ours restart at zero: the peers' earlier
-  // consumption was charged, or is too old to matter). A count lower than
-  // the last one is an entry the LRU evicted and the program created again.
+  // last poll, as (key, count): one key per meter that grew. The first poll only takes the counts
+  // as they are (an adopted program's were reported by the daemon before) and clears the remote
+  // totals (ours restart at zero: the peers' earlier consumption was charged, or is too old to
+  // matter). A count lower than the last one is an entry the LRU evicted and the program created
+  // again.
   std::vector<std::pair<std::string, uint64_t>> poll(KernelGlobalMaps& maps, uint64_t now_ns);
 
-  // `count` packets the peers admitted from a kernel key's source within
-  // the last `span_ns`. Any thread. False when `key` is not a kernel key.
+  // `count` packets, bytes or SYNs (the key's meter) the peers admitted from
+  // a kernel key's source within the last `span_ns`. Any thread. False when `key` is not a kernel
+  // key.
   bool charge(const std::string& key, uint64_t count, uint64_t span_ns, uint64_t now_ns);
 
   // Writes the remote totals that changed since the last flush; forgets
@@ -77,12 +93,12 @@ class KernelGlobal {
  private:
   struct Usage {
     struct sluice_source source {};
-    uint64_t last = 0;  // the program's count at the last poll
+    struct sluice_global_count last {};  // the program's counts at the last poll
     uint64_t touched_ns = 0;
   };
   struct Remote {
     struct sluice_source source {};
-    uint64_t total = 0;
+    struct sluice_global_count total {};
     uint64_t since_ns = 0;  // the earliest the unwritten part may have happened
     bool dirty = false;
     uint64_t touched_ns = 0;
