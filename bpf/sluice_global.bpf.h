@@ -171,7 +171,7 @@ static __always_inline void global_report(const struct sluice_source *src,
  * counting this host after their sync timeout, admit the rest. A beat ahead
  * of `now` (the coarse clock lags the daemon's by up to a tick) is fresh.
  */
-static __always_inline __u32 global_orphan_factor(__u64 now)
+__noinline __u32 global_orphan_factor(__u64 now)
 {
 	struct sluice_global_beat *beat;
 	__u64 at, stale_after;
@@ -184,28 +184,33 @@ static __always_inline __u32 global_orphan_factor(__u64 now)
 	stale_after = READ_ONCE(beat->stale_after_ns);
 	if (!at || !stale_after || now <= at || now - at <= stale_after)
 		return 1;
-	return READ_ONCE(beat->factor); /* 0 or 1: global_orphan_charge() adds nothing */
+	return READ_ONCE(beat->factor); /* 0 or 1: global_orphan_extra() is 0 */
 }
 
 /*
- * After a packet of cost `cost` (ns of a GCRA meter) was admitted on `tat`,
- * charges the other factor - 1 times its cost. After the admission, not
- * within it: the meter then admits exactly its rate / factor in the long run
- * (every admitted packet moves the TAT by factor x cost), and a burst smaller
- * than the factor still admits one packet, where a spend of factor x cost
- * would exceed such a burst's tolerance for ever. The burst shrinks to about
- * burst / factor. One atomic add: other CPUs spend on the same TAT.
+ * (factor - 1) x the cost of `n` units at `interval_fp`: what an orphaned
+ * program charges one meter on top of an admission (0 for a meter the tier
+ * does not define). A global function, like global_orphan_factor: verified
+ * once, not on every path of the program that calls it (the program with
+ * both inlined exceeded the verifier's million instructions).
  */
-static __always_inline void global_orphan_charge(__u64 *tat, __u64 cost, __u32 factor)
+__noinline __u64 global_orphan_extra(__u64 interval_fp, __u64 n, __u32 factor)
 {
-	if (factor > 1 && cost)
-		__sync_fetch_and_add(tat, cost * (factor - 1));
+	if (factor <= 1)
+		return 0;
+	return sluice_cost_ns(interval_fp, n) * (factor - 1);
 }
 
 /*
  * An orphaned program (global_orphan_factor() > 1): every meter of the tier
  * that admitted this packet pays the other factor - 1 times its cost, so the
- * host holds packets/s, bytes/s and SYN/s alike to R/N.
+ * host holds packets/s, bytes/s and SYN/s alike to R/N. After the admission,
+ * not within it: a meter then admits exactly its rate / factor in the long
+ * run (every admitted packet moves the TAT by factor x cost), and a burst
+ * smaller than the factor still admits one packet, where a spend of factor x
+ * cost would exceed such a burst's tolerance for ever. The burst shrinks to
+ * about burst / factor. Atomic adds: other CPUs spend on the same TATs. One
+ * branch here, the arithmetic in global functions.
  */
 static __always_inline void global_orphan_charge_meters(struct sluice_bucket *b,
 							const struct sluice_tier *tier, __u64 len,
@@ -215,12 +220,12 @@ static __always_inline void global_orphan_charge_meters(struct sluice_bucket *b,
 
 	if (factor <= 1)
 		return;
-	global_orphan_charge(&b->pkt_tat, sluice_cost_ns(tier->packets.interval_fp, packets),
-			     factor);
-	global_orphan_charge(&b->byte_tat, sluice_cost_ns(tier->bytes.interval_fp, len), factor);
-	if (is_syn)
-		global_orphan_charge(&b->syn_tat, sluice_cost_ns(tier->syns.interval_fp, 1),
-				     factor);
+	__sync_fetch_and_add(&b->pkt_tat,
+			     global_orphan_extra(tier->packets.interval_fp, packets, factor));
+	__sync_fetch_and_add(&b->byte_tat,
+			     global_orphan_extra(tier->bytes.interval_fp, len, factor));
+	__sync_fetch_and_add(&b->syn_tat,
+			     global_orphan_extra(tier->syns.interval_fp, is_syn ? 1 : 0, factor));
 }
 
 #endif /* SLUICE_GLOBAL_BPF_H */

@@ -107,6 +107,18 @@ TEST_F(GlobalOrphan, AZeroFieldMeansNoHeartbeat) {
   }
 }
 
+TEST_F(GlobalOrphan, AByteLimitFallsBackToTheHostsShareToo) {
+  // The same local part in bytes: 100 frames' worth a second, 20 of burst,
+  // and no packets/s limit; orphaned, every admitted frame pays five times.
+  const uint64_t len = frame.size();
+  Policy policy = single_tier_policy({}, {100 * len, kSec, 20 * len}, {});
+  policy.tiers.front().global = true;
+  h.apply(policy);
+  EXPECT_EQ(flood(kEpoch, seconds(10)), kLocalPartIn10s) << "no beat";
+  beat(kEpoch + seconds(9));  // the daemon died at 19 s
+  EXPECT_NEAR(flood(kEpoch + seconds(20), seconds(10)), kFallbackIn10s, 2) << "orphaned";
+}
+
 TEST_F(GlobalOrphan, APerHostTierIsUntouched) {
   h.apply(local_part_policy(false));
   beat(kEpoch - seconds(1));
