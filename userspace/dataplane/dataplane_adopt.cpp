@@ -54,6 +54,18 @@ Fd map_of_program(int prog_fd, const char* name) {
   return Fd();
 }
 
+// Whether the link pinned at `path` is an XDP link attached to this
+// namespace's `ifname`: pins of another interface, or of another namespace's
+// interface of the same name, are not ours to move.
+bool pinned_xdp_link_on(const std::string& path, const std::string& ifname) {
+  Fd link(bpf_obj_get(path.c_str()));
+  struct bpf_link_info info {};
+  uint32_t len = sizeof(info);
+  return link && bpf_obj_get_info_by_fd(link.get(), &info, &len) == 0 &&
+         info.type == BPF_LINK_TYPE_XDP && info.xdp.ifindex != 0 &&
+         info.xdp.ifindex == if_nametoindex(ifname.c_str());
+}
+
 // Pins that a build before namespace-keyed pin paths left under
 // legacy_pin_dir_of(ifname) move to pin_dir_of(ifname) (bpffs can rename), so
 // the upgrade keeps buckets like any restart. Only when their link is attached
@@ -65,13 +77,7 @@ void move_legacy_pins(const std::string& ifname) {
   std::error_code ec;
   if (std::filesystem::exists(dir, ec) || !std::filesystem::exists(legacy, ec)) return;
   if (std::filesystem::exists(legacy + "/link", ec)) {
-    Fd link(bpf_obj_get((legacy + "/link").c_str()));
-    struct bpf_link_info info {};
-    uint32_t len = sizeof(info);
-    if (!link || bpf_obj_get_info_by_fd(link.get(), &info, &len) != 0 ||
-        info.type != BPF_LINK_TYPE_XDP || info.xdp.ifindex == 0 ||
-        info.xdp.ifindex != if_nametoindex(ifname.c_str()))
-      return;
+    if (!pinned_xdp_link_on(legacy + "/link", ifname)) return;
   } else if (!std::filesystem::exists(legacy + "/prog", ec)) {
     return;
   }
@@ -107,13 +113,8 @@ void move_previous_layout_pins(const std::string& ifname) {
   const std::string previous =
       std::filesystem::path(dir).parent_path().string() + "/v" + std::to_string(kAdoptableLayout);
   std::error_code ec;
-  if (std::filesystem::exists(dir, ec) || !std::filesystem::exists(previous + "/link", ec)) return;
-  Fd link(bpf_obj_get((previous + "/link").c_str()));
-  struct bpf_link_info info {};
-  uint32_t len = sizeof(info);
-  if (!link || bpf_obj_get_info_by_fd(link.get(), &info, &len) != 0 ||
-      info.type != BPF_LINK_TYPE_XDP || info.xdp.ifindex == 0 ||
-      info.xdp.ifindex != if_nametoindex(ifname.c_str()))
+  if (std::filesystem::exists(dir, ec) || !std::filesystem::exists(previous + "/link", ec) ||
+      !pinned_xdp_link_on(previous + "/link", ifname))
     return;
   // Unpinned before the move: a directory of this layout never holds them.
   for (const char* name : kChangedMaps) {
